@@ -1,0 +1,23 @@
+#!/bin/sh
+# Runs every test layer and prints "N passed, N failed, N skipped".
+# Layers can be chosen: tests/run.sh unit integration e2e (default: all).
+# Set HAL_SKIP_E2E=1 to leave the (slow) full-system layer out.
+BUILD=${BUILD:-build}
+layers=${*:-unit integration e2e}
+{
+	for layer in $layers; do
+		echo "== $layer"
+		case $layer in
+		unit)
+			for t in "$BUILD"/unit/test_*; do
+				[ -x "$t" ] || continue
+				"$t" || echo "FAIL $(basename "$t"): exited $?"
+			done ;;
+		integration)
+			sh tests/guest/run.sh 2>&1 ;;
+		e2e)
+			if [ -n "$HAL_SKIP_E2E" ]; then echo "SKIP e2e: HAL_SKIP_E2E is set"
+			else sh tests/e2e/run.sh 2>&1; fi ;;
+		esac
+	done
+} | tests/report.sh

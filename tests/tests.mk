@@ -1,0 +1,32 @@
+# Test layers (docs/testing.md):
+#   unit         host, no KVM, ASan+UBSan: tests/unit/test_*.c
+#   integration  /dev/kvm, small guests the project builds: tests/guest/
+#   e2e          QEMU TCG + nested SVM, Debian's kernel: tests/e2e/
+# Every test prints "PASS name" / "FAIL name: why" / "SKIP name: why";
+# tests/report.sh adds them up into "N passed, N failed".
+
+HOST_CFLAGS := $(CSTD) -g -O1 $(WARN) -fsanitize=address,undefined -fno-sanitize-recover=all \
+               -fno-omit-frame-pointer -Ihal -Iinit -I$(BUILD)/gen -DHAL_VERSION='"test"'
+HOST_HAL_OBJS  := $(filter-out %/main.o,$(HAL_SRCS:%.c=$(BUILD)/host/%.o))
+HOST_INIT_OBJS := $(filter-out %/main.o,$(INIT_SRCS:%.c=$(BUILD)/host/%.o))
+UNIT_SRCS  := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/unit/%)
+
+$(BUILD)/host/%.o: %.c $(BUILD)/gen/dsdt.hex $(wildcard hal/*.h init/*.h)
+	@mkdir -p $(dir $@)
+	$(HOSTCC) $(HOST_CFLAGS) -c $< -o $@
+
+$(BUILD)/unit/%: tests/unit/%.c tests/unit/check.h $(HOST_HAL_OBJS) $(HOST_INIT_OBJS)
+	@mkdir -p $(dir $@)
+	$(HOSTCC) $(HOST_CFLAGS) -Itests/unit -o $@ $< $(HOST_HAL_OBJS) $(HOST_INIT_OBJS) -lpthread
+
+-include tests/guest/guest.mk
+-include tests/e2e/e2e.mk
+
+unit: $(UNIT_BINS)
+	@for t in $(UNIT_BINS); do $$t || echo "FAIL $$(basename $$t): exited $$?"; done
+
+test: all $(BUILD)/.test-deps $(UNIT_BINS) $(GUEST_BINS)
+	@tests/run.sh
+
+.PHONY: unit
