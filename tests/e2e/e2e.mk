@@ -1,0 +1,40 @@
+# Full-system test bed (docs/testing.md): Debian's kernel as L1 under QEMU TCG
+# with nested SVM (-cpu EPYC), kvm-amd loaded inside, and hal booting the same
+# kernel as L2. Included by tests/tests.mk.
+#
+#   make e2e          build what it needs, boot it, print PASS/FAIL lines
+#   make e2e-images   only build: kernel, L2 initramfs, L1 initramfs
+#
+# Outputs under $(BUILD)/e2e/: the kernel .deb (cached), kroot/ (extracted,
+# depmod'ed), vmlinuz, l2.cpio.gz, l1.cpio.gz, log.txt (QEMU's serial log).
+
+E2E := $(BUILD)/e2e
+
+.PHONY: e2e e2e-images e2e-kernel
+e2e:
+	@sh tests/e2e/run.sh | tests/report.sh
+
+e2e-images: $(E2E)/l1.cpio.gz
+
+# The version is derived from apt's metadata each time (cheap when cached);
+# kernel.sh only rewrites kver/vmlinuz/modules.list when the version changes,
+# so what depends on them is rebuilt only then.
+$(E2E)/kver: e2e-kernel
+e2e-kernel: $(BUILD)/.test-deps
+	@sh tests/e2e/kernel.sh $(E2E)
+
+$(E2E)/mkcpio: tests/e2e/mkcpio.c | $(BUILD)/.dir
+	@mkdir -p $(E2E)
+	$(HOSTCC) -O2 -Wall -Wextra -Werror -o $@ $<
+
+$(E2E)/l2init: tests/e2e/l2init.c $(UAPI)/.stamp
+	@mkdir -p $(E2E)
+	$(MUSLCC) $(MUSL_CFLAGS) -static -s -o $@ $<
+
+$(E2E)/l2.cpio.gz: $(E2E)/l2init $(E2E)/mkcpio
+	printf 'dir /dev 0755\nnod /dev/console 0600 c 5 1\ndir /proc 0555\nfile /init %s 0755\n' $< \
+		| $(E2E)/mkcpio | gzip -9n >$@.tmp && mv $@.tmp $@
+
+$(E2E)/l1.cpio.gz: $(E2E)/kver $(E2E)/l2.cpio.gz $(E2E)/mkcpio $(BUILD)/hal \
+		tests/e2e/l1init.sh tests/e2e/mkl1.sh $(BUILD)/.test-deps
+	sh tests/e2e/mkl1.sh $(E2E) $(E2E)/mkcpio $(BUILD)/hal $@

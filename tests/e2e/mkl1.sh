@@ -1,0 +1,38 @@
+#!/bin/sh
+# Writes the L1 initramfs (gzip'd newc cpio) of the nested test bed:
+#   /init            tests/e2e/l1init.sh (busybox sh)
+#   /bin/busybox     Debian's busybox-static, /bin/sh -> busybox
+#   /lib/modules/*   kvm-amd and its dependencies; /modules.list: load order
+#   /bin/hal         the VMM under test (left out when HAL is "none")
+#   /vmlinuz         the L2 kernel (the same Debian kernel as L1)
+#   /l2.cpio.gz      the L2 initramfs (tests/e2e/l2init.c as /init)
+# Usage: mkl1.sh E2EDIR MKCPIO HAL OUT
+set -eu
+e2e=$1 mkcpio=$2 hal=$3 out=$4
+kver=$(cat "$e2e/kver")
+mdir=$e2e/kroot/lib/modules/$kver
+busybox=${BUSYBOX:-/bin/busybox}
+[ -x "$busybox" ] || { echo "mkl1.sh: no $busybox (apt-get install busybox-static)" >&2; exit 1; }
+for f in "$e2e/vmlinuz" "$e2e/l2.cpio.gz" tests/e2e/l1init.sh; do
+	[ -s "$f" ] || { echo "mkl1.sh: missing $f" >&2; exit 1; }
+done
+[ "$hal" = none ] || [ -x "$hal" ] || { echo "mkl1.sh: missing $hal" >&2; exit 1; }
+
+while read -r m; do basename "$m"; done <"$e2e/modules.list" >"$out.modules"
+{
+	for d in /bin /dev /proc /sys /tmp /lib /lib/modules; do echo "dir $d 0755"; done
+	echo "nod /dev/console 0600 c 5 1"
+	echo "nod /dev/null 0666 c 1 3"
+	echo "file /init tests/e2e/l1init.sh 0755"
+	echo "file /bin/busybox $busybox 0755"
+	echo "slink /bin/sh busybox 0777"
+	while read -r m; do
+		echo "file /lib/modules/$(basename "$m") $mdir/$m 0644"
+	done <"$e2e/modules.list"
+	echo "file /modules.list $out.modules 0644"
+	[ "$hal" = none ] || echo "file /bin/hal $hal 0755"
+	echo "file /vmlinuz $e2e/vmlinuz 0644"
+	echo "file /l2.cpio.gz $e2e/l2.cpio.gz 0644"
+} >"$out.spec"
+"$mkcpio" <"$out.spec" | gzip -6n >"$out.tmp"
+mv "$out.tmp" "$out"
