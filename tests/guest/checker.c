@@ -1,0 +1,175 @@
+/* Test payload checker: reads boot_params and reports what the loader
+ * handed over on COM1 (polled), then writes boot marker 0x01 and powers the
+ * machine off. Built twice: -m32 (paging off) and -m64 (loader's identity
+ * map of the first 4 GiB). Output format: see tests/guest/run.sh. */
+typedef unsigned char u8;
+typedef unsigned short u16;
+typedef unsigned int u32;
+typedef unsigned long long u64;
+typedef __UINTPTR_TYPE__ uptr;
+
+/* Filled by the entry code before checker_main runs. */
+u32 entry_cs, entry_ds, entry_es, entry_ss, entry_flags;
+
+void checker_main(const u8 *bp, u32 entry);
+
+static inline void outb(u16 port, u8 v) { __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port)); }
+static inline void outw(u16 port, u16 v) { __asm__ volatile("outw %0, %1" : : "a"(v), "Nd"(port)); }
+static inline u8 inb(u16 port)
+{
+	u8 v;
+	__asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
+	return v;
+}
+
+static void putch(char c)
+{
+	while (!(inb(0x3fd) & 0x20))
+		;
+	outb(0x3f8, (u8)c);
+}
+
+static void puts(const char *s)
+{
+	while (*s)
+		putch(*s++);
+}
+
+/* digits == 0: as few as needed */
+static void puthex(u64 v, int digits)
+{
+	int n;
+	if (!digits) {
+		digits = 1;
+		while (digits < 16 && (v >> (4 * digits)))
+			digits++;
+	}
+	for (n = digits - 1; n >= 0; n--)
+		putch("0123456789abcdef"[(v >> (4 * n)) & 15]);
+}
+
+/* no 64-bit division in 32-bit code without libgcc: subtract powers of ten */
+static const u64 pow10[20] = {
+	1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL, 10000000ULL,
+	100000000ULL, 1000000000ULL, 10000000000ULL, 100000000000ULL, 1000000000000ULL,
+	10000000000000ULL, 100000000000000ULL, 1000000000000000ULL, 10000000000000000ULL,
+	100000000000000000ULL, 1000000000000000000ULL, 10000000000000000000ULL,
+};
+
+static void putdec(u64 v)
+{
+	int i = 19;
+	while (i > 0 && v < pow10[i])
+		i--;
+	for (; i >= 0; i--) {
+		int d = 0;
+		while (v >= pow10[i]) {
+			v -= pow10[i];
+			d++;
+		}
+		putch((char)('0' + d));
+	}
+}
+
+static u32 rd32(const u8 *bp, u32 off)
+{
+	return (u32)bp[off] | (u32)bp[off + 1] << 8 | (u32)bp[off + 2] << 16 | (u32)bp[off + 3] << 24;
+}
+
+static u64 rd64(const u8 *bp, u32 off)
+{
+	return (u64)rd32(bp, off) | (u64)rd32(bp, off + 4) << 32;
+}
+
+static u32 crc_table[256];
+
+static u32 crc32(const u8 *p, u64 n)
+{
+	u32 c = 0xffffffff;
+	for (u32 i = 0; i < 256; i++) {
+		u32 t = i;
+		for (int k = 0; k < 8; k++)
+			t = (t >> 1) ^ (0xedb88320 & -(t & 1));
+		crc_table[i] = t;
+	}
+	while (n--)
+		c = crc_table[(c ^ *p++) & 0xff] ^ (c >> 8);
+	return ~c;
+}
+
+#define LIMIT_4G 0x100000000ULL
+
+void checker_main(const u8 *bp, u32 entry)
+{
+	/* What the boot protocol promises at the 32/64-bit entry. */
+	if (entry != 16 && (entry_cs != 0x10 || entry_ds != 0x18 || entry_es != 0x18 ||
+			    entry_ss != 0x18 || (entry_flags & 0x200))) {
+		puts("payload: warning cs=0x");
+		puthex(entry_cs, 0);
+		puts(" ds=0x");
+		puthex(entry_ds, 0);
+		puts(" es=0x");
+		puthex(entry_es, 0);
+		puts(" ss=0x");
+		puthex(entry_ss, 0);
+		puts(" eflags=0x");
+		puthex(entry_flags, 0);
+		putch('\n');
+	}
+
+	puts("payload: entry=");
+	putdec(entry);
+	putch('\n');
+
+	/* hdr.cmd_line_ptr | ext_cmd_line_ptr << 32 */
+	u64 cmd = rd32(bp, 0x228) | (u64)rd32(bp, 0x0c8) << 32;
+	puts("payload: cmdline=");
+	if (cmd && cmd < LIMIT_4G) {
+		const char *s = (const char *)(uptr)cmd;
+		for (int i = 0; i < 4096 && s[i]; i++)
+			putch(s[i]);
+	} else if (cmd) {
+		puts("<above 4G>");
+	}
+	putch('\n');
+
+	u64 ird = rd32(bp, 0x218) | (u64)rd32(bp, 0x0c0) << 32;
+	u64 irs = rd32(bp, 0x21c) | (u64)rd32(bp, 0x0c4) << 32;
+	puts("payload: initrd addr=0x");
+	puthex(ird, 0);
+	puts(" size=");
+	putdec(irs);
+	puts(" crc32=");
+	if (irs && ird + irs <= LIMIT_4G && ird + irs > ird) {
+		puts("0x");
+		puthex(crc32((const u8 *)(uptr)ird, irs), 8);
+	} else if (irs) {
+		puts("<unreachable>");
+	} else {
+		puts("0x00000000");
+	}
+	putch('\n');
+
+	u32 n = bp[0x1e8];
+	puts("payload: e820 entries=");
+	putdec(n);
+	putch('\n');
+	if (n > 128)
+		n = 128;
+	for (u32 i = 0; i < n; i++) {
+		u32 off = 0x2d0 + 20 * i;
+		puts("payload: e820 0x");
+		puthex(rd64(bp, off), 16);
+		puts(" 0x");
+		puthex(rd64(bp, off + 8), 16);
+		putch(' ');
+		putdec(rd32(bp, off + 16));
+		putch('\n');
+	}
+	puts("payload: done\n");
+
+	outb(0x440, 0x01);
+	outw(0x604, 0x2000);
+	for (;;)
+		__asm__ volatile("cli; hlt");
+}

@@ -1,0 +1,78 @@
+# Integration-test guests (included by tests/tests.mk). Freestanding code
+# built with the host's gcc/binutils; see tests/guest/run.sh for what each
+# guest checks.
+#   payload64.bzimage  bzImage, XLF_KERNEL_64: 64-bit entry at pm+0x200
+#   payload32.bzimage  bzImage, 32-bit entry at code32_start
+#   (both also have a real-mode entry at setup+0x200 for QEMU -kernel)
+#   flatfw.bin         64 KiB firmware for hal --firmware, reset vector
+#   crc32, mkbzimage   host helpers
+
+GUEST_SRC := tests/guest
+GUEST_OUT := $(BUILD)/guest
+GUEST_CC      ?= gcc
+GUEST_LD      ?= ld
+GUEST_OBJCOPY ?= objcopy
+
+GUEST_BINS := $(GUEST_OUT)/payload64.bzimage $(GUEST_OUT)/payload32.bzimage \
+              $(GUEST_OUT)/flatfw.bin $(GUEST_OUT)/crc32
+
+GUEST_CFLAGS := -std=c11 -Os -ffreestanding -nostdlib -fno-pic -fno-pie -fno-stack-protector \
+                -mno-red-zone -mgeneral-regs-only -fno-strict-aliasing -fno-builtin \
+                -fno-asynchronous-unwind-tables -fno-unwind-tables -fcf-protection=none \
+                -Wall -Wextra -Werror -I$(GUEST_SRC)
+GUEST_LDFLAGS := -nostdlib -static -z noexecstack --no-warn-rwx-segments --build-id=none
+GUEST_DEPS := $(GUEST_SRC)/payload.h $(GUEST_SRC)/guest.mk
+
+$(GUEST_OUT)/.dir:
+	@mkdir -p $(GUEST_OUT) && touch $@
+
+# --- host helpers -------------------------------------------------------------
+$(GUEST_OUT)/crc32: $(GUEST_SRC)/crc32.c | $(GUEST_OUT)/.dir
+	$(HOSTCC) -std=c11 -O2 -Wall -Wextra -Werror -o $@ $<
+$(GUEST_OUT)/mkbzimage: $(GUEST_SRC)/mkbzimage.c | $(GUEST_OUT)/.dir
+	$(HOSTCC) -std=c11 -O2 -Wall -Wextra -Werror -o $@ $<
+
+# --- real-mode setup area (xloadflags differs) ------------------------------
+$(GUEST_OUT)/setup64.o: $(GUEST_SRC)/setup.S $(GUEST_DEPS) | $(GUEST_OUT)/.dir
+	$(GUEST_CC) -m32 $(GUEST_CFLAGS) -DXLF=1 -c -o $@ $<
+$(GUEST_OUT)/setup32.o: $(GUEST_SRC)/setup.S $(GUEST_DEPS) | $(GUEST_OUT)/.dir
+	$(GUEST_CC) -m32 $(GUEST_CFLAGS) -DXLF=0 -c -o $@ $<
+$(GUEST_OUT)/setup%.bin: $(GUEST_OUT)/setup%.o
+	$(GUEST_LD) -m elf_i386 $(GUEST_LDFLAGS) -Ttext=0 -e _start -o $@.elf $<
+	$(GUEST_OBJCOPY) -O binary -j .text $@.elf $@
+
+# --- checker, 32- and 64-bit ---------------------------------------------------
+$(GUEST_OUT)/checker32.o: $(GUEST_SRC)/checker.c $(GUEST_DEPS) | $(GUEST_OUT)/.dir
+	$(GUEST_CC) -m32 $(GUEST_CFLAGS) -c -o $@ $<
+$(GUEST_OUT)/checker64.o: $(GUEST_SRC)/checker.c $(GUEST_DEPS) | $(GUEST_OUT)/.dir
+	$(GUEST_CC) -m64 -mcmodel=small $(GUEST_CFLAGS) -c -o $@ $<
+$(GUEST_OUT)/head32.o: $(GUEST_SRC)/head32.S $(GUEST_DEPS) | $(GUEST_OUT)/.dir
+	$(GUEST_CC) -m32 $(GUEST_CFLAGS) -c -o $@ $<
+$(GUEST_OUT)/head64.o: $(GUEST_SRC)/head64.S $(GUEST_OUT)/blob32.bin $(GUEST_DEPS)
+	$(GUEST_CC) -m64 $(GUEST_CFLAGS) -DBLOB32='"$(GUEST_OUT)/blob32.bin"' -c -o $@ $<
+
+# payload32's protected-mode part at 0x100000; the same objects at 0x110000
+# become the 32-bit half of payload64.
+$(GUEST_OUT)/pm32.elf: $(GUEST_OUT)/head32.o $(GUEST_OUT)/checker32.o $(GUEST_SRC)/payload.ld
+	$(GUEST_LD) -m elf_i386 $(GUEST_LDFLAGS) -T $(GUEST_SRC)/payload.ld --defsym PM_BASE=0x100000 -o $@ $(filter %.o,$^)
+$(GUEST_OUT)/blob32.elf: $(GUEST_OUT)/head32.o $(GUEST_OUT)/checker32.o $(GUEST_SRC)/payload.ld
+	$(GUEST_LD) -m elf_i386 $(GUEST_LDFLAGS) -T $(GUEST_SRC)/payload.ld --defsym PM_BASE=0x110000 -o $@ $(filter %.o,$^)
+$(GUEST_OUT)/pm64.elf: $(GUEST_OUT)/head64.o $(GUEST_OUT)/checker64.o $(GUEST_SRC)/payload.ld
+	$(GUEST_LD) -m elf_x86_64 $(GUEST_LDFLAGS) -T $(GUEST_SRC)/payload.ld --defsym PM_BASE=0x100000 -o $@ $(filter %.o,$^)
+$(GUEST_OUT)/pm32.bin $(GUEST_OUT)/blob32.bin $(GUEST_OUT)/pm64.bin: $(GUEST_OUT)/%.bin: $(GUEST_OUT)/%.elf
+	$(GUEST_OBJCOPY) -O binary $< $@
+
+$(GUEST_OUT)/payload%.bzimage: $(GUEST_OUT)/setup%.bin $(GUEST_OUT)/pm%.bin $(GUEST_OUT)/mkbzimage
+	$(GUEST_OUT)/mkbzimage $(GUEST_OUT)/setup$*.bin $(GUEST_OUT)/pm$*.bin $@
+
+# --- flat firmware -------------------------------------------------------------
+$(GUEST_OUT)/flatfw.o: $(GUEST_SRC)/flatfw.S $(GUEST_DEPS) | $(GUEST_OUT)/.dir
+	$(GUEST_CC) -m32 $(GUEST_CFLAGS) -c -o $@ $<
+$(GUEST_OUT)/flatfw.bin: $(GUEST_OUT)/flatfw.o
+	$(GUEST_LD) -m elf_i386 $(GUEST_LDFLAGS) -Ttext=0 -e _start -o $@.elf $<
+	$(GUEST_OBJCOPY) -O binary -j .text $@.elf $@
+	@test $$(stat -c %s $@) = 65536 || { echo "$@: not 64 KiB"; rm -f $@; exit 1; }
+
+.PHONY: guests
+guests: $(GUEST_BINS)
+.SECONDARY: $(GUEST_OUT)/setup32.bin $(GUEST_OUT)/setup64.bin $(GUEST_OUT)/pm32.bin $(GUEST_OUT)/pm64.bin $(GUEST_OUT)/blob32.bin
