@@ -101,6 +101,7 @@ check_payload() {
 		if [ "$is" = 0 ]; then pass "$n-initrd-none"
 		else fail "$n-initrd-none" "size=$is without --initrd"; fi
 	else
+		# shellcheck disable=SC2046
 		set -- $("$G/crc32" "$ird")
 		wcrc=$1 wsize=$2
 		if [ "$is" = "$wsize" ]; then pass "$n-initrd-size"
@@ -125,7 +126,7 @@ check_payload() {
 	elif [ "$cnt" -gt 0 ] && [ "$cnt" = "$have" ]; then pass "$n-e820-count"
 	else fail "$n-e820-count" "entries=$cnt, $have entry lines"; fi
 
-	low=no himem_end= high_size= total=0 sorted=yes prev_end=0 ird_in_ram=no
+	low=no himem_end='' high_size='' total=0 sorted=yes prev_end=0 ird_in_ram=no
 	while read -r a s ty; do
 		a=$((0x$a)) s=$((0x$s))
 		e=$((a + s))
@@ -142,7 +143,7 @@ check_payload() {
 	if [ $low = yes ]; then pass "$n-e820-low"
 	else fail "$n-e820-low" "no type 1 entry 0 .. 0x9fc00/0xa0000"; diag "$T/$n.e820" 20; fi
 
-	if [ $mem -lt $((0xC0000000)) ]; then want_end=$mem; else want_end=; fi
+	if [ "$mem" -lt $((0xC0000000)) ]; then want_end=$mem; else want_end=''; fi
 	if [ -z "$himem_end" ]; then fail "$n-e820-himem" "no type 1 entry at 0x100000"
 	elif [ -n "$want_end" ] && [ "$himem_end" != "$want_end" ]; then
 		fail "$n-e820-himem" "entry at 0x100000 ends at $(printf 0x%x "$himem_end"), want $(printf 0x%x "$want_end") (--mem)"
