@@ -1,0 +1,28 @@
+/* hal's command line. */
+#ifndef CONFIG_H
+#define CONFIG_H
+#include <stdbool.h>
+#include <stdio.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum out_kind { OUT_STDIO, OUT_FILE, OUT_NONE };
+
+struct config {
+	const char *kernel, *initrd, *append;
+	const char *firmware;     /* NULL, "bios", or a path */
+	uint64_t mem;
+	int cpus;
+	enum out_kind serial, debugcon;
+	const char *serial_path, *debugcon_path;
+	bool entry32;             /* force the 32-bit boot entry */
+	bool verbose;
+};
+
+enum { CONFIG_OK = 0, CONFIG_EXIT = 1, CONFIG_USAGE = -1 };
+/* CONFIG_EXIT: --help or --version was printed. CONFIG_USAGE: `why` says what. */
+int config_parse(int argc, char **argv, struct config *c, char *why, size_t whylen);
+/* "512M", "2G", "1024" (MiB), "64k"...; returns 0 or -1. */
+int parse_size(const char *s, uint64_t *out);
+void config_usage(FILE *f);
+#endif

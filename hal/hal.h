@@ -1,0 +1,140 @@
+/* hal: shared types of the VMM. See docs/architecture.md. */
+#ifndef HAL_H
+#define HAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <pthread.h>
+
+#define KiB (1ULL << 10)
+#define MiB (1ULL << 20)
+#define GiB (1ULL << 30)
+
+#define HAL_MAX_CPUS 64
+
+/* Exit codes of the hal process (docs/usage.md). */
+enum hal_exit {
+	HAL_EXIT_POWEROFF = 0, /* the guest powered off */
+	HAL_EXIT_ERROR    = 1, /* bad input or a host failure, message printed */
+	HAL_EXIT_USAGE    = 2, /* bad command line */
+	HAL_EXIT_CRASH    = 3, /* triple fault or KVM internal error, registers printed */
+	HAL_EXIT_RESET    = 4, /* the guest asked for a reset (reboot) */
+	HAL_EXIT_SIGNAL   = 5, /* stopped by SIGINT/SIGTERM/SIGHUP */
+};
+
+/* ---- guest physical memory map (mem.c) ------------------------------------ */
+
+#define LOWMEM_LIMIT   0xC0000000ULL /* RAM below 4 GiB stops here: PCI hole above */
+#define HIGHMEM_BASE   0x100000000ULL
+#define EBDA_START     0x9FC00ULL
+#define VGA_HOLE_START 0xA0000ULL
+#define ROM_START      0xC0000ULL /* 0xC0000-0xFFFFF: option ROMs and BIOS, RAM-backed */
+#define HIMEM_START    0x100000ULL
+#define KVM_IDMAP_ADDR 0xFEFFC000ULL /* KVM_SET_IDENTITY_MAP_ADDR: 1 page */
+#define KVM_TSS_ADDR   0xFEFFD000ULL /* KVM_SET_TSS_ADDR: 3 pages */
+
+enum e820_type { E820_RAM = 1, E820_RESERVED = 2, E820_ACPI = 3 };
+
+struct e820_entry {
+	uint64_t addr, size;
+	uint32_t type;
+} __attribute__((packed));
+
+#define MAX_REGIONS 4
+struct mem_region {
+	uint64_t gpa, size;
+	uint8_t *hva;
+};
+
+struct guest_mem {
+	uint64_t ram_size;  /* what the user asked for */
+	uint64_t low_end;   /* end of RAM below 4 GiB */
+	uint64_t high_size; /* RAM above 4 GiB */
+	int fd;             /* memfd backing all guest RAM */
+	uint8_t *base;      /* host mapping of the memfd */
+	struct mem_region regions[MAX_REGIONS];
+	int nregions;
+};
+
+int mem_init(struct guest_mem *m, uint64_t ram_size);
+void mem_exit(struct guest_mem *m);
+/* Host pointer for [gpa, gpa+len) if it lies wholly inside one RAM region,
+ * else NULL. Every guest-supplied address goes through here. */
+void *gpa_ptr(const struct guest_mem *m, uint64_t gpa, uint64_t len);
+int mem_e820(const struct guest_mem *m, struct e820_entry *out, int max);
+
+/* ---- I/O dispatch (bus.c) --------------------------------------------------
+ * One signature for port and MMIO traps. `data` holds `len` bytes, little
+ * endian; a read handler fills it. */
+struct vcpu;
+typedef void io_fn(void *dev, uint64_t addr, uint8_t *data, uint32_t len, bool is_write);
+
+enum bus_kind { BUS_PIO, BUS_MMIO };
+int bus_register(enum bus_kind kind, uint64_t base, uint64_t len, io_fn *fn, void *dev);
+void bus_unregister_all(void);
+/* Returns false when nothing is mapped there (reads then give all ones). */
+bool bus_access(enum bus_kind kind, uint64_t addr, uint8_t *data, uint32_t len, bool is_write);
+
+/* ---- the VM (kvm.c, vcpu.c) ------------------------------------------------ */
+
+struct vm {
+	int kvm_fd, vm_fd;
+	int vcpu_mmap_size;
+	struct guest_mem mem;
+	int ncpus;
+	struct vcpu *vcpus;
+	struct kvm_cpuid2 *cpuid; /* what KVM supports, shared read-only by vCPUs */
+	int phys_bits;
+
+	pthread_mutex_t lock;     /* protects stop_* */
+	bool stopping;
+	int exit_code;
+};
+
+extern struct vm *the_vm;
+
+int vm_create(struct vm *vm, uint64_t ram_size, int ncpus);
+void vm_destroy(struct vm *vm);
+void vm_irq_line(int irq, int level);
+/* Ask every vCPU to stop; the first reason given wins. Thread safe. */
+void vm_request_stop(int exit_code);
+/* Make `fd` signal `irq` when written (irqfd), or -1 on failure. */
+int vm_irqfd(int irq);
+
+struct vcpu {
+	struct vm *vm;
+	int id, fd;
+	struct kvm_run *run;
+	pthread_t thread;
+	bool started;
+};
+
+int vcpus_create(struct vm *vm);
+int vcpus_start(struct vm *vm);
+void vcpus_stop(struct vm *vm);
+void vcpu_dump(struct vcpu *v);
+/* Register set-up for the boot paths (boot.c). */
+struct boot_regs {
+	enum { BOOT_RESET, BOOT_PM32, BOOT_LONG64 } mode;
+	uint64_t rip, rsi;
+};
+int vcpu_set_boot_regs(struct vcpu *v, const struct boot_regs *br);
+
+/* CPUID policy: pure function over KVM's supported list (cpuid.c). */
+struct kvm_cpuid2;
+void cpuid_fixup(struct kvm_cpuid2 *c, int cpu, int ncpus, int phys_bits);
+int host_phys_bits(void);
+
+/* ---- time ------------------------------------------------------------------- */
+uint64_t now_ns(void);
+extern uint64_t hal_start_ns;
+
+/* ---- logging ---------------------------------------------------------------- */
+#define err(...) hal_log("error", __VA_ARGS__)
+#define warnx(...) hal_log("warning", __VA_ARGS__)
+void hal_log(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+extern int hal_verbose;
+#define dbg(...) do { if (hal_verbose) hal_log("debug", __VA_ARGS__); } while (0)
+
+#endif
