@@ -27,6 +27,7 @@ INIT_SRCS := $(sort $(wildcard init/*.c))
 HAL_OBJS  := $(HAL_SRCS:%.c=$(BUILD)/musl/%.o)
 INIT_OBJS := $(INIT_SRCS:%.c=$(BUILD)/musl/%.o)
 
+.PRECIOUS: $(BUILD)/host/%.o $(BUILD)/musl/%.o
 .PHONY: all deps test-deps test unit integration e2e bench demo clean
 all: $(BUILD)/hal $(BUILD)/init
 
@@ -73,13 +74,16 @@ $(BUILD)/gen/dsdt.hex: hal/dsdt.asl $(BUILD)/.deps
 # --- static musl programs ----------------------------------------------------
 $(BUILD)/musl/%.o: %.c $(UAPI)/.stamp $(BUILD)/gen/dsdt.hex $(wildcard hal/*.h init/*.h)
 	@mkdir -p $(dir $@)
-	$(MUSLCC) $(MUSL_CFLAGS) -c $< -o $@
+	@echo "  CC      $@"
+	@$(MUSLCC) $(MUSL_CFLAGS) -c $< -o $@
 
 $(BUILD)/hal: $(HAL_OBJS)
-	$(MUSLCC) $(MUSL_LDFLAGS) -o $@ $^ -lpthread
+	@echo "  LD      $@"
+	@$(MUSLCC) $(MUSL_LDFLAGS) -o $@ $^ -lpthread
 
 $(BUILD)/init: $(INIT_OBJS)
-	$(MUSLCC) $(MUSL_LDFLAGS) -o $@ $^
+	@echo "  LD      $@"
+	@$(MUSLCC) $(MUSL_LDFLAGS) -o $@ $^
 
 include tests/tests.mk
 

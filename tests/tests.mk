@@ -14,11 +14,13 @@ UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/unit/%)
 
 $(BUILD)/host/%.o: %.c $(BUILD)/gen/dsdt.hex $(wildcard hal/*.h init/*.h)
 	@mkdir -p $(dir $@)
-	$(HOSTCC) $(HOST_CFLAGS) -c $< -o $@
+	@echo "  HOSTCC  $@"
+	@$(HOSTCC) $(HOST_CFLAGS) -c $< -o $@
 
 $(BUILD)/unit/%: tests/unit/%.c tests/unit/check.h $(HOST_HAL_OBJS) $(HOST_INIT_OBJS)
 	@mkdir -p $(dir $@)
-	$(HOSTCC) $(HOST_CFLAGS) -Itests/unit -o $@ $< $(HOST_HAL_OBJS) $(HOST_INIT_OBJS) -lpthread
+	@echo "  HOSTLD  $@"
+	@$(HOSTCC) $(HOST_CFLAGS) -Itests/unit -o $@ $< $(HOST_HAL_OBJS) $(HOST_INIT_OBJS) -lpthread
 
 -include tests/guest/guest.mk
 -include tests/e2e/e2e.mk

@@ -15,5 +15,7 @@ static const char *check_name_;
 	check_failed_ = 1; return; } } while (0)
 
 #define RUN(fn) do { check_name_ = #fn; check_failed_ = 0; fn(); \
-	if (!check_failed_) printf("PASS %s\n", #fn); fflush(stdout); } while (0)
+	if (!check_failed_) \
+		printf("PASS %s\n", #fn); \
+	fflush(stdout); } while (0)
 #endif
