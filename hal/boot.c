@@ -34,7 +34,7 @@ int bzimage_parse(const uint8_t *img, size_t size, struct bzimage *bz, char *why
 		FAIL("truncated bzImage: setup is %u bytes, the file %zu", bz->setup_size, size);
 	bz->pm_size = (uint32_t)(size - bz->setup_size);
 	uint64_t syssize = (uint64_t)rd32(img + 0x1f4) * 16;
-	if (syssize > bz->pm_size)
+	if (syssize > (uint64_t)bz->pm_size + 15) /* syssize is rounded up to 16 bytes */
 		FAIL("truncated bzImage: the header says %llu bytes of kernel, the file has %u",
 		     (unsigned long long)syssize, bz->pm_size);
 	bz->initrd_addr_max = rd32(img + 0x22c);
