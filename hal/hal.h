@@ -72,6 +72,7 @@ typedef void io_fn(void *dev, uint64_t addr, uint8_t *data, uint32_t len, bool i
 
 enum bus_kind { BUS_PIO, BUS_MMIO };
 int bus_register(enum bus_kind kind, uint64_t base, uint64_t len, io_fn *fn, void *dev);
+void bus_unregister(enum bus_kind kind, uint64_t base, void *dev);
 void bus_unregister_all(void);
 /* Returns false when nothing is mapped there (reads then give all ones). */
 bool bus_access(enum bus_kind kind, uint64_t addr, uint8_t *data, uint32_t len, bool is_write);
@@ -99,8 +100,13 @@ void vm_destroy(struct vm *vm);
 void vm_irq_line(int irq, int level);
 /* Ask every vCPU to stop; the first reason given wins. Thread safe. */
 void vm_request_stop(int exit_code);
-/* Make `fd` signal `irq` when written (irqfd), or -1 on failure. */
-int vm_irqfd(int irq);
+/* A guest write of `len` bytes at addr (port or MMIO) signals eventfd `fd`
+ * in the kernel without an exit to hal. */
+int vm_ioeventfd(uint64_t addr, uint32_t len, bool pio, int fd, bool assign);
+/* Deliver one MSI (PCI MSI-X message) to the guest. */
+int vm_signal_msi(uint64_t addr, uint32_t data);
+/* A read-only memory slot holding a copy of `data` (firmware images). */
+int vm_add_rom(uint64_t gpa, const void *data, uint64_t size);
 
 struct vcpu {
 	struct vm *vm;

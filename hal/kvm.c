@@ -177,3 +177,22 @@ void vm_request_stop(int exit_code)
 	pthread_mutex_unlock(&vm->lock);
 	vcpus_stop(vm);
 }
+
+int vm_ioeventfd(uint64_t addr, uint32_t len, bool pio, int fd, bool assign)
+{
+	struct kvm_ioeventfd io = {
+		.addr = addr, .len = len, .fd = fd,
+		.flags = (pio ? KVM_IOEVENTFD_FLAG_PIO : 0) | (assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN),
+	};
+	if (ioctl(the_vm->vm_fd, KVM_IOEVENTFD, &io) < 0) {
+		warnx("KVM_IOEVENTFD 0x%llx: %s", (unsigned long long)addr, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int vm_signal_msi(uint64_t addr, uint32_t data)
+{
+	struct kvm_msi msi = { .address_lo = (uint32_t)addr, .address_hi = (uint32_t)(addr >> 32), .data = data };
+	return ioctl(the_vm->vm_fd, KVM_SIGNAL_MSI, &msi) < 0 ? -1 : 0;
+}

@@ -26,7 +26,6 @@
 #define SCI_IRQ 9
 
 extern int vm_stop_efd;
-int vm_add_rom(uint64_t gpa, const void *data, uint64_t size);
 void vcpus_join_destroy(struct vm *vm);
 
 static struct config cfg;
