@@ -12,6 +12,7 @@ e2e=$1 mkcpio=$2 hal=$3 out=$4
 kver=$(cat "$e2e/kver")
 mdir=$e2e/kroot/lib/modules/$kver
 busybox=${BUSYBOX:-/bin/busybox}
+t0=$(date +%s%3N)
 [ -x "$busybox" ] || { echo "mkl1.sh: no $busybox (apt-get install busybox-static)" >&2; exit 1; }
 for f in "$e2e/vmlinuz" "$e2e/l2.cpio.gz" tests/e2e/l1init.sh; do
 	[ -s "$f" ] || { echo "mkl1.sh: missing $f" >&2; exit 1; }
@@ -36,3 +37,4 @@ while read -r m; do basename "$m"; done <"$e2e/modules.list" >"$out.modules"
 } >"$out.spec"
 "$mkcpio" <"$out.spec" | gzip -6n >"$out.tmp"
 mv "$out.tmp" "$out"
+echo "e2e: time L1 initramfs $(($(date +%s%3N) - t0)) ms ($(($(wc -c <"$out") / 1024)) KiB)"
