@@ -1,34 +1,638 @@
-/* init: PID 1 of the HAL boot medium (first minimal version). */
+/* init: PID 1 of the HAL boot medium. Mounts the API filesystems, loads
+ * kernel modules, finds the guest disk, runs hal as a child and supervises
+ * it; never exits. See docs/init.md. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/input.h>
+#include <linux/kd.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
+#include <cpuid.h>
+#include "init.h"
+
+#define BUSYBOX "/bin/busybox"
+#define HAL_EXIT_POWEROFF 0
+#define HAL_EXIT_USAGE 2
+#define HAL_EXIT_CRASH 3
+#define HAL_EXIT_RESET 4
+#define HAL_EXIT_SIGNAL 5
+
+static struct kcmd_config cfg;
+static char *cmdline;
+static struct mod_db mdb;
+static bool have_mdb;
+static char *envp[] = { "PATH=/bin:/sbin:/usr/bin:/usr/sbin", "HOME=/", "TERM=linux", "PS1=rescue# ", NULL };
+
+static pid_t hal_pid, shell_pid;
+static long long shell_started;
+enum { WANT_HAL, WANT_RESCUE } want = WANT_HAL;
+static long long next_start, disk_deadline;
+enum { ACT_NONE, ACT_POWEROFF, ACT_REBOOT, ACT_HALT } shutdown_act;
+static long long kill_deadline;
+static int power_fds[8], npower;
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void write_file(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (write(fd, s, strlen(s)) < 0)
+			ilog_debug("writing %s: %s", path, strerror(errno));
+		close(fd);
+	}
+}
+
+/* ---- early setup ------------------------------------------------------------ */
+
+static void do_mount(const char *src, const char *dst, const char *type, unsigned long fl, const char *opt)
+{
+	mkdir(dst, 0755);
+	if (mount(src, dst, type, fl, opt) < 0 && errno != EBUSY)
+		ilog_warn("mounting %s on %s: %s", type, dst, strerror(errno));
+}
+
+static void console_setup(void)
+{
+	/* The kernel opened /dev/console for fds 0-2 unless the node was missing. */
+	for (int fd = 0; fd < 3; fd++) {
+		if (fcntl(fd, F_GETFD) >= 0)
+			continue;
+		int c = open("/dev/console", O_RDWR | O_NOCTTY);
+		if (c < 0)
+			c = open("/dev/null", O_RDWR);
+		if (c >= 0 && c != fd) {
+			dup2(c, fd);
+			close(c);
+		}
+	}
+}
+
+static void early_setup(void)
+{
+	umask(022);
+	do_mount("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755");
+	console_setup();
+	init_log_kmsg_fd = open("/dev/kmsg", O_WRONLY | O_CLOEXEC);
+	do_mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+	do_mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+	do_mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "mode=620,ptmxmode=666");
+	do_mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+	do_mount("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755");
+	do_mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+	write_file("/proc/sys/kernel/printk_devkmsg", "on\n");
+	if (reboot(RB_DISABLE_CAD) < 0)
+		ilog_warn("cannot make Ctrl-Alt-Del soft: %s", strerror(errno));
+}
+
+static void read_config(void)
+{
+	cmdline = init_read_file("/proc/cmdline", NULL);
+	if (!cmdline)
+		cmdline = strdup("");
+	struct kcmd_config first = { 0 };
+	kcmd_parse_cmdline(&first, cmdline ? cmdline : "");
+	const char *conf = kcmd_get(&first, KCMD_CONF, "/hal.conf");
+	char *text = init_read_file(conf, NULL);
+	if (text) {
+		ilog_info("reading %s", conf);
+		kcmd_parse_conf(&cfg, text);
+		free(text);
+	} else if (first.val[KCMD_CONF]) {
+		ilog_warn("hal.conf=%s: %s", conf, strerror(errno));
+	}
+	kcmd_config_free(&first);
+	kcmd_parse_cmdline(&cfg, cmdline ? cmdline : ""); /* the command line wins */
+	for (int k = 0; k < KCMD_NKEYS; k++)
+		if (cfg.val[k])
+			ilog_info("hal.%s=%s", kcmd_key_name(k), cfg.val[k]);
+}
+
+/* ---- modules ----------------------------------------------------------------- */
+
+static const char *const preload[] = {
+	/* things the kernel would request_module() or that coldplug cannot see */
+	"tun", "vhost_net", "evdev", "button", "fat", "vfat", "nls_cp437", "nls_iso8859_1", "nls_utf8",
+	"ext4", "isofs", "exfat",
+	/* storage: coldplug finds the controllers, these make the disks appear */
+	"sd_mod", "sr_mod", "usb_storage", "uas", "nvme", "ahci", "virtio_blk", "virtio_scsi",
+	/* display and input (DRM is coldplugged by PCI id) */
+	"drm_kms_helper", "usbhid", "hid_generic", "atkbd", "psmouse",
+};
+
+static void modules_setup(void)
+{
+	struct utsname u;
+	char dir[300];
+	uname(&u);
+	snprintf(dir, sizeof(dir), "/lib/modules/%s", u.release);
+	if (mod_db_open(&mdb, dir) < 0) {
+		ilog_warn("no usable %s/modules.dep: assuming every driver is built into the kernel", dir);
+		mod_db_free(&mdb);
+		return;
+	}
+	have_mdb = true;
+	mdb.cmdline = cmdline;
+	mdb.load = mod_finit;
+	init_read_line("/sys/module/compression", mdb.compression, sizeof(mdb.compression));
+	char *loaded = init_read_file("/proc/modules", NULL);
+	if (loaded) {
+		mod_db_parse_loaded(&mdb, loaded);
+		free(loaded);
+	}
+	/* When the kernel wants a module (fs-vfat, a crypto algorithm, /dev/net/tun)
+	 * it runs the modprobe helper: that is this binary again (see main()). */
+	char self[256];
+	ssize_t l = readlink("/proc/self/exe", self, sizeof(self) - 2);
+	if (l > 0) {
+		self[l] = '\n';
+		self[l + 1] = 0;
+		write_file("/proc/sys/kernel/modprobe", self);
+	}
+
+	/* KVM first, by CPU vendor, so a missing VT-x/AMD-V is reported early. */
+	unsigned a, b, c, d;
+	char vendor[13] = "";
+	if (__get_cpuid(0, &a, &b, &c, &d)) {
+		memcpy(vendor, &b, 4);
+		memcpy(vendor + 4, &d, 4);
+		memcpy(vendor + 8, &c, 4);
+	}
+	char *cpuinfo = init_read_file("/proc/cpuinfo", NULL), msg[512];
+	int ok = mod_virt_check(vendor, cpuinfo, msg, sizeof(msg));
+	free(cpuinfo);
+	const char *kvm = mod_kvm_module(vendor);
+	if (ok)
+		ilog_info("%s", msg);
+	else
+		ilog_err("%s", msg);
+	if (kvm && mod_probe(&mdb, kvm) < 0)
+		ilog_err("could not load %s: guests cannot run", kvm);
+
+	int n = mod_coldplug(&mdb, "/sys");
+	for (size_t i = 0; i < sizeof(preload) / sizeof(preload[0]); i++)
+		if (mod_find(&mdb, preload[i]))
+			mod_probe(&mdb, preload[i]);
+	n += mod_coldplug(&mdb, "/sys");
+	ilog_info("%d modules loaded", mdb.nloaded);
+	(void)n;
+	if (access("/dev/kvm", F_OK) < 0)
+		ilog_err("/dev/kvm is missing: %s", ok ? "the KVM module did not load (see above and dmesg)" : msg);
+}
+
+/* Acting as the kernel's modprobe helper: `modprobe -q -- NAME`. */
+static int modprobe_main(int argc, char **argv)
+{
+	struct utsname u;
+	char dir[300];
+	const char *name = argv[argc - 1];
+	uname(&u);
+	snprintf(dir, sizeof(dir), "/lib/modules/%s", u.release);
+	init_log_level = INIT_LOG_WARN;
+	if (mod_db_open(&mdb, dir) < 0)
+		return 1;
+	char *cl = init_read_file("/proc/cmdline", NULL), *loaded = init_read_file("/proc/modules", NULL);
+	mdb.cmdline = cl;
+	mdb.load = mod_finit;
+	init_read_line("/sys/module/compression", mdb.compression, sizeof(mdb.compression));
+	if (loaded)
+		mod_db_parse_loaded(&mdb, loaded);
+	int r = mod_probe(&mdb, name);
+	free(cl);
+	free(loaded);
+	mod_db_free(&mdb);
+	return r < 0;
+}
+
+/* ---- power button: evdev devices with KEY_POWER that are not keyboards -------- */
+
+#define TEST_BIT(bits, n) ((bits)[(n) / 8] & (1u << ((n) % 8)))
+
+static void power_scan(void)
+{
+	for (int i = 0; i < npower; i++)
+		close(power_fds[i]);
+	npower = 0;
+	DIR *d = opendir("/dev/input");
+	struct dirent *e;
+	while (d && (e = readdir(d)) && npower < 8) {
+		if (strncmp(e->d_name, "event", 5))
+			continue;
+		char path[300];
+		snprintf(path, sizeof(path), "/dev/input/%s", e->d_name);
+		int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		unsigned char keys[KEY_MAX / 8 + 1] = { 0 };
+		if (ioctl(fd, EVIOCGBIT(EV_KEY, sizeof(keys)), keys) >= 0 && TEST_BIT(keys, KEY_POWER) &&
+		    !TEST_BIT(keys, KEY_A))
+			power_fds[npower++] = fd;
+		else
+			close(fd);
+	}
+	if (d)
+		closedir(d);
+}
+
+/* ---- children ------------------------------------------------------------------ */
+
+static void child_reset(void)
+{
+	sigset_t none;
+	sigemptyset(&none);
+	for (int s = 1; s < NSIG; s++)
+		signal(s, SIG_DFL);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	setsid();
+}
+
+/* The real tty behind /dev/console (which cannot be a controlling tty). */
+static void console_tty(char *out, size_t n)
+{
+	char line[256];
+	snprintf(out, n, "/dev/console");
+	if (init_read_line("/sys/class/tty/console/active", line, sizeof(line)) < 0 || !line[0])
+		return;
+	char *last = strrchr(line, ' ');
+	last = last ? last + 1 : line;
+	if (!strcmp(last, "tty0")) {
+		char vt[64];
+		if (init_read_line("/sys/class/tty/tty0/active", vt, sizeof(vt)) == 0 && vt[0] && strlen(vt) < 32)
+			snprintf(out, n, "/dev/%s", vt);
+		else
+			snprintf(out, n, "/dev/tty1");
+		return;
+	}
+	snprintf(out, n, "/dev/%s", last);
+}
+
+static pid_t spawn_hal(const char *disk_path)
+{
+	char **argv;
+	const char *why;
+	if (kcmd_hal_argv(&cfg, disk_path, &argv, &why) < 0) {
+		ilog_err("cannot build hal's command line: %s", why);
+		return -1;
+	}
+	char line[1024] = "";
+	for (char **a = argv; *a; a++) {
+		size_t l = strlen(line);
+		snprintf(line + l, sizeof(line) - l, "%s%s", l ? " " : "", *a);
+	}
+	ilog_notice("starting %s", line);
+	pid_t pid = fork();
+	if (pid == 0) {
+		child_reset();
+		/* stdio is /dev/console (for hal.serial=console the guest's COM1) */
+		execve(argv[0], argv, envp);
+		dprintf(2, "init: cannot run %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	if (pid < 0)
+		ilog_err("fork: %s", strerror(errno));
+	kcmd_free(argv);
+	return pid;
+}
+
+static void vt_text_mode(void)
+{
+	int fd = open("/dev/tty0", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (fd >= 0) {
+		ioctl(fd, KDSETMODE, KD_TEXT); /* hal may have left the VT in graphics mode */
+		close(fd);
+	}
+}
+
+static pid_t spawn_rescue(void)
+{
+	if (access(BUSYBOX, X_OK) < 0) {
+		ilog_err("no rescue shell: %s is missing", BUSYBOX);
+		return -1;
+	}
+	vt_text_mode();
+	char tty[300];
+	console_tty(tty, sizeof(tty));
+	dprintf(2, "\n"
+		"==================== HAL rescue shell ====================\n"
+		" 'exit' (or Ctrl-D) starts hal again; 'poweroff' or 'reboot'\n"
+		" stops the machine. Logs: dmesg. Config: cat /proc/cmdline\n"
+		"==========================================================\n\n");
+	pid_t pid = fork();
+	if (pid == 0) {
+		child_reset();
+		int fd = open(tty, O_RDWR);
+		if (fd >= 0) {
+			ioctl(fd, TIOCSCTTY, 1);
+			dup2(fd, 0);
+			dup2(fd, 1);
+			dup2(fd, 2);
+			if (fd > 2)
+				close(fd);
+		}
+		if (access("/bin/sh", X_OK) < 0) { /* give the shell its applets */
+			pid_t p = fork();
+			if (p == 0) {
+				char *iargv[] = { BUSYBOX, "--install", "-s", "/bin", NULL };
+				execve(BUSYBOX, iargv, envp);
+				_exit(127);
+			}
+			if (p > 0)
+				waitpid(p, NULL, 0);
+		}
+		char *argv[] = { "busybox", "sh", NULL };
+		execve(BUSYBOX, argv, envp);
+		dprintf(2, "init: cannot run %s: %s\n", BUSYBOX, strerror(errno));
+		_exit(127);
+	}
+	return pid;
+}
+
+static void banner(const char *what)
+{
+	ilog_err("%s", what);
+	vt_text_mode();
+	dprintf(2, "\n*** %s ***\n", what);
+}
+
+static void go_rescue(const char *why)
+{
+	banner(why);
+	want = WANT_RESCUE;
+	next_start = now_ms();
+}
+
+/* One attempt to start what is wanted; sets next_start when it must wait. */
+static void start_step(void)
+{
+	long long now = now_ms();
+	if (want == WANT_RESCUE) {
+		shell_pid = spawn_rescue();
+		if (shell_pid > 0) {
+			shell_started = now;
+			return;
+		}
+		shell_pid = 0;
+		ilog_err("retrying hal in 10 seconds (Ctrl-Alt-Del reboots)");
+		want = WANT_HAL;
+		next_start = now + 10000;
+		disk_deadline = 0;
+		return;
+	}
+	const char *spec_s = kcmd_get(&cfg, KCMD_DISK, NULL);
+	char devpath[300] = "";
+	if (spec_s) {
+		struct disk_spec spec;
+		if (disk_parse_spec(spec_s, &spec) < 0) {
+			go_rescue("hal.disk: expected a /dev path or LABEL=, PARTLABEL=, UUID=, PARTUUID=, SERIAL=");
+			return;
+		}
+		if (!disk_deadline) {
+			disk_deadline = now + kcmd_get_long(&cfg, KCMD_DISK_WAIT, 10) * 1000;
+			ilog_notice("looking for the guest disk %s", spec_s);
+		}
+		if (have_mdb)
+			mod_coldplug(&mdb, "/sys"); /* USB disks appear late: load their drivers */
+		struct disk_scan sc;
+		char msg[512];
+		int r = -ENOENT;
+		if (disk_scan(&sc, "/sys", "/dev") == 0) {
+			r = disk_find(&sc, &spec, "/dev", devpath, sizeof(devpath), msg, sizeof(msg));
+		} else {
+			snprintf(msg, sizeof(msg), "cannot read /sys/block");
+		}
+		if (r == -ENOENT && now < disk_deadline) {
+			next_start = now + 250;
+			disk_scan_free(&sc);
+			return;
+		}
+		if (r < 0) {
+			char why[900];
+			if (r == -ENOENT) {
+				size_t l = (size_t)snprintf(why, sizeof(why), "guest disk %s not found after %ld s; block devices:",
+							    spec_s, kcmd_get_long(&cfg, KCMD_DISK_WAIT, 10));
+				for (int i = 0; i < sc.n && l < sizeof(why); i++)
+					l += (size_t)snprintf(why + l, sizeof(why) - l, " %s%s%s%s%s", sc.devs[i].name,
+							      sc.devs[i].fs.label[0] ? " LABEL=" : "", sc.devs[i].fs.label,
+							      sc.devs[i].part.partlabel[0] ? " PARTLABEL=" : "",
+							      sc.devs[i].part.partlabel);
+			} else {
+				snprintf(why, sizeof(why), "guest disk %s: %s", spec_s, msg);
+			}
+			disk_scan_free(&sc);
+			disk_deadline = 0;
+			go_rescue(why);
+			return;
+		}
+		disk_scan_free(&sc);
+		ilog_notice("guest disk: %s", devpath);
+	}
+	disk_deadline = 0;
+	power_scan();
+	hal_pid = spawn_hal(spec_s ? devpath : NULL);
+	if (hal_pid <= 0) {
+		hal_pid = 0;
+		go_rescue("could not start hal");
+	}
+}
+
+static void hal_exited(int st)
+{
+	char why[200];
+	if (shutdown_act)
+		return;
+	if (WIFEXITED(st)) {
+		int code = WEXITSTATUS(st);
+		switch (code) {
+		case HAL_EXIT_POWEROFF:
+			ilog_notice("the guest powered off: powering off the machine");
+			shutdown_act = ACT_POWEROFF;
+			return;
+		case HAL_EXIT_RESET:
+			ilog_notice("the guest reset: starting it again");
+			want = WANT_HAL;
+			next_start = now_ms();
+			return;
+		case HAL_EXIT_USAGE: snprintf(why, sizeof(why), "hal rejected its command line (exit 2): check hal.* settings"); break;
+		case HAL_EXIT_CRASH: snprintf(why, sizeof(why), "the guest crashed (hal exit 3: triple fault or KVM error)"); break;
+		case HAL_EXIT_SIGNAL: snprintf(why, sizeof(why), "hal was stopped (exit 5)"); break;
+		case 127: snprintf(why, sizeof(why), "hal could not be started (%s missing?)", kcmd_get(&cfg, KCMD_HAL, "/bin/hal")); break;
+		default: snprintf(why, sizeof(why), "hal failed (exit %d): see the messages above", code); break;
+		}
+	} else {
+		snprintf(why, sizeof(why), "hal crashed: killed by signal %d (%s)", WTERMSIG(st), strsignal(WTERMSIG(st)));
+	}
+	go_rescue(why);
+}
+
+static void reap(void)
+{
+	int st;
+	pid_t pid;
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		if (pid == hal_pid) {
+			hal_pid = 0;
+			hal_exited(st);
+		} else if (pid == shell_pid) {
+			shell_pid = 0;
+			if (shutdown_act)
+				continue;
+			long long now = now_ms();
+			ilog_notice("rescue shell ended: starting hal again");
+			want = WANT_HAL;
+			/* a shell that dies at once (no tty?) must not spin */
+			next_start = now - shell_started < 2000 ? now + 5000 : now;
+		}
+	}
+}
+
+/* ---- shutdown ------------------------------------------------------------------ */
+
+static void begin_shutdown(int act, const char *why)
+{
+	if (shutdown_act) {
+		if (act != ACT_NONE && kill_deadline > now_ms() + 1000) {
+			ilog_notice("%s again: not waiting any longer", why);
+			kill_deadline = now_ms();
+		}
+		return;
+	}
+	shutdown_act = act;
+	ilog_notice("%s: %s", why, act == ACT_REBOOT ? "rebooting" : act == ACT_HALT ? "halting" : "powering off");
+	if (hal_pid)
+		kill(hal_pid, SIGTERM);
+	if (shell_pid)
+		kill(-shell_pid, SIGHUP);
+	kill_deadline = now_ms() + 10000;
+}
+
+static void final_shutdown(void)
+{
+	int cmd = (int)(shutdown_act == ACT_REBOOT ? RB_AUTOBOOT : shutdown_act == ACT_HALT ? RB_HALT_SYSTEM : RB_POWER_OFF);
+	kill(-1, SIGTERM);
+	sync();
+	sleep(1);
+	kill(-1, SIGKILL);
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
+	sync();
+	ilog_notice("%s", shutdown_act == ACT_REBOOT ? "restarting system" : shutdown_act == ACT_HALT ? "system halted" : "power down");
+	/* reboot(2) do_exit()s its caller when power-off fails: never let that be PID 1. */
+	pid_t pid = fork();
+	if (pid == 0) {
+		reboot(cmd);
+		_exit(0);
+	}
+	if (pid > 0)
+		waitpid(pid, NULL, 0);
+	else
+		reboot(cmd);
+	ilog_err("the machine did not %s: it is now safe to turn it off", shutdown_act == ACT_REBOOT ? "reboot" : "power off");
+	for (;;) { /* frozen, but still reaping */
+		sleep(60);
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			;
+	}
+}
+
+/* ---- main -------------------------------------------------------------------- */
 
 int main(int argc, char **argv)
 {
-	mkdir("/proc", 0755);
-	mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
-	mkdir("/sys", 0755);
-	mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
-	mkdir("/dev", 0755);
-	mount("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755");
-	reboot(RB_DISABLE_CAD);
-	for (;;) {
-		pid_t pid = fork();
-		if (pid == 0) {
-			char *av[] = { "/bin/hal", NULL };
-			execv(av[0], av);
-			_exit(127);
-		}
-		while (wait(NULL) > 0 || errno == EINTR)
-			;
-		sleep(2);
+	if (getpid() != 1) {
+		if (argc >= 2 && !strcmp(argv[argc - 2], "--"))
+			return modprobe_main(argc, argv);
+		fprintf(stderr, "init: this is the HAL boot medium's PID 1; it only runs as process 1\n"
+				"       (as the kernel's modprobe helper: init -q -- MODULE)\n");
+		return 1;
 	}
-	return 0;
+	early_setup();
+	sigset_t all;
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, NULL);
+	int sfd = signalfd(-1, &all, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0)
+		ilog_err("signalfd: %s (signals are polled)", strerror(errno));
+	ilog_notice("HAL boot medium starting");
+	read_config();
+	modules_setup();
+	if (kcmd_get_bool(&cfg, KCMD_RESCUE)) {
+		ilog_notice("hal.rescue: starting the rescue shell first; 'exit' starts hal");
+		want = WANT_RESCUE;
+	}
+	next_start = now_ms();
+	for (;;) {
+		long long now = now_ms();
+		if (shutdown_act && ((!hal_pid && !shell_pid) || now >= kill_deadline)) {
+			if (hal_pid)
+				kill(hal_pid, SIGKILL);
+			final_shutdown();
+		}
+		if (!shutdown_act && !hal_pid && !shell_pid && now >= next_start)
+			start_step();
+		int timeout = -1;
+		now = now_ms();
+		if (shutdown_act)
+			timeout = (int)(kill_deadline > now ? kill_deadline - now : 0);
+		else if (!hal_pid && !shell_pid)
+			timeout = (int)(next_start > now ? next_start - now : 0);
+		if (sfd < 0 && (timeout < 0 || timeout > 1000))
+			timeout = 1000;
+		struct pollfd pfd[9];
+		int n = 0;
+		if (sfd >= 0)
+			pfd[n++] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+		for (int i = 0; i < npower; i++)
+			pfd[n++] = (struct pollfd){ .fd = power_fds[i], .events = POLLIN };
+		if (poll(pfd, (nfds_t)n, timeout) < 0 && errno != EINTR)
+			sleep(1);
+		struct signalfd_siginfo si;
+		while (sfd >= 0 && read(sfd, &si, sizeof(si)) == sizeof(si)) {
+			switch (si.ssi_signo) {
+			case SIGCHLD: break;
+			case SIGINT: begin_shutdown(ACT_REBOOT, "Ctrl-Alt-Del"); break;
+			case SIGTERM: begin_shutdown(ACT_REBOOT, "reboot requested"); break;
+			case SIGUSR1: begin_shutdown(ACT_HALT, "halt requested"); break;
+			case SIGUSR2: begin_shutdown(ACT_POWEROFF, "power-off requested"); break;
+			case SIGPWR: begin_shutdown(ACT_POWEROFF, "power failure signalled"); break;
+			default: ilog_debug("ignoring signal %u", si.ssi_signo); break;
+			}
+		}
+		if (sfd < 0) {
+			struct timespec zero = { 0, 0 };
+			int s = sigtimedwait(&all, NULL, &zero);
+			if (s == SIGINT || s == SIGTERM)
+				begin_shutdown(ACT_REBOOT, "reboot requested");
+			else if (s == SIGUSR2 || s == SIGPWR || s == SIGUSR1)
+				begin_shutdown(ACT_POWEROFF, "power-off requested");
+		}
+		for (int i = sfd >= 0 ? 1 : 0; i < n; i++) {
+			struct input_event ev[16];
+			ssize_t r;
+			if (!(pfd[i].revents & POLLIN))
+				continue;
+			while ((r = read(pfd[i].fd, ev, sizeof(ev))) > 0)
+				for (size_t j = 0; j < (size_t)r / sizeof(ev[0]); j++)
+					if (ev[j].type == EV_KEY && ev[j].code == KEY_POWER && ev[j].value == 1)
+						begin_shutdown(ACT_POWEROFF, "power button");
+		}
+		reap();
+	}
 }
