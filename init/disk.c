@@ -247,6 +247,13 @@ int disk_parse_spec(const char *s, struct disk_spec *spec)
 
 /* ---- sysfs scan ------------------------------------------------------------ */
 
+static void scopy(char *dst, size_t n, const char *src)
+{
+	size_t l = strnlen(src, n - 1);
+	memcpy(dst, src, l);
+	dst[l] = 0;
+}
+
 struct fd_ctx { int fd; };
 static int fd_read_cb(void *ctx, uint64_t off, void *buf, size_t n)
 {
@@ -311,7 +318,7 @@ static void read_serial(const char *sysroot, const char *disk, char *out, size_t
 
 int disk_scan(struct disk_scan *sc, const char *sysroot, const char *devroot)
 {
-	char path[512], line[64];
+	char path[1200], line[64];
 	memset(sc, 0, sizeof(*sc));
 	snprintf(path, sizeof(path), "%s/block", sysroot);
 	DIR *bd = opendir(path);
@@ -334,8 +341,8 @@ int disk_scan(struct disk_scan *sc, const char *sysroot, const char *devroot)
 		if (!d)
 			break;
 		int di = sc->n - 1;
-		snprintf(d->name, sizeof(d->name), "%s", disk);
-		snprintf(d->disk, sizeof(d->disk), "%s", disk);
+		scopy(d->name, sizeof(d->name), disk);
+		scopy(d->disk, sizeof(d->disk), disk);
 		d->whole = true;
 		snprintf(path, sizeof(path), "%s/block/%s/dev", sysroot, disk);
 		init_read_line(path, d->dev, sizeof(d->dev));
@@ -364,8 +371,8 @@ int disk_scan(struct disk_scan *sc, const char *sysroot, const char *devroot)
 			struct disk_dev *p = add_dev(sc);
 			if (!p)
 				break;
-			snprintf(p->name, sizeof(p->name), "%s", pe->d_name);
-			snprintf(p->disk, sizeof(p->disk), "%s", sc->devs[di].disk);
+			scopy(p->name, sizeof(p->name), pe->d_name);
+			scopy(p->disk, sizeof(p->disk), sc->devs[di].disk);
 			snprintf(path, sizeof(path), "%s/block/%s/%s/dev", sysroot, disk, pe->d_name);
 			init_read_line(path, p->dev, sizeof(p->dev));
 			for (int i = 0; i < np; i++)
