@@ -191,3 +191,39 @@ void acpi_free(struct acpi_tables *t)
 		t->blob[i] = NULL;
 	}
 }
+
+/* QEMU's table-loader script (etc/table-loader): 128-byte commands that make
+ * the firmware allocate the two blobs, patch the pointers and compute the
+ * checksums. Returns a malloc'd script of *len bytes. */
+const char *const acpi_file_names[ACPI_NFILES] = { "etc/acpi/rsdp", "etc/acpi/tables" };
+
+uint8_t *acpi_loader_script(const struct acpi_tables *t, size_t *len)
+{
+	enum { ALLOCATE = 1, ADD_POINTER = 2, ADD_CHECKSUM = 3, ZONE_HIGH = 1, ZONE_FSEG = 2 };
+	size_t n = ACPI_NFILES + (size_t)t->nptr + (size_t)t->ncsum;
+	uint8_t *s = calloc(n, 128), *e = s;
+	if (!s)
+		return NULL;
+	for (int f = 0; f < ACPI_NFILES; f++, e += 128) {
+		put32(e, ALLOCATE);
+		strcpy((char *)e + 4, acpi_file_names[f]);
+		put32(e + 60, f == ACPI_RSDP ? 16 : 64);
+		e[64] = f == ACPI_RSDP ? ZONE_FSEG : ZONE_HIGH;
+	}
+	for (int i = 0; i < t->nptr; i++, e += 128) {
+		put32(e, ADD_POINTER);
+		strcpy((char *)e + 4, acpi_file_names[t->ptr[i].dst]);
+		strcpy((char *)e + 60, acpi_file_names[t->ptr[i].src]);
+		put32(e + 116, t->ptr[i].off);
+		e[120] = t->ptr[i].size;
+	}
+	for (int i = 0; i < t->ncsum; i++, e += 128) {
+		put32(e, ADD_CHECKSUM);
+		strcpy((char *)e + 4, acpi_file_names[t->csum[i].file]);
+		put32(e + 60, t->csum[i].result);
+		put32(e + 64, t->csum[i].start);
+		put32(e + 68, t->csum[i].len);
+	}
+	*len = n * 128;
+	return s;
+}

@@ -28,5 +28,8 @@ int acpi_build(const struct acpi_cfg *cfg, struct acpi_tables *t);
 /* Resolve pointers for blobs placed at base[file] and fill in checksums. */
 void acpi_link(struct acpi_tables *t, const uint64_t base[ACPI_NFILES]);
 void acpi_free(struct acpi_tables *t);
+/* The fw_cfg file names of the blobs, and the table-loader script. */
+extern const char *const acpi_file_names[ACPI_NFILES];
+uint8_t *acpi_loader_script(const struct acpi_tables *t, size_t *len);
 uint8_t acpi_checksum(const uint8_t *p, size_t len);
 #endif

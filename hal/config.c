@@ -25,11 +25,12 @@ void config_usage(FILE *f)
 		"  --debugcon stdio|file:PATH|none\n"
 		"                       where port 0x402 debug output goes (default none)\n"
 		"  --entry32            use the kernel's 32-bit entry even if it has a 64-bit one\n"
+		"  --no-reboot          exit (status 4) when the guest resets instead of restarting it\n"
 		"  -v, --verbose        log what hal does\n"
 		"  -h, --help           this text\n"
 		"  -V, --version        hal's version\n\n"
 		"Exit status: 0 guest powered off, 1 error, 2 usage, 3 guest crashed (triple\n"
-		"fault; registers are printed), 4 guest reset, 5 stopped by a signal or Ctrl-A x.\n");
+		"fault; registers are printed), 4 guest reset (with --no-reboot), 5 stopped by a signal or Ctrl-A x.\n");
 }
 
 int parse_size(const char *s, uint64_t *out)
@@ -75,13 +76,13 @@ static int parse_out(const char *s, enum out_kind *k, const char **path)
 
 int config_parse(int argc, char **argv, struct config *c, char *why, size_t whylen)
 {
-	enum { O_KERNEL = 256, O_INITRD, O_APPEND, O_FIRMWARE, O_MEM, O_CPUS, O_SERIAL, O_DEBUGCON, O_ENTRY32 };
+	enum { O_KERNEL = 256, O_INITRD, O_APPEND, O_FIRMWARE, O_MEM, O_CPUS, O_SERIAL, O_DEBUGCON, O_ENTRY32, O_NOREBOOT };
 	static const struct option opts[] = {
 		{ "kernel", required_argument, 0, O_KERNEL }, { "initrd", required_argument, 0, O_INITRD },
 		{ "append", required_argument, 0, O_APPEND }, { "firmware", required_argument, 0, O_FIRMWARE },
 		{ "mem", required_argument, 0, O_MEM }, { "cpus", required_argument, 0, O_CPUS },
 		{ "serial", required_argument, 0, O_SERIAL }, { "debugcon", required_argument, 0, O_DEBUGCON },
-		{ "entry32", no_argument, 0, O_ENTRY32 }, { "verbose", no_argument, 0, 'v' },
+		{ "entry32", no_argument, 0, O_ENTRY32 }, { "no-reboot", no_argument, 0, O_NOREBOOT }, { "verbose", no_argument, 0, 'v' },
 		{ "help", no_argument, 0, 'h' }, { "version", no_argument, 0, 'V' }, { 0, 0, 0, 0 },
 	};
 	memset(c, 0, sizeof(*c));
@@ -120,6 +121,7 @@ int config_parse(int argc, char **argv, struct config *c, char *why, size_t whyl
 				USAGE("--debugcon %s: expected stdio, file:PATH or none", optarg);
 			break;
 		case O_ENTRY32: c->entry32 = true; break;
+		case O_NOREBOOT: c->no_reboot = true; break;
 		case 'v': c->verbose = true; break;
 		case 'h': config_usage(stdout); return CONFIG_EXIT;
 		case 'V': printf("hal %s\n", HAL_VERSION); return CONFIG_EXIT;

@@ -16,6 +16,7 @@ struct config {
 	enum out_kind serial, debugcon;
 	const char *serial_path, *debugcon_path;
 	bool entry32;             /* force the 32-bit boot entry */
+	bool no_reboot;           /* exit on guest reset instead of restarting */
 	bool verbose;
 };
 

@@ -25,7 +25,7 @@ enum hal_exit {
 
 /* ---- guest physical memory map (mem.c) ------------------------------------ */
 
-#define LOWMEM_LIMIT   0xC0000000ULL /* RAM below 4 GiB stops here: PCI hole above */
+#define LOWMEM_LIMIT   0x80000000ULL /* RAM below 4 GiB stops here: PCI MMIO above (dsdt.asl) */
 #define HIGHMEM_BASE   0x100000000ULL
 #define EBDA_START     0x9FC00ULL
 #define VGA_HOLE_START 0xA0000ULL
@@ -63,6 +63,7 @@ void mem_exit(struct guest_mem *m);
  * else NULL. Every guest-supplied address goes through here. */
 void *gpa_ptr(const struct guest_mem *m, uint64_t gpa, uint64_t len);
 int mem_e820(const struct guest_mem *m, struct e820_entry *out, int max);
+int mem_e820_fw(const struct guest_mem *m, struct e820_entry *out, int max);
 
 /* ---- I/O dispatch (bus.c) --------------------------------------------------
  * One signature for port and MMIO traps. `data` holds `len` bytes, little
@@ -89,6 +90,7 @@ struct vm {
 	int phys_bits;
 
 	pthread_mutex_t lock;     /* protects stop_* */
+	bool reset_on_triple_fault; /* firmware boot: a triple fault is a reset */
 	bool stopping;
 	int exit_code;
 };

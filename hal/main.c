@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <termios.h>
@@ -13,12 +12,17 @@
 
 #include "acpi.h"
 #include "boot.h"
+#include "chipset.h"
 #include "config.h"
 #include "debug.h"
+#include "fwcfg.h"
 #include "hal.h"
 #include "i8042.h"
+#include "loop.h"
+#include "pci.h"
 #include "pm.h"
 #include "reset.h"
+#include "rtc.h"
 #include "serial.h"
 
 #define SEABIOS_PATH "/usr/share/seabios/bios-256k.bin"
@@ -35,6 +39,9 @@ static struct i8042 kbc;
 static struct pm pm;
 static struct debugport dbgport = { .debugcon_fd = -1 };
 static struct reset_ctl resetctl;
+static struct chipset chipset;
+static struct rtc rtc;
+static struct fwcfg fwcfg;
 static int serial_out_fd = -1;
 
 /* ---- terminal: raw while the guest owns it, restored on every exit path ---- */
@@ -73,10 +80,6 @@ static int term_init(void)
 	return 0;
 }
 
-static void term_exit(void)
-{
-	term_restore();
-}
 
 /* ---- file helpers -------------------------------------------------------- */
 
@@ -133,6 +136,7 @@ static int open_out(enum out_kind k, const char *path)
 static void isa_irq(int irq, int level) { vm_irq_line(irq, level); }
 static void com1_irq(void *ctx, int level) { (void)ctx; vm_irq_line(4, level); }
 static void sci_irq(int level) { vm_irq_line(SCI_IRQ, level); }
+static void rtc_irq(int level) { vm_irq_line(8, level); }
 static void guest_reset(void) { vm_request_stop(HAL_EXIT_RESET); }
 
 static void guest_sleep(int slp_typ)
@@ -143,56 +147,25 @@ static void guest_sleep(int slp_typ)
 		warnx("guest asked for sleep state type %d; only S5 (power off) exists", slp_typ);
 }
 
-/* ---- bring-up steps, in order; exits run in reverse for the steps that ran */
+/* ---- ACPI ------------------------------------------------------------------- */
 
-static int step_kvm(void) { return vm_create(&vm, cfg.mem, cfg.cpus); }
-static void undo_kvm(void) { vm_destroy(&vm); }
-
-static int step_vcpus(void) { return vcpus_create(&vm); }
-static void undo_vcpus(void) { vcpus_join_destroy(&vm); }
-
-static int step_devices(void)
+/* The PM base the firmware programmed into PIIX4 (0x600 until it does). */
+static uint16_t acpi_pm_base(void)
 {
-	serial_out_fd = open_out(cfg.serial, cfg.serial_path);
-	if (cfg.serial == OUT_FILE && serial_out_fd < 0)
-		return -1;
-	dbgport.debugcon_fd = open_out(cfg.debugcon, cfg.debugcon_path);
-	if (cfg.debugcon == OUT_FILE && dbgport.debugcon_fd < 0)
-		return -1;
-	serial_init(&com1, serial_out_fd, com1_irq, NULL);
-	i8042_init(&kbc, isa_irq, guest_reset);
-	pm_init(&pm, sci_irq, guest_sleep);
-	resetctl.reset = guest_reset;
-	resetctl.port92 = 0x02;
-
-	int r = 0;
-	r |= bus_register(BUS_PIO, 0x3f8, 8, serial_io, &com1);
-	r |= bus_register(BUS_PIO, 0x60, 1, i8042_io, &kbc);
-	r |= bus_register(BUS_PIO, 0x64, 1, i8042_io, &kbc);
-	r |= bus_register(BUS_PIO, PM_BASE, 64, pm_io, &pm);
-	r |= bus_register(BUS_PIO, 0xb2, 2, pm_apm_io, &pm);
-	r |= bus_register(BUS_PIO, 0xafe0, 4, pm_gpe_io, &pm);
-	r |= bus_register(BUS_PIO, 0x92, 1, reset_io, &resetctl);
-	r |= bus_register(BUS_PIO, 0xcf9, 1, reset_io, &resetctl);
-	r |= bus_register(BUS_PIO, DEBUGCON_PORT, 1, debugcon_io, &dbgport);
-	r |= bus_register(BUS_PIO, MARKER_PORT, 4, marker_io, &dbgport);
-	return r ? -1 : 0;
+	return chipset.pm_base ? chipset.pm_base : PM_BASE;
 }
 
-static void undo_devices(void)
+static int acpi_tables(struct acpi_tables *t)
 {
-	bus_unregister_all();
-	if (serial_out_fd > STDERR_FILENO)
-		close(serial_out_fd);
-	if (dbgport.debugcon_fd > STDERR_FILENO)
-		close(dbgport.debugcon_fd);
+	struct acpi_cfg ac = { .ncpus = cfg.cpus, .pm_base = acpi_pm_base(), .sci_irq = SCI_IRQ };
+	return acpi_build(&ac, t);
 }
 
+/* Direct boot: link the tables at 0xE0000 ourselves. */
 static int load_acpi(uint64_t *rsdp)
 {
-	struct acpi_cfg ac = { .ncpus = cfg.cpus, .pm_base = PM_BASE, .sci_irq = SCI_IRQ };
 	struct acpi_tables t;
-	if (acpi_build(&ac, &t) < 0)
+	if (acpi_tables(&t) < 0)
 		return -1;
 	uint64_t base[ACPI_NFILES] = { [ACPI_RSDP] = BOOT_ACPI_ADDR, [ACPI_TABLES] = BOOT_ACPI_ADDR + 64 };
 	acpi_link(&t, base);
@@ -205,12 +178,109 @@ static int load_acpi(uint64_t *rsdp)
 		r = NULL;
 	}
 	acpi_free(&t);
-	if (!r)
-		return -1;
-	/* The kernel's pm timer and SCI want the block decoding from the start. */
-	pm.cnt = 0;
 	*rsdp = base[ACPI_RSDP];
-	return 0;
+	return r ? 0 : -1;
+}
+
+/* Firmware boot: rebuilt when the firmware first reads them, so the FADT
+ * names the PM base it has programmed by then (SeaBIOS 0x600, OVMF 0xB000). */
+static void acpi_on_select(struct fwcfg_item *it, void *ctx)
+{
+	struct acpi_tables t;
+	int file = (int)(intptr_t)ctx;
+	if (acpi_tables(&t) == 0)
+		fwcfg_item_set(it, t.blob[file], (uint32_t)t.len[file]);
+	acpi_free(&t);
+}
+
+static int fwcfg_setup(void)
+{
+	struct e820_entry e[8];
+	int n = mem_e820_fw(&vm.mem, e, 8);
+	uint64_t ram = vm.mem.ram_size;
+	uint8_t uuid[16] = { 0 };
+	int r = 0;
+
+	fwcfg_init(&fwcfg, &vm.mem);
+	r |= fwcfg_add(&fwcfg, FW_CFG_RAM_SIZE, &ram, 8);
+	r |= fwcfg_add(&fwcfg, FW_CFG_UUID, uuid, 16);
+	r |= fwcfg_add_u16(&fwcfg, FW_CFG_NB_CPUS, (uint16_t)cfg.cpus);
+	r |= fwcfg_add_u16(&fwcfg, FW_CFG_MAX_CPUS, (uint16_t)cfg.cpus);
+	r |= fwcfg_add_u16(&fwcfg, FW_CFG_NOGRAPHIC, 0);
+	r |= fwcfg_add_u16(&fwcfg, FW_CFG_BOOT_MENU, 0);
+	r |= fwcfg_add_u32(&fwcfg, FW_CFG_IRQ0_OVERRIDE, 0); /* KVM routes IRQ0 to pin 0 */
+	r |= !fwcfg_add_file(&fwcfg, "etc/e820", e, (uint32_t)(n * (int)sizeof(e[0])));
+	uint32_t fail_wait = 60000;
+	r |= !fwcfg_add_file(&fwcfg, "etc/boot-fail-wait", &fail_wait, 4);
+
+	struct acpi_tables t;
+	size_t len;
+	if (r || acpi_tables(&t) < 0)
+		return -1;
+	uint8_t *script = acpi_loader_script(&t, &len);
+	for (int f = 0; f < ACPI_NFILES; f++) {
+		struct fwcfg_item *it = fwcfg_add_file(&fwcfg, acpi_file_names[f], t.blob[f], (uint32_t)t.len[f]);
+		if (!it)
+			r = -1;
+		else {
+			it->on_select = acpi_on_select;
+			it->ctx = (void *)(intptr_t)f;
+		}
+	}
+	if (!script || !fwcfg_add_file(&fwcfg, "etc/table-loader", script, (uint32_t)len))
+		r = -1;
+	free(script);
+	acpi_free(&t);
+	return r ? -1 : 0;
+}
+
+/* ---- bring-up steps, in order; exits run in reverse for the steps that ran */
+
+static int step_kvm(void) { return vm_create(&vm, cfg.mem, cfg.cpus); }
+static void undo_kvm(void) { vm_destroy(&vm); }
+
+static int step_vcpus(void) { return vcpus_create(&vm); }
+static void undo_vcpus(void) { vcpus_join_destroy(&vm); }
+
+static int step_devices(void)
+{
+	serial_init(&com1, serial_out_fd, com1_irq, NULL);
+	i8042_init(&kbc, isa_irq, guest_reset);
+	pm_init(&pm, sci_irq, guest_sleep);
+	resetctl = (struct reset_ctl){ .port92 = 0x02, .reset = guest_reset };
+	struct rtc_cfg rc = { vm.mem.low_end, vm.mem.high_size, cfg.cpus, { 2, 3, 0 } };
+	if (rtc_init(&rtc, &rc, rtc_irq) < 0 || loop_add(rtc.timer_fd, rtc_tick, &rtc) < 0)
+		return -1;
+	pci_set_irq_sink(isa_irq);
+	/* Direct boot has no firmware to program the PM base and PIRQs. */
+	if (chipset_init(&chipset, &pm, cfg.kernel ? PM_BASE : 0) < 0 || fwcfg_setup() < 0)
+		return -1;
+
+	int r = 0;
+	r |= bus_register(BUS_PIO, 0xcf8, 1, pci_cfg_io, NULL); /* dword at 0xCF8; 0xCF9 is reset */
+	r |= bus_register(BUS_PIO, 0xcfc, 4, pci_cfg_io, NULL);
+	r |= bus_register(BUS_PIO, 0x3f8, 8, serial_io, &com1);
+	r |= bus_register(BUS_PIO, 0x60, 1, i8042_io, &kbc);
+	r |= bus_register(BUS_PIO, 0x64, 1, i8042_io, &kbc);
+	r |= bus_register(BUS_PIO, 0x70, 2, rtc_io, &rtc);
+	r |= bus_register(BUS_PIO, 0xb2, 2, pm_apm_io, &pm);
+	r |= bus_register(BUS_PIO, 0xafe0, 4, pm_gpe_io, &pm);
+	r |= bus_register(BUS_PIO, 0x92, 1, reset_io, &resetctl);
+	r |= bus_register(BUS_PIO, 0xcf9, 1, reset_io, &resetctl);
+	r |= bus_register(BUS_PIO, 0x510, 2, fwcfg_io, &fwcfg);
+	r |= bus_register(BUS_PIO, 0x514, 8, fwcfg_io, &fwcfg);
+	r |= bus_register(BUS_PIO, DEBUGCON_PORT, 1, debugcon_io, &dbgport);
+	r |= bus_register(BUS_PIO, MARKER_PORT, 4, marker_io, &dbgport);
+	return r ? -1 : 0;
+}
+
+static void undo_devices(void)
+{
+	loop_del(rtc.timer_fd);
+	rtc_exit(&rtc);
+	fwcfg_exit(&fwcfg);
+	pci_reset_bus();
+	bus_unregister_all();
 }
 
 static int boot_kernel(void)
@@ -270,6 +340,7 @@ static int boot_firmware(void)
 	if (!dst)
 		goto out;
 	memcpy(dst, img + size - low, low);
+	vm.reset_on_triple_fault = true;
 	struct boot_regs regs = { .mode = BOOT_RESET };
 	ret = vcpu_set_boot_regs(&vm.vcpus[0], &regs);
 out:
@@ -279,9 +350,6 @@ out:
 
 static int step_boot(void) { return cfg.kernel ? boot_kernel() : boot_firmware(); }
 static void undo_boot(void) {}
-
-static int step_term(void) { return term_init(); }
-static void undo_term(void) { term_exit(); }
 
 static int step_run(void) { return vcpus_start(&vm); }
 static void undo_run(void)
@@ -298,21 +366,20 @@ static const struct step {
 	{ "vcpus", step_vcpus, undo_vcpus },
 	{ "devices", step_devices, undo_devices },
 	{ "boot", step_boot, undo_boot },
-	{ "terminal", step_term, undo_term },
 	{ "run", step_run, undo_run },
 };
 
-/* ---- the event loop ------------------------------------------------------- */
+/* ---- host input and signals ----------------------------------------------- */
 
-static int stdin_open = 1, escape;
+static int escape;
 
-static void on_stdin(void)
+static void on_stdin(void *ctx)
 {
 	uint8_t buf[256], out[256];
 	ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
 	if (n <= 0) {
 		if (n == 0 || (errno != EINTR && errno != EAGAIN))
-			stdin_open = 0;
+			loop_del(STDIN_FILENO); /* end of input: the guest just gets no more */
 		return;
 	}
 	size_t m = 0;
@@ -337,38 +404,51 @@ static void on_stdin(void)
 	serial_rx(&com1, out, m);
 }
 
-static void event_loop(int sfd)
+static int signal_fd = -1, stop_requested;
+
+static void on_signal(void *ctx)
 {
-	int ep = epoll_create1(EPOLL_CLOEXEC);
-	struct epoll_event ev = { .events = EPOLLIN };
-	ev.data.fd = vm_stop_efd;
-	epoll_ctl(ep, EPOLL_CTL_ADD, vm_stop_efd, &ev);
-	ev.data.fd = sfd;
-	epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
-	if (cfg.serial == OUT_STDIO) {
-		ev.data.fd = STDIN_FILENO;
-		if (epoll_ctl(ep, EPOLL_CTL_ADD, STDIN_FILENO, &ev) < 0)
-			stdin_open = 0; /* /dev/null or a regular file: nothing to wait for */
+	struct signalfd_siginfo si;
+	if (read(signal_fd, &si, sizeof(si)) == sizeof(si)) {
+		warnx("stopped by signal %u", si.ssi_signo);
+		stop_requested = 1;
+		vm_request_stop(HAL_EXIT_SIGNAL);
 	}
-	while (!__atomic_load_n(&vm.stopping, __ATOMIC_ACQUIRE)) {
-		struct epoll_event evs[4];
-		int n = epoll_wait(ep, evs, 4, -1);
-		for (int i = 0; i < n; i++) {
-			int fd = evs[i].data.fd;
-			if (fd == sfd) {
-				struct signalfd_siginfo si;
-				if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
-					warnx("stopped by signal %u", si.ssi_signo);
-					vm_request_stop(HAL_EXIT_SIGNAL);
-				}
-			} else if (fd == STDIN_FILENO) {
-				on_stdin();
-				if (!stdin_open)
-					epoll_ctl(ep, EPOLL_CTL_DEL, STDIN_FILENO, NULL);
-			}
-		}
+}
+
+static void on_vm_stop(void *ctx)
+{
+	uint64_t v;
+	if (read(vm_stop_efd, &v, sizeof(v)) < 0) {
+		/* nothing: the flag in struct vm is what counts */
 	}
-	close(ep);
+}
+
+/* One boot of the machine: bring-up, run until the guest stops, tear-down. */
+static int run_vm(void)
+{
+	size_t done = 0;
+	int code = HAL_EXIT_ERROR;
+	for (; done < sizeof(steps) / sizeof(steps[0]); done++) {
+		dbg("bring-up: %s", steps[done].name);
+		if (steps[done].init() < 0)
+			break;
+		if (done == 0)
+			loop_add(vm_stop_efd, on_vm_stop, NULL);
+	}
+	if (done == sizeof(steps) / sizeof(steps[0])) {
+		while (!__atomic_load_n(&vm.stopping, __ATOMIC_ACQUIRE))
+			if (loop_run_once(-1) < 0)
+				vm_request_stop(HAL_EXIT_ERROR);
+		code = vm.exit_code;
+	}
+	if (done > 0)
+		loop_del(vm_stop_efd);
+	while (done-- > 0) {
+		dbg("tear-down: %s", steps[done].name);
+		steps[done].exit();
+	}
+	return code;
 }
 
 int main(int argc, char **argv)
@@ -394,24 +474,26 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGUSR1);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	sigdelset(&set, SIGUSR1);
-	int sfd = signalfd(-1, &set, SFD_CLOEXEC);
 	signal(SIGPIPE, SIG_IGN);
 
-	size_t done = 0;
-	int code = HAL_EXIT_ERROR;
-	for (; done < sizeof(steps) / sizeof(steps[0]); done++) {
-		dbg("bring-up: %s", steps[done].name);
-		if (steps[done].init() < 0)
+	serial_out_fd = open_out(cfg.serial, cfg.serial_path);
+	dbgport.debugcon_fd = open_out(cfg.debugcon, cfg.debugcon_path);
+	signal_fd = signalfd(-1, &set, SFD_CLOEXEC);
+	if ((cfg.serial == OUT_FILE && serial_out_fd < 0) || (cfg.debugcon == OUT_FILE && dbgport.debugcon_fd < 0) ||
+	    signal_fd < 0 || loop_init() < 0 || loop_add(signal_fd, on_signal, NULL) < 0)
+		return HAL_EXIT_ERROR;
+	if (cfg.serial == OUT_STDIO)
+		loop_add(STDIN_FILENO, on_stdin, NULL); /* fails for /dev/null or a file: no input then */
+	term_init();
+
+	int code;
+	for (;;) {
+		code = run_vm();
+		if (code != HAL_EXIT_RESET || cfg.no_reboot || stop_requested)
 			break;
+		hal_log(NULL, "guest reset: restarting");
 	}
-	if (done == sizeof(steps) / sizeof(steps[0])) {
-		event_loop(sfd);
-		code = vm.exit_code;
-	}
-	while (done-- > 0) {
-		dbg("tear-down: %s", steps[done].name);
-		steps[done].exit();
-	}
+	term_restore();
 	dbg("exit %d", code);
 	return code;
 }

@@ -86,3 +86,19 @@ int mem_e820(const struct guest_mem *m, struct e820_entry *out, int max)
 	}
 	return n;
 }
+
+/* The map firmware gets in fw_cfg "etc/e820": SeaBIOS and OVMF carve the
+ * legacy holes out of low RAM themselves. */
+int mem_e820_fw(const struct guest_mem *m, struct e820_entry *out, int max)
+{
+	struct e820_entry e[] = {
+		{ 0, m->low_end, E820_RAM },
+		{ KVM_IDMAP_ADDR, 0x4000, E820_RESERVED },
+		{ HIGHMEM_BASE, m->high_size, E820_RAM },
+	};
+	int n = 0;
+	for (size_t i = 0; i < sizeof(e) / sizeof(e[0]); i++)
+		if (e[i].size && n < max)
+			out[n++] = e[i];
+	return n;
+}

@@ -185,6 +185,12 @@ static void *vcpu_thread(void *arg)
 			handle_mmio(v);
 			break;
 		case KVM_EXIT_SHUTDOWN:
+			if (vm->reset_on_triple_fault) {
+				/* as on a real board (and SeaBIOS's last-resort reboot) */
+				dbg("vCPU %d: triple fault, resetting", v->id);
+				vm_request_stop(HAL_EXIT_RESET);
+				break;
+			}
 			err("vCPU %d: triple fault, the guest crashed", v->id);
 			vcpu_dump(v);
 			vm_request_stop(HAL_EXIT_CRASH);
