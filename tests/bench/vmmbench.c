@@ -15,7 +15,9 @@
  * signal N, -1 on timeout; line_ms=-1 when LINE never appeared).
  * Exit status: 0 when LINE appeared and the VMM exited, 1 otherwise.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>

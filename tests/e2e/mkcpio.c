@@ -11,7 +11,9 @@
  * '/' is dropped). Blank lines and lines starting with '#' are ignored.
  * Usage: mkcpio < spec | gzip -9n > initramfs.cpio.gz
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
