@@ -209,8 +209,14 @@ void virtio_blk_process(struct virtio_blk *b)
 		pthread_mutex_lock(&v->lock);
 		if (--v->inflight == 0)
 			pthread_cond_broadcast(&v->idle);
-		if (gen == v->gen)
-			virtq_push(q, v->mem, b->chain.head, len);
+		if (gen != v->gen)
+			break; /* reset meanwhile: the request is forgotten */
+		virtq_push(q, v->mem, b->chain.head, len);
+		if ((uint16_t)(q->used_idx - old) >= 16) { /* a long batch: complete some now */
+			if (virtq_need_irq(q, v->mem, old))
+				virtio_queue_irq(v, 0);
+			old = q->used_idx;
+		}
 	}
 	if (q && gen == v->gen && q->used_idx != old && virtq_need_irq(q, v->mem, old))
 		virtio_queue_irq(v, 0);
@@ -342,6 +348,10 @@ void virtio_blk_free(struct virtio_blk *b)
 
 int virtio_blk_create(const char *spec, int slot, char *why, size_t whylen)
 {
+	if (!the_vm) {
+		snprintf(why, whylen, "--disk %s: no VM yet", spec);
+		return -1;
+	}
 	if (ndisks == MAX_DISKS) {
 		snprintf(why, whylen, "--disk %s: at most %d disks", spec, MAX_DISKS);
 		return -1;

@@ -372,8 +372,10 @@ static bool overlaps(unsigned off, unsigned len, unsigned at, unsigned n)
 }
 
 /* VIRTIO_PCI_CAP_PCI_CFG: an access window into the BARs through config
- * space. pci.c has no read hook, so the window's data is fetched whenever
- * the driver points it somewhere, and written through when it stores data. */
+ * space. pci.c has no read hook, so the data is fetched when the driver
+ * writes the length field (its last step before reading, SeaBIOS and the
+ * spec's order: bar, offset, length, data), and written through when the
+ * driver stores data. */
 static void pcicfg_access(struct virtio_dev *v, bool is_write)
 {
 	uint8_t f[16];
@@ -389,8 +391,6 @@ static void pcicfg_access(struct virtio_dev *v, bool is_write)
 		return;
 	}
 	uint8_t buf[4] = { 0 };
-	if (bar == 4 && (off & ~0xfffU) == MOD_ISR)
-		return; /* a read with a side effect: not on speculation */
 	b->fn(b->dev, off, buf, len, false);
 	storing = true;
 	pci_cfg_write(&v->pci, v->pcicfg_cap + 16u, buf, 4);
@@ -409,7 +409,7 @@ static void cfg_written(struct pci_dev *d, unsigned off, unsigned len)
 	}
 	if (overlaps(off, len, v->pcicfg_cap + 16u, 4))
 		pcicfg_access(v, true);
-	else if (overlaps(off, len, v->pcicfg_cap + 4u, 12))
+	else if (overlaps(off, len, v->pcicfg_cap + 12u, 4))
 		pcicfg_access(v, false);
 }
 

@@ -547,11 +547,63 @@ static void test_pci_cfg_window(void)
 	data[0] = 3;
 	pci_cfg_write(d, c + 16, data, 1);
 	CHECK_EQ(b->vdev.status, 3);
-	off = 0x3000 - 2; /* window bounds are checked, nothing happens */
+	b->vdev.isr = 1; /* ISR read-clear through the window */
+	off = 0x1000;
+	pci_cfg_write(d, c + 8, (uint8_t *)&off, 4);
+	pci_cfg_write(d, c + 12, (uint8_t *)&len, 4);
+	pci_cfg_read(d, c + 16, data, 1);
+	CHECK_EQ(data[0], 1);
+	CHECK_EQ(b->vdev.isr, 0);
+	off = 0x4000 - 2; /* window bounds are checked, nothing happens */
 	len = 4;
 	pci_cfg_write(d, c + 8, (uint8_t *)&off, 4);
-	off = 0xfffffffe;
+	pci_cfg_write(d, c + 12, (uint8_t *)&len, 4);
+	off = 0xfffffffc;
 	pci_cfg_write(d, c + 8, (uint8_t *)&off, 4);
+	pci_cfg_write(d, c + 12, (uint8_t *)&len, 4);
+	bar = 9;
+	pci_cfg_write(d, c + 4, &bar, 1);
+	pci_cfg_write(d, c + 12, (uint8_t *)&len, 4);
+}
+
+/* The real thing: virtio_blk_create, the I/O thread woken by a notify that
+ * reached the BAR handler, several requests in one kick. */
+static void test_thread(void)
+{
+	static struct vm fake;
+	fake.mem = m;
+	the_vm = &fake;
+	char why[256];
+	CHECK_EQ(virtio_blk_create(path, 5, why, sizeof(why)), 0);
+	CHECK(virtio_blk_create(path, 5, why, sizeof(why)) < 0 && strstr(why, "slot 5"));
+	struct pci_dev *d = pci_find(5, 0);
+	CHECK(d);
+	struct virtio_blk *mine = b;
+	b = (struct virtio_blk *)d->priv;
+	b->vdev.signal_msi = fake_msi;
+	b->vdev.ioeventfd = fake_ioeventfd;
+	modern_setup(VIRTIO_F_VERSION_1);
+	for (unsigned i = 0; i < 4; i++) {
+		uint64_t hdr = HDR + 16 * i, sector = i;
+		memset(g(hdr), 0, 16);
+		memcpy((uint8_t *)g(hdr) + 8, &sector, 8);
+		*(uint8_t *)g(STAT + i) = 0xee;
+		desc(DESC, 3 * i, hdr, 16, VQ_DESC_F_NEXT, (uint16_t)(3 * i + 1));
+		desc(DESC, 3 * i + 1, DATA + 512 * i, 512, VQ_DESC_F_NEXT | VQ_DESC_F_WRITE, (uint16_t)(3 * i + 2));
+		desc(DESC, 3 * i + 2, STAT + i, 1, VQ_DESC_F_WRITE, 0);
+		submit((uint16_t)(3 * i));
+	}
+	wr(MOD, 0x3000, 0, 2);
+	for (int t = 0; t < 2000 && __atomic_load_n(&used()[1], __ATOMIC_ACQUIRE) != 4; t++)
+		usleep(1000);
+	CHECK_EQ(used()[1], 4);
+	for (unsigned i = 0; i < 4; i++)
+		CHECK_EQ(*(uint8_t *)g(STAT + i), VIRTIO_BLK_S_OK);
+	CHECK_EQ(rd(MOD, 0x1000, 1), 1);
+	virtio_blk_destroy_all();
+	pci_reset_bus();
+	the_vm = NULL;
+	b = mine;
 }
 
 static void test_spec_errors(void)
@@ -594,6 +646,7 @@ int main(void)
 	RUN(test_msix);
 	RUN(test_pci_cfg_window);
 	RUN(test_spec_errors);
+	RUN(test_thread);
 	virtio_blk_free(b);
 	unlink(path);
 	mem_exit(&m);
