@@ -16,6 +16,9 @@ void config_usage(FILE *f)
 		"  --kernel PATH        boot this Linux bzImage directly\n"
 		"  --initrd PATH        initial ramdisk for --kernel\n"
 		"  --append STR         kernel command line for --kernel\n"
+		"  --disk PATH[,ro][,serial=S]\n"
+		"                       a virtio disk: raw image or block device (repeatable; the\n"
+		"                       first is the boot disk)\n"
 		"  --firmware bios|PATH firmware image mapped below 4 GiB and entered at the\n"
 		"                       reset vector (bios = Debian's SeaBIOS)\n"
 		"  --mem SIZE           guest RAM, e.g. 512M, 4G (plain numbers are MiB; default 512M)\n"
@@ -76,13 +79,14 @@ static int parse_out(const char *s, enum out_kind *k, const char **path)
 
 int config_parse(int argc, char **argv, struct config *c, char *why, size_t whylen)
 {
-	enum { O_KERNEL = 256, O_INITRD, O_APPEND, O_FIRMWARE, O_MEM, O_CPUS, O_SERIAL, O_DEBUGCON, O_ENTRY32, O_NOREBOOT };
+	enum { O_KERNEL = 256, O_INITRD, O_APPEND, O_FIRMWARE, O_MEM, O_CPUS, O_SERIAL, O_DEBUGCON, O_ENTRY32, O_NOREBOOT, O_DISK };
 	static const struct option opts[] = {
 		{ "kernel", required_argument, 0, O_KERNEL }, { "initrd", required_argument, 0, O_INITRD },
 		{ "append", required_argument, 0, O_APPEND }, { "firmware", required_argument, 0, O_FIRMWARE },
 		{ "mem", required_argument, 0, O_MEM }, { "cpus", required_argument, 0, O_CPUS },
 		{ "serial", required_argument, 0, O_SERIAL }, { "debugcon", required_argument, 0, O_DEBUGCON },
-		{ "entry32", no_argument, 0, O_ENTRY32 }, { "no-reboot", no_argument, 0, O_NOREBOOT }, { "verbose", no_argument, 0, 'v' },
+		{ "entry32", no_argument, 0, O_ENTRY32 }, { "no-reboot", no_argument, 0, O_NOREBOOT },
+		{ "disk", required_argument, 0, O_DISK }, { "verbose", no_argument, 0, 'v' },
 		{ "help", no_argument, 0, 'h' }, { "version", no_argument, 0, 'V' }, { 0, 0, 0, 0 },
 	};
 	memset(c, 0, sizeof(*c));
@@ -122,6 +126,11 @@ int config_parse(int argc, char **argv, struct config *c, char *why, size_t whyl
 			break;
 		case O_ENTRY32: c->entry32 = true; break;
 		case O_NOREBOOT: c->no_reboot = true; break;
+		case O_DISK:
+			if (c->ndisks == HAL_MAX_DISKS)
+				USAGE("at most %d --disk options", HAL_MAX_DISKS);
+			c->disks[c->ndisks++] = optarg;
+			break;
 		case 'v': c->verbose = true; break;
 		case 'h': config_usage(stdout); return CONFIG_EXIT;
 		case 'V': printf("hal %s\n", HAL_VERSION); return CONFIG_EXIT;

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define HAL_MAX_DISKS 8
+
 enum out_kind { OUT_STDIO, OUT_FILE, OUT_NONE };
 
 struct config {
@@ -17,6 +19,8 @@ struct config {
 	const char *serial_path, *debugcon_path;
 	bool entry32;             /* force the 32-bit boot entry */
 	bool no_reboot;           /* exit on guest reset instead of restarting */
+	const char *disks[HAL_MAX_DISKS]; /* PATH[,ro][,serial=S]; the first is the boot disk */
+	int ndisks;
 	bool verbose;
 };
 

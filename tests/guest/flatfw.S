@@ -1,6 +1,7 @@
 /* Flat 64 KiB "firmware" for hal --firmware: entered at the reset vector
  * (F000:FFF0) in real mode. Checks rep outsb / rep insb counts, unassigned
- * port reads and the marker port, then writes marker 0x02 and powers off.
+ * port reads and the marker port, then writes marker 0x02, programs the
+ * PIIX4 PM base as firmware does, and powers off through it.
  * Linked at 0: offsets are offsets from segment F000 (the image is also
  * mapped at 0xF0000). */
 	.code16
@@ -41,6 +42,20 @@ _start:
 	call	puthex
 	movb	$0x02, %al
 	outb	%al, %dx
+	/* like real firmware: place the PIIX4 PM block at 0x600 and enable
+	 * it (00:01.3 cfg 0x40 PMBA, cfg 0x80 PMIOSE) before using it */
+	movl	$0x80000b40, %eax
+	movw	$0xcf8, %dx
+	outl	%eax, %dx
+	movl	$0x601, %eax
+	movw	$0xcfc, %dx
+	outl	%eax, %dx
+	movl	$0x80000b80, %eax
+	movw	$0xcf8, %dx
+	outl	%eax, %dx
+	movl	$1, %eax
+	movw	$0xcfc, %dx
+	outl	%eax, %dx
 	movw	$0x604, %dx
 	movw	$0x2000, %ax
 	outw	%ax, %dx
