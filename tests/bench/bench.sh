@@ -34,7 +34,7 @@ fail=0
 i=1
 while [ "$i" -le "$N" ]; do
 	for vmm in hal qemu; do
-		eval "cmd=\$${vmm}_cmd"
+		if [ "$vmm" = hal ]; then cmd=$hal_cmd; else cmd=$qemu_cmd; fi
 		# shellcheck disable=SC2086
 		r=$("$VB" -l 'payload: done' -t 60 -o "$out/$vmm.$i.log" -- $cmd)
 		echo "bench: $vmm run $i: $r"
