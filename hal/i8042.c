@@ -142,6 +142,13 @@ void i8042_io(void *dev, uint64_t addr, uint8_t *data, uint32_t len, _Bool is_wr
 		data_write(k, data[0]);
 	} else {
 		data[0] = qlen(k) ? k->q[k->qtail++ % I8042_QUEUE].byte : 0;
+		/* The next byte moves into the output buffer as a new interrupt:
+		 * drop the line so the edge-triggered PIC/IOAPIC sees it rise again. */
+		if (k->irq1 && k->irq)
+			k->irq(1, 0);
+		if (k->irq12 && k->irq)
+			k->irq(12, 0);
+		k->irq1 = k->irq12 = 0;
 	}
 	for (uint32_t i = 1; !is_write && i < len; i++)
 		data[i] = 0xff;

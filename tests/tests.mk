@@ -24,6 +24,7 @@ $(BUILD)/unit/%: tests/unit/%.c tests/unit/check.h $(HOST_HAL_OBJS) $(HOST_INIT_
 
 -include tests/guest/guest.mk
 -include tests/e2e/e2e.mk
+-include tests/bench/bench.mk
 
 unit: $(UNIT_BINS)
 	@for t in $(UNIT_BINS); do $$t || echo "FAIL $$(basename $$t): exited $$?"; done

@@ -119,8 +119,11 @@ static void i8042_self_test_and_reset(void)
 	CHECK_EQ(in8(i8042_io, &k, 0x60), 0x55);
 	CHECK_EQ(irq_level[1], 0);
 	out8(i8042_io, &k, 0x60, 0xff);          /* keyboard reset */
+	CHECK_EQ(irq_edges[1], 2);
 	CHECK_EQ(in8(i8042_io, &k, 0x60), 0xfa);
+	CHECK_EQ(irq_edges[1], 3);               /* each byte of a reply is its own interrupt */
 	CHECK_EQ(in8(i8042_io, &k, 0x60), 0xaa);
+	CHECK_EQ(irq_level[1], 0);
 	out8(i8042_io, &k, 0x64, 0x60);          /* write CTR: no interrupts */
 	out8(i8042_io, &k, 0x60, 0x00);
 	out8(i8042_io, &k, 0x64, 0x20);
