@@ -69,7 +69,7 @@ $(UAPI)/.stamp: $(BUILD)/.deps
 # --- ACPI DSDT, compiled with iasl into a C array ----------------------------
 $(BUILD)/gen/dsdt.hex: hal/dsdt.asl $(BUILD)/.deps
 	@mkdir -p $(BUILD)/gen
-	iasl -vs -tc -p $(BUILD)/gen/dsdt hal/dsdt.asl >$(BUILD)/gen/iasl.log || { cat $(BUILD)/gen/iasl.log; exit 1; }
+	iasl -we -vs -tc -p $(BUILD)/gen/dsdt hal/dsdt.asl >$(BUILD)/gen/iasl.log || { cat $(BUILD)/gen/iasl.log; exit 1; }
 
 # --- static musl programs ----------------------------------------------------
 $(BUILD)/musl/%.o: %.c $(UAPI)/.stamp $(BUILD)/gen/dsdt.hex $(wildcard hal/*.h init/*.h)
