@@ -24,10 +24,12 @@
 #include "reset.h"
 #include "rtc.h"
 #include "serial.h"
+#include "virtio.h"
 
 #define SEABIOS_PATH "/usr/share/seabios/bios-256k.bin"
 #define PM_BASE 0x600
 #define SCI_IRQ 9
+#define DISK_SLOT0 3
 
 extern int vm_stop_efd;
 void vcpus_join_destroy(struct vm *vm);
@@ -210,6 +212,11 @@ static int fwcfg_setup(void)
 	r |= fwcfg_add_u16(&fwcfg, FW_CFG_BOOT_MENU, 0);
 	r |= fwcfg_add_u32(&fwcfg, FW_CFG_IRQ0_OVERRIDE, 0); /* KVM routes IRQ0 to pin 0 */
 	r |= !fwcfg_add_file(&fwcfg, "etc/e820", e, (uint32_t)(n * (int)sizeof(e[0])));
+	if (cfg.ndisks) { /* the first disk boots first; others after it */
+		char order[32];
+		int len = snprintf(order, sizeof(order), "/pci@i0cf8/*@%x\n", DISK_SLOT0);
+		r |= !fwcfg_add_file(&fwcfg, "bootorder", order, (uint32_t)len + 1);
+	}
 	uint32_t fail_wait = 60000;
 	r |= !fwcfg_add_file(&fwcfg, "etc/boot-fail-wait", &fail_wait, 4);
 
@@ -271,11 +278,22 @@ static int step_devices(void)
 	r |= bus_register(BUS_PIO, 0x514, 8, fwcfg_io, &fwcfg);
 	r |= bus_register(BUS_PIO, DEBUGCON_PORT, 1, debugcon_io, &dbgport);
 	r |= bus_register(BUS_PIO, MARKER_PORT, 4, marker_io, &dbgport);
-	return r ? -1 : 0;
+	if (r)
+		return -1;
+	/* Disks from slot 3 on (slot 2 is kept for the display). */
+	for (int i = 0; i < cfg.ndisks; i++) {
+		char why[256];
+		if (virtio_blk_create(cfg.disks[i], DISK_SLOT0 + i, why, sizeof(why)) < 0) {
+			err("--disk %s: %s", cfg.disks[i], why);
+			return -1;
+		}
+	}
+	return 0;
 }
 
 static void undo_devices(void)
 {
+	virtio_blk_destroy_all();
 	loop_del(rtc.timer_fd);
 	rtc_exit(&rtc);
 	fwcfg_exit(&fwcfg);
