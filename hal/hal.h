@@ -107,6 +107,12 @@ void vm_request_stop(int exit_code);
 int vm_ioeventfd(uint64_t addr, uint32_t len, bool pio, int fd, bool assign);
 /* Deliver one MSI (PCI MSI-X message) to the guest. */
 int vm_signal_msi(uint64_t addr, uint32_t data);
+/* RAM-backed guest memory outside the main RAM (framebuffers): returns a
+ * slot number; _move re-places it (present=false unmaps it); dirty pages
+ * since the last call come back as one bit per 4 KiB page. */
+int vm_ram_slot(uint64_t gpa, uint64_t size, void *hva, bool dirty_log);
+int vm_ram_slot_move(int slot, uint64_t gpa, uint64_t size, void *hva, bool dirty_log, bool present);
+int vm_dirty_log(int slot, uint64_t *bitmap);
 /* A read-only memory slot holding a copy of `data` (firmware images). */
 int vm_add_rom(uint64_t gpa, const void *data, uint64_t size);
 

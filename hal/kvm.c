@@ -17,10 +17,10 @@ int vm_stop_efd = -1; /* written once when the VM should stop; main loop polls i
 
 static int nslots;
 
-static int set_slot(struct vm *vm, uint64_t gpa, uint64_t size, void *hva, uint32_t flags)
+static int slot_ioctl(struct vm *vm, uint32_t slot, uint64_t gpa, uint64_t size, void *hva, uint32_t flags)
 {
 	struct kvm_userspace_memory_region r = {
-		.slot = (uint32_t)nslots,
+		.slot = slot,
 		.flags = flags,
 		.guest_phys_addr = gpa,
 		.memory_size = size,
@@ -31,8 +31,35 @@ static int set_slot(struct vm *vm, uint64_t gpa, uint64_t size, void *hva, uint3
 		    (unsigned long long)size, strerror(errno));
 		return -1;
 	}
-	nslots++;
 	return 0;
+}
+
+static int set_slot(struct vm *vm, uint64_t gpa, uint64_t size, void *hva, uint32_t flags)
+{
+	if (slot_ioctl(vm, (uint32_t)nslots, gpa, size, hva, flags) < 0)
+		return -1;
+	return nslots++;
+}
+
+int vm_ram_slot(uint64_t gpa, uint64_t size, void *hva, bool dirty_log)
+{
+	return set_slot(the_vm, gpa, size, hva, dirty_log ? KVM_MEM_LOG_DIRTY_PAGES : 0);
+}
+
+int vm_ram_slot_move(int slot, uint64_t gpa, uint64_t size, void *hva, bool dirty_log, bool present)
+{
+	/* KVM moves a slot by deleting it (size 0) and adding it again. */
+	if (slot_ioctl(the_vm, (uint32_t)slot, 0, 0, hva, 0) < 0)
+		return -1;
+	if (!present)
+		return 0;
+	return slot_ioctl(the_vm, (uint32_t)slot, gpa, size, hva, dirty_log ? KVM_MEM_LOG_DIRTY_PAGES : 0);
+}
+
+int vm_dirty_log(int slot, uint64_t *bitmap)
+{
+	struct kvm_dirty_log d = { .slot = (uint32_t)slot, .dirty_bitmap = bitmap };
+	return ioctl(the_vm->vm_fd, KVM_GET_DIRTY_LOG, &d) < 0 ? -1 : 0;
 }
 
 int vm_add_rom(uint64_t gpa, const void *data, uint64_t size)
@@ -47,7 +74,7 @@ int vm_add_rom(uint64_t gpa, const void *data, uint64_t size)
 	}
 	memcpy(p, data, size);
 	mprotect(p, map, PROT_READ);
-	return set_slot(the_vm, gpa, map, p, KVM_MEM_READONLY);
+	return set_slot(the_vm, gpa, map, p, KVM_MEM_READONLY) < 0 ? -1 : 0;
 }
 
 int vm_create(struct vm *vm, uint64_t ram_size, int ncpus)
