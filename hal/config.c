@@ -21,6 +21,10 @@ void config_usage(FILE *f)
 		"                       first is the boot disk)\n"
 		"  --firmware bios|PATH firmware image mapped below 4 GiB and entered at the\n"
 		"                       reset vector (bios = Debian's SeaBIOS)\n"
+		"  --display auto|kms|fb|none\n"
+		"                       where the guest's screen goes (default auto: kms, then fb,\n"
+		"                       then none)\n"
+		"  --control PATH       a Unix socket taking commands (docs/usage.md)\n"
 		"  --mem SIZE           guest RAM, e.g. 512M, 4G (plain numbers are MiB; default 512M)\n"
 		"  --cpus N             virtual CPUs (default 1)\n"
 		"  --serial stdio|file:PATH|none\n"
@@ -79,14 +83,15 @@ static int parse_out(const char *s, enum out_kind *k, const char **path)
 
 int config_parse(int argc, char **argv, struct config *c, char *why, size_t whylen)
 {
-	enum { O_KERNEL = 256, O_INITRD, O_APPEND, O_FIRMWARE, O_MEM, O_CPUS, O_SERIAL, O_DEBUGCON, O_ENTRY32, O_NOREBOOT, O_DISK };
+	enum { O_KERNEL = 256, O_INITRD, O_APPEND, O_FIRMWARE, O_MEM, O_CPUS, O_SERIAL, O_DEBUGCON, O_ENTRY32, O_NOREBOOT, O_DISK, O_DISPLAY, O_CONTROL };
 	static const struct option opts[] = {
 		{ "kernel", required_argument, 0, O_KERNEL }, { "initrd", required_argument, 0, O_INITRD },
 		{ "append", required_argument, 0, O_APPEND }, { "firmware", required_argument, 0, O_FIRMWARE },
 		{ "mem", required_argument, 0, O_MEM }, { "cpus", required_argument, 0, O_CPUS },
 		{ "serial", required_argument, 0, O_SERIAL }, { "debugcon", required_argument, 0, O_DEBUGCON },
 		{ "entry32", no_argument, 0, O_ENTRY32 }, { "no-reboot", no_argument, 0, O_NOREBOOT },
-		{ "disk", required_argument, 0, O_DISK }, { "verbose", no_argument, 0, 'v' },
+		{ "disk", required_argument, 0, O_DISK }, { "display", required_argument, 0, O_DISPLAY },
+		{ "control", required_argument, 0, O_CONTROL }, { "verbose", no_argument, 0, 'v' },
 		{ "help", no_argument, 0, 'h' }, { "version", no_argument, 0, 'V' }, { 0, 0, 0, 0 },
 	};
 	memset(c, 0, sizeof(*c));
@@ -94,6 +99,7 @@ int config_parse(int argc, char **argv, struct config *c, char *why, size_t whyl
 	c->cpus = 1;
 	c->serial = OUT_STDIO;
 	c->debugcon = OUT_NONE;
+	c->display = "auto";
 
 	optind = 1;
 	opterr = 0;
@@ -126,6 +132,12 @@ int config_parse(int argc, char **argv, struct config *c, char *why, size_t whyl
 			break;
 		case O_ENTRY32: c->entry32 = true; break;
 		case O_NOREBOOT: c->no_reboot = true; break;
+		case O_DISPLAY:
+			if (strcmp(optarg, "auto") && strcmp(optarg, "kms") && strcmp(optarg, "fb") && strcmp(optarg, "none"))
+				USAGE("--display %s: expected auto, kms, fb or none", optarg);
+			c->display = optarg;
+			break;
+		case O_CONTROL: c->control = optarg; break;
 		case O_DISK:
 			if (c->ndisks == HAL_MAX_DISKS)
 				USAGE("at most %d --disk options", HAL_MAX_DISKS);

@@ -19,6 +19,8 @@ struct config {
 	const char *serial_path, *debugcon_path;
 	bool entry32;             /* force the 32-bit boot entry */
 	bool no_reboot;           /* exit on guest reset instead of restarting */
+	const char *display;      /* auto, kms, fb or none */
+	const char *control;      /* control socket path, or NULL */
 	const char *disks[HAL_MAX_DISKS]; /* PATH[,ro][,serial=S]; the first is the boot disk */
 	int ndisks;
 	bool verbose;
