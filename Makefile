@@ -86,6 +86,7 @@ $(BUILD)/init: $(INIT_OBJS)
 	@$(MUSLCC) $(MUSL_LDFLAGS) -o $@ $^
 
 include tests/tests.mk
+-include rdroot/rdroot.mk
 
 clean:
 	rm -rf $(BUILD)
