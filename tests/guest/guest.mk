@@ -76,3 +76,28 @@ $(GUEST_OUT)/flatfw.bin: $(GUEST_OUT)/flatfw.o
 .PHONY: guests
 guests: $(GUEST_BINS)
 .SECONDARY: $(GUEST_OUT)/setup32.bin $(GUEST_OUT)/setup64.bin $(GUEST_OUT)/pm32.bin $(GUEST_OUT)/pm64.bin $(GUEST_OUT)/blob32.bin
+
+# --- boot disk for the BIOS path (SeaBIOS + virtio-blk) -----------------------
+#   bootdisk.img   1 MiB raw disk: MBR (hello, INT 13h extensions, LBA read),
+#                  second stage at LBA 1, pattern at LBA 2-4 (bootdisk.S)
+#   crash.bzimage  setup32 + a 32-bit part that triple-faults (crash.S)
+GUEST_BINS += $(GUEST_OUT)/bootdisk.img $(GUEST_OUT)/crash.bzimage
+guests: $(GUEST_OUT)/bootdisk.img $(GUEST_OUT)/crash.bzimage
+
+$(GUEST_OUT)/bootdisk.o: $(GUEST_SRC)/bootdisk.S $(GUEST_SRC)/guest.mk | $(GUEST_OUT)/.dir
+	$(GUEST_CC) -m32 $(GUEST_CFLAGS) -c -o $@ $<
+$(GUEST_OUT)/bootdisk.img: $(GUEST_OUT)/bootdisk.o
+	$(GUEST_LD) -m elf_i386 $(GUEST_LDFLAGS) -Ttext=0x7c00 -e _start -o $@.elf $<
+	$(GUEST_OBJCOPY) -O binary -j .text $@.elf $@.tmp
+	@test $$(stat -c %s $@.tmp) = 2560 || { echo "$@: boot code is not 5 sectors"; rm -f $@.tmp; exit 1; }
+	@test "$$(od -An -tx1 -j510 -N2 $@.tmp | tr -d ' ')" = 55aa || { echo "$@: no 0x55AA"; rm -f $@.tmp; exit 1; }
+	truncate -s 1M $@.tmp && chmod 644 $@.tmp && mv $@.tmp $@
+
+$(GUEST_OUT)/crash.o: $(GUEST_SRC)/crash.S $(GUEST_DEPS) | $(GUEST_OUT)/.dir
+	$(GUEST_CC) -m32 $(GUEST_CFLAGS) -c -o $@ $<
+$(GUEST_OUT)/crashpm.bin: $(GUEST_OUT)/crash.o
+	$(GUEST_LD) -m elf_i386 $(GUEST_LDFLAGS) -Ttext=0x100000 -e _start -o $@.elf $<
+	$(GUEST_OBJCOPY) -O binary -j .text $@.elf $@
+$(GUEST_OUT)/crash.bzimage: $(GUEST_OUT)/setup32.bin $(GUEST_OUT)/crashpm.bin $(GUEST_OUT)/mkbzimage
+	$(GUEST_OUT)/mkbzimage $(GUEST_OUT)/setup32.bin $(GUEST_OUT)/crashpm.bin $@
+.SECONDARY: $(GUEST_OUT)/crashpm.bin
