@@ -12,7 +12,7 @@ VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
 # Debian packages: needed to build / needed to test (see docs/usage.md).
 BUILD_DEPS := musl-tools linux-libc-dev acpica-tools make gcc binutils
-TEST_DEPS  := qemu-system-x86 seabios busybox-static cpio kmod zstd
+TEST_DEPS  := qemu-system-x86 seabios busybox-static cpio kmod zstd syslinux syslinux-common mtools dosfstools fdisk
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 CSTD    := -std=c11 -D_GNU_SOURCE
@@ -47,10 +47,10 @@ define need_pkgs
 	fi
 endef
 
-$(BUILD)/.deps: | $(BUILD)/.dir
+$(BUILD)/.deps: Makefile | $(BUILD)/.dir
 	$(call need_pkgs,$(BUILD_DEPS))
 	@touch $@
-$(BUILD)/.test-deps: | $(BUILD)/.dir
+$(BUILD)/.test-deps: Makefile | $(BUILD)/.dir
 	$(call need_pkgs,$(TEST_DEPS))
 	@touch $@
 deps: $(BUILD)/.deps
@@ -86,6 +86,7 @@ $(BUILD)/init: $(INIT_OBJS)
 	@$(MUSLCC) $(MUSL_LDFLAGS) -o $@ $^
 
 include tests/tests.mk
+include hal/libdrm.mk
 -include rdroot/rdroot.mk
 
 clean:

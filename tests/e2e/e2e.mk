@@ -35,6 +35,15 @@ $(E2E)/l2.cpio.gz: $(E2E)/l2init $(E2E)/mkcpio
 	printf 'dir /dev 0755\nnod /dev/console 0600 c 5 1\ndir /proc 0555\nfile /init %s 0755\n' $< \
 		| $(E2E)/mkcpio | gzip -9n >$@.tmp && mv $@.tmp $@
 
-$(E2E)/l1.cpio.gz: $(E2E)/kver $(E2E)/l2.cpio.gz $(E2E)/mkcpio $(BUILD)/hal \
+$(E2E)/l2disk: tests/e2e/l2disk.c $(UAPI)/.stamp
+	@mkdir -p $(E2E)
+	$(MUSLCC) $(MUSL_CFLAGS) -static -s -o $@ $<
+
+# A BIOS disk built from Debian's packages (SYSLINUX + kernel + initramfs),
+# booted by hal through SeaBIOS, and a data disk it reads and writes.
+$(E2E)/guest.img: $(E2E)/kver $(E2E)/l2disk $(E2E)/mkcpio tests/e2e/mkguestdisk.sh
+	sh tests/e2e/mkguestdisk.sh $(E2E) $(E2E)/mkcpio $(E2E)/l2disk $@ $(E2E)/data.img
+
+$(E2E)/l1.cpio.gz: $(E2E)/kver $(E2E)/l2.cpio.gz $(E2E)/mkcpio $(BUILD)/hal $(E2E)/guest.img \
 		tests/e2e/l1init.sh tests/e2e/mkl1.sh $(BUILD)/.test-deps
 	sh tests/e2e/mkl1.sh $(E2E) $(E2E)/mkcpio $(BUILD)/hal $@

@@ -29,6 +29,14 @@ if [ -x /bin/hal ]; then
 		echo
 		echo "E2E: run cpus=$n rc=$rc ms=$(( $(up_ms) - t0 ))"
 	done
+	# A BIOS disk through SeaBIOS + SYSLINUX, with a second disk for data.
+	echo "E2E: begin firmware"
+	t0=$(up_ms)
+	timeout 300 /bin/hal --disk /guest.img --disk /data.img,serial=hal-data --mem 256M --serial stdio
+	rc=$?
+	echo
+	echo "E2E: data sector 1: $(dd if=/data.img bs=512 skip=1 count=1 2>/dev/null | head -c 16)"
+	echo "E2E: run firmware rc=$rc ms=$(( $(up_ms) - t0 ))"
 else
 	echo "E2E: no /bin/hal in this image"
 fi

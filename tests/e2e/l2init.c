@@ -10,6 +10,7 @@
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
+#include <termios.h>
 #include <unistd.h>
 
 #define MARKER_PORT 0x440
@@ -58,6 +59,9 @@ int main(void)
 	snprintf(line, sizeof line, "L2: hello from Linux under hal, cpus=%ld cmdline=%s\n", cpus, cmdline);
 	say(line);
 
+	/* The tty has only queued the line; wait until the UART sent it, so
+	 * hal's marker message cannot land in the middle of it. */
+	tcdrain(console);
 	if (ioperm(MARKER_PORT, 1, 1) == 0)
 		outb(MARKER_L2, MARKER_PORT);
 	else

@@ -6,6 +6,9 @@
 #   /bin/hal         the VMM under test (left out when HAL is "none")
 #   /vmlinuz         the L2 kernel (the same Debian kernel as L1)
 #   /l2.cpio.gz      the L2 initramfs (tests/e2e/l2init.c as /init)
+#   /guest.img       a SYSLINUX disk booted through SeaBIOS (mkguestdisk.sh)
+#   /data.img        the data disk that guest reads and writes
+#   /usr/share/seabios/bios-256k.bin  the firmware hal loads by default
 # Usage: mkl1.sh E2EDIR MKCPIO HAL OUT
 set -eu
 e2e=$1 mkcpio=$2 hal=$3 out=$4
@@ -34,6 +37,10 @@ while read -r m; do basename "$m"; done <"$e2e/modules.list" >"$out.modules"
 	[ "$hal" = none ] || echo "file /bin/hal $hal 0755"
 	echo "file /vmlinuz $e2e/vmlinuz 0644"
 	echo "file /l2.cpio.gz $e2e/l2.cpio.gz 0644"
+	echo "file /guest.img $e2e/guest.img 0644"
+	echo "file /data.img $e2e/data.img 0644"
+	for d in /usr /usr/share /usr/share/seabios; do echo "dir $d 0755"; done
+	echo "file /usr/share/seabios/bios-256k.bin /usr/share/seabios/bios-256k.bin 0644"
 } >"$out.spec"
 "$mkcpio" <"$out.spec" | gzip -6n >"$out.tmp"
 mv "$out.tmp" "$out"

@@ -1,0 +1,93 @@
+/* l2disk: PID 1 of the guest disk that hal boots through SeaBIOS and
+ * SYSLINUX in the nested test bed (tests/e2e/mkguestdisk.sh). It loads the
+ * virtio modules listed in /modules.list, reads what the host put on the
+ * second virtio disk, writes an answer after it, flushes, writes marker 0x11
+ * and powers off through ACPI. Every line it prints starts with "L2DISK: ". */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/io.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+static void say(const char *fmt, const char *arg)
+{
+	char line[600];
+	int n = snprintf(line, sizeof line, fmt, arg);
+	if (write(1, line, (size_t)n) < 0) {
+		/* nothing to do: the console is all we have */
+	}
+}
+
+static void load_modules(void)
+{
+	char list[4096] = "", *save = NULL;
+	int fd = open("/modules.list", O_RDONLY);
+	ssize_t n = fd >= 0 ? read(fd, list, sizeof list - 1) : -1;
+	list[n > 0 ? n : 0] = 0;
+	if (fd >= 0)
+		close(fd);
+	for (char *m = strtok_r(list, "\n", &save); m; m = strtok_r(NULL, "\n", &save)) {
+		char path[300];
+		snprintf(path, sizeof path, "/lib/modules/%s", m);
+		int mfd = open(path, O_RDONLY | O_CLOEXEC);
+		if (mfd < 0 || (syscall(SYS_finit_module, mfd, "", 0) < 0 && errno != EEXIST))
+			say("L2DISK: cannot load %s\n", m);
+		if (mfd >= 0)
+			close(mfd);
+	}
+}
+
+int main(void)
+{
+	char buf[512], cmdline[256] = "";
+	mkdir("/dev", 0755);
+	mkdir("/proc", 0555);
+	mount("devtmpfs", "/dev", "devtmpfs", 0, NULL);
+	mount("proc", "/proc", "proc", 0, NULL);
+	int fd = open("/dev/console", O_RDWR);
+	if (fd >= 0) {
+		dup2(fd, 1);
+		dup2(fd, 2);
+	}
+	fd = open("/proc/cmdline", O_RDONLY);
+	ssize_t n = fd >= 0 ? read(fd, cmdline, sizeof cmdline - 1) : 0;
+	cmdline[n > 0 ? n : 0] = 0;
+	cmdline[strcspn(cmdline, "\n")] = 0;
+	say("L2DISK: booted by SYSLINUX, cmdline=%s\n", cmdline);
+	load_modules();
+
+	/* the second virtio disk: vdb */
+	for (int i = 0; i < 100 && access("/dev/vdb", F_OK) != 0; i++)
+		nanosleep(&(struct timespec){ 0, 100000000 }, NULL);
+	fd = open("/dev/vdb", O_RDWR);
+	if (fd < 0) {
+		say("L2DISK: no /dev/vdb: %s\n", strerror(errno));
+	} else if (pread(fd, buf, sizeof buf, 0) != (ssize_t)sizeof buf) {
+		say("L2DISK: reading vdb failed: %s\n", strerror(errno));
+	} else {
+		buf[64] = 0;
+		say("L2DISK: read '%s'\n", buf);
+		memset(buf, 0, sizeof buf);
+		snprintf(buf, sizeof buf, "GUEST-WROTE-THIS");
+		if (pwrite(fd, buf, sizeof buf, 512) != (ssize_t)sizeof buf || fsync(fd) < 0)
+			say("L2DISK: writing vdb failed: %s\n", strerror(errno));
+		else
+			say("L2DISK: wrote%s\n", "");
+		close(fd);
+	}
+	tcdrain(1); /* see l2init.c */
+	if (ioperm(0x440, 1, 1) == 0)
+		outb(0x11, 0x440);
+	say("L2DISK: powering off%s\n", "");
+	sync();
+	reboot(RB_POWER_OFF);
+	for (;;)
+		pause();
+}

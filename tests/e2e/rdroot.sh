@@ -1,0 +1,109 @@
+#!/bin/sh
+# Full-system tests of the rdroot initramfs (docs/usb.md, docs/testing.md):
+# QEMU TCG -cpu EPYC boots build/vmlinuz + build/rdroot.img; init (PID 1)
+# loads kvm-amd and the virtio modules, finds the guest disk (a virtio disk
+# with a serial number) by hal.disk=SERIAL=, and hal boots it through SeaBIOS
+# on the nested KVM. The guest (build/guest/bootdisk.img) prints on COM1 and
+# powers off; init powers the machine off and QEMU exits by itself.
+# Then the failure paths, each of which must end in the rescue shell with the
+# reason on the console (the test types a command into the shell and
+# 'poweroff'): no disk found, no SVM (kvm-amd refuses to load), hal crashes.
+#
+# Prints PASS/FAIL/SKIP lines and "e2e: time" lines. Logs: build/e2e/rd-*.log.
+# Environment: BUILD, MAKE, RD_TIMEOUT (seconds per QEMU run, default 400),
+#   RD_ONLY (space-separated subset of: boot nodisk nokvm crash)
+BUILD=${BUILD:-build}
+MAKE=${MAKE:-make}
+E2E=$BUILD/e2e
+tmo=${RD_TIMEOUT:-400}
+only=${RD_ONLY:-boot nodisk nokvm crash}
+. tests/e2e/rdroot-lib.sh
+
+command -v qemu-system-x86_64 >/dev/null 2>&1 || { echo "SKIP rdroot: qemu-system-x86_64 not installed"; exit 0; }
+mkdir -p "$E2E"
+t0=$(rd_now)
+if ! $MAKE -s --no-print-directory BUILD="$BUILD" rdroot "$BUILD/guest/bootdisk.img" "$E2E/mkcpio" >"$E2E/rd-make.log" 2>&1; then
+	echo "FAIL rdroot-build: make rdroot failed (see $E2E/rd-make.log)"
+	tail -n 15 "$E2E/rd-make.log" | sed 's/^/  /'
+	exit 0
+fi
+grep '^rdroot: ' "$E2E/rd-make.log"
+echo "e2e: time make rdroot $(($(rd_now) - t0)) ms; rdroot.img $(($(wc -c <"$BUILD/rdroot.img") / 1024)) KiB"
+
+serial=HALTEST0001
+disk="-drive if=none,id=gd,file=$BUILD/guest/bootdisk.img,format=raw,snapshot=on -device virtio-blk-pci,drive=gd,serial=$serial"
+base="console=ttyS0 panic=-1 quiet hal.serial=console hal.mem=64M"
+rescue='echo RESCUE-$((6*7))-OK\npoweroff\n'
+nopanic() {
+	if rd_has "$2" 'Kernel panic'; then
+		echo "FAIL $1: kernel panic:"
+		grep -A3 'Kernel panic' "$E2E/$2.log" | head -n 6 | sed 's/^/  /'
+	else
+		echo "PASS $1"
+	fi
+}
+rescue_checks() { # TESTPREFIX NAME
+	rd_check "$1-rescue" "$2" 'HAL rescue shell' "no rescue shell banner"
+	rd_check "$1-shell" "$2" 'RESCUE-42-OK' "the rescue shell did not run the typed command"
+	nopanic "$1-nopanic" "$2"
+	rd_check_poweroff "$1-poweroff" "$2"
+}
+
+for what in $only; do
+	case $what in
+	boot)
+		# shellcheck disable=SC2086
+		rd_qemu rd-boot "$tmo" "" -m 1024 -kernel "$BUILD/vmlinuz" -initrd "$BUILD/rdroot.img" \
+			-append "$base hal.disk=SERIAL=$serial" $disk
+		rd_check rdroot-boot-init rd-boot 'init: ' "init printed nothing"
+		rd_check rdroot-boot-kvm rd-boot 'svm: using kvm_amd' "no 'AuthenticAMD CPU with svm: using kvm_amd'"
+		if rd_has rd-boot '/dev/kvm is missing|could not load'; then
+			echo "FAIL rdroot-boot-kvm-loaded: $(grep -E '/dev/kvm is missing|could not load' "$E2E/rd-boot.log" | head -n 1)"
+		else
+			echo "PASS rdroot-boot-kvm-loaded"
+		fi
+		rd_check rdroot-boot-disk rd-boot 'guest disk: /dev/vda' "init did not find the disk by SERIAL=$serial"
+		rd_check rdroot-boot-guest rd-boot 'bootsector: stage2 ok lba-read=pattern-ok' \
+			"no 'bootsector: stage2 ok' from the guest on the console"
+		rd_check rdroot-boot-guest-off rd-boot 'the guest powered off' "init did not see hal exit 0"
+		rd_check_poweroff rdroot-boot-poweroff rd-boot
+		a=$(rd_at rd-boot 'init: ') b=$(rd_at rd-boot 'guest disk: ') c=$(rd_at rd-boot 'bootsector: hello') d=$(rd_at rd-boot 'the guest powered off')
+		echo "e2e: time rdroot boot: QEMU start to init ${a:-?} ms, disk found ${b:-?} ms, guest hello ${c:-?} ms, guest off ${d:-?} ms, QEMU exit $rd_ms ms"
+		;;
+	nodisk)
+		# shellcheck disable=SC2086
+		rd_qemu rd-nodisk "$tmo" "$rescue" -m 1024 -kernel "$BUILD/vmlinuz" -initrd "$BUILD/rdroot.img" \
+			-append "$base hal.disk=SERIAL=NOSUCHDISK hal.disk_wait=3" $disk
+		rd_check rdroot-nodisk-reason rd-nodisk '\*\*\* guest disk SERIAL=NOSUCHDISK not found after 3 s; block devices: vda' \
+			"no '*** guest disk SERIAL=NOSUCHDISK not found' banner"
+		rescue_checks rdroot-nodisk rd-nodisk
+		;;
+	nokvm)
+		# EPYC without SVM: kvm_amd refuses to load, hal cannot open /dev/kvm
+		# shellcheck disable=SC2086
+		rd_qemu rd-nokvm "$tmo" "$rescue" -cpu EPYC,-svm -m 1024 -kernel "$BUILD/vmlinuz" -initrd "$BUILD/rdroot.img" \
+			-append "$base hal.disk=SERIAL=$serial" $disk
+		rd_check rdroot-nokvm-reason rd-nokvm "hardware virtualisation is not available: the CPU flag 'svm' is missing" \
+			"init did not say that SVM is missing"
+		rd_check rdroot-nokvm-devkvm rd-nokvm '/dev/kvm is missing' "init did not say that /dev/kvm is missing"
+		rd_check rdroot-nokvm-hal rd-nokvm '\*\*\* hal failed \(exit 1\)' "no '*** hal failed (exit 1)' banner"
+		rescue_checks rdroot-nokvm rd-nokvm
+		;;
+	crash)
+		# hal.path=/bin/halcrash (an extra cpio appended to the initrd): it
+		# runs the real hal (no disk, so SeaBIOS waits) and sends it SIGSEGV.
+		printf '#!/bin/busybox sh\n(sleep 3; kill -SEGV $$) &\nexec /bin/hal --mem 64M --serial stdio\n' >"$E2E/halcrash.sh"
+		printf 'dir /bin 0755\nfile /bin/halcrash %s 0755\n' "$E2E/halcrash.sh" | "$E2E/mkcpio" >"$E2E/halcrash.cpio"
+		cat "$BUILD/rdroot.img" "$E2E/halcrash.cpio" >"$E2E/rdroot-crash.img"
+		# shellcheck disable=SC2086
+		rd_qemu rd-crash "$tmo" "$rescue" -m 1024 -kernel "$BUILD/vmlinuz" -initrd "$E2E/rdroot-crash.img" \
+			-append "$base hal.disk=SERIAL=$serial hal.path=/bin/halcrash" $disk
+		rd_check rdroot-crash-reason rd-crash '\*\*\* hal crashed: killed by signal 11' \
+			"no '*** hal crashed: killed by signal 11' banner"
+		rescue_checks rdroot-crash rd-crash
+		rm -f "$E2E/rdroot-crash.img"
+		;;
+	*) echo "FAIL rdroot: unknown RD_ONLY entry '$what'" ;;
+	esac
+done
+exit 0
