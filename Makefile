@@ -86,7 +86,7 @@ $(BUILD)/init: $(INIT_OBJS)
 	@$(MUSLCC) $(MUSL_LDFLAGS) -o $@ $^
 
 include tests/tests.mk
-include hal/libdrm.mk
+-include hal/libdrm.mk
 -include rdroot/rdroot.mk
 
 clean:
