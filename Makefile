@@ -11,7 +11,7 @@ HOSTCC  ?= gcc
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
 # Debian packages: needed to build / needed to test (see docs/usage.md).
-BUILD_DEPS := musl-tools linux-libc-dev acpica-tools make gcc binutils
+BUILD_DEPS := musl-tools linux-libc-dev acpica-tools make gcc binutils meson ninja-build pkg-config dpkg-dev
 TEST_DEPS  := qemu-system-x86 seabios busybox-static cpio kmod zstd syslinux syslinux-common mtools dosfstools fdisk
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
