@@ -11,8 +11,9 @@ HOSTCC  ?= gcc
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
 # Debian packages: needed to build / needed to test (see docs/usage.md).
-BUILD_DEPS := musl-tools linux-libc-dev acpica-tools make gcc binutils meson ninja-build pkg-config dpkg-dev
-TEST_DEPS  := qemu-system-x86 seabios busybox-static cpio kmod zstd syslinux syslinux-common mtools dosfstools fdisk
+BUILD_DEPS := musl-tools linux-libc-dev acpica-tools make gcc binutils meson ninja-build pkg-config dpkg-dev \
+              console-setup-linux
+TEST_DEPS  := qemu-system-x86 seabios busybox-static cpio kmod zstd syslinux syslinux-common mtools dosfstools fdisk tesseract-ocr
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 CSTD    := -std=c11 -D_GNU_SOURCE
@@ -70,6 +71,15 @@ $(UAPI)/.stamp: $(BUILD)/.deps
 $(BUILD)/gen/dsdt.hex: hal/dsdt.asl $(BUILD)/.deps
 	@mkdir -p $(BUILD)/gen
 	iasl -we -vs -tc -p $(BUILD)/gen/dsdt hal/dsdt.asl >$(BUILD)/gen/iasl.log || { cat $(BUILD)/gen/iasl.log; exit 1; }
+
+# --- VGA text font: a Debian console font (console-setup-linux) to a C array
+FONT_PSF := /usr/share/consolefonts/Uni2-VGA16.psf.gz
+$(BUILD)/gen/mkfont: hal/tools/mkfont.c | $(BUILD)/.dir
+	@mkdir -p $(BUILD)/gen
+	$(HOSTCC) -std=c11 -O2 -Wall -Wextra -Werror -o $@ $<
+$(BUILD)/gen/font8x16.h: $(BUILD)/gen/mkfont $(BUILD)/.deps
+	gzip -dc $(FONT_PSF) | $(BUILD)/gen/mkfont >$@.tmp && mv $@.tmp $@
+$(BUILD)/musl/hal/vgatext.o $(BUILD)/host/hal/vgatext.o: $(BUILD)/gen/font8x16.h
 
 # --- static musl programs ----------------------------------------------------
 $(BUILD)/musl/%.o: %.c $(UAPI)/.stamp $(BUILD)/gen/dsdt.hex $(wildcard hal/*.h init/*.h)

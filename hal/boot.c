@@ -68,6 +68,27 @@ static int build_page_tables(struct guest_mem *m)
 	return 0;
 }
 
+/* boot_params.screen_info (offset 0): a VESA-style linear framebuffer, as a
+ * boot loader leaves it after setting a VBE mode, so efifb/vesafb/simpledrm
+ * take it over. */
+static void screen_info(uint8_t *si, const struct boot_args *a)
+{
+	si[0x0f] = 0x23;                                /* orig_video_isVGA: VIDEO_TYPE_VLFB */
+	wr16(si + 0x12, (uint16_t)a->fb.width);         /* lfb_width */
+	wr16(si + 0x14, (uint16_t)a->fb.height);        /* lfb_height */
+	wr16(si + 0x16, 32);                            /* lfb_depth */
+	wr32(si + 0x18, (uint32_t)a->fb.base);          /* lfb_base */
+	wr32(si + 0x1c, a->fb.size >> 16);              /* lfb_size, 64 KiB units for VLFB */
+	wr16(si + 0x24, (uint16_t)a->fb.stride);        /* lfb_linelength */
+	static const uint8_t rgbx[8] = { 8, 16, 8, 8, 8, 0, 8, 24 }; /* size, pos: red green blue rsvd */
+	memcpy(si + 0x26, rgbx, 8);
+	wr16(si + 0x32, 1);                             /* pages */
+	if (a->fb.base >> 32) {
+		wr32(si + 0x36, 2);                     /* capabilities: VIDEO_CAPABILITY_64BIT_BASE */
+		wr32(si + 0x3a, (uint32_t)(a->fb.base >> 32));
+	}
+}
+
 int bzimage_load(struct guest_mem *m, const struct boot_args *a, struct boot_regs *regs, char *why,
 		 size_t whylen)
 {
@@ -141,6 +162,8 @@ int bzimage_load(struct guest_mem *m, const struct boot_args *a, struct boot_reg
 	memcpy(bp + 0x2d0, e, (size_t)n * sizeof(e[0]));
 	if (a->rsdp_addr)
 		wr64(bp + 0x70, a->rsdp_addr);
+	if (a->fb.base)
+		screen_info(bp, a);
 
 	regs->rsi = BOOT_PARAMS_ADDR;
 	if (use64) {

@@ -41,6 +41,8 @@ struct boot_args {
 	const char *cmdline;
 	bool force_32bit;
 	uint64_t rsdp_addr;       /* 0 when there are no ACPI tables */
+	/* A linear XRGB8888 framebuffer for boot_params.screen_info; base 0: none. */
+	struct { uint64_t base; uint32_t size; int width, height, stride; } fb;
 };
 
 /* Lays out kernel, initrd, command line, boot_params and page tables in

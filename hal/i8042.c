@@ -28,8 +28,21 @@ static void push(struct i8042 *k, uint8_t byte, int aux)
 	k->qhead++;
 }
 
+/* Host input moves into the output buffer only when it is empty, so it
+ * never splits a command's reply. */
+static void feed(struct i8042 *k)
+{
+	if (qlen(k))
+		return;
+	if (k->in_head != k->in_tail && !(k->ctr & CTR_KBDDIS))
+		push(k, k->in[k->in_tail++ % I8042_INPUT], 0);
+	else if (k->aux_head != k->aux_tail && !(k->ctr & CTR_AUXDIS))
+		push(k, k->in_aux[k->aux_tail++ % I8042_INPUT], 1);
+}
+
 static void update_irq(struct i8042 *k)
 {
+	feed(k);
 	int l1 = 0, l12 = 0;
 	if (qlen(k)) {
 		if (k->q[k->qtail % I8042_QUEUE].aux)
@@ -65,7 +78,14 @@ static void kbd_command(struct i8042 *k, uint8_t v)
 		return;
 	}
 	switch (v) {
-	case 0xff: push(k, ACK, 0); push(k, 0xaa, 0); break;          /* reset, self-test passed */
+	case 0xff: /* reset, self-test passed */
+		k->kbd_off = 0;
+		k->in_tail = k->in_head;
+		push(k, ACK, 0);
+		push(k, 0xaa, 0);
+		break;
+	case 0xf4: k->kbd_off = 0; push(k, ACK, 0); break;
+	case 0xf5: k->kbd_off = 1; push(k, ACK, 0); break;
 	case 0xf2: push(k, ACK, 0); push(k, 0xab, 0); push(k, 0x83, 0); break; /* MF2 keyboard */
 	case 0xee: push(k, 0xee, 0); break;                            /* echo */
 	case 0xed: case 0xf0: case 0xf3: k->kbd_arg_cmd = v; push(k, ACK, 0); break;
@@ -76,13 +96,29 @@ static void kbd_command(struct i8042 *k, uint8_t v)
 static void aux_command(struct i8042 *k, uint8_t v)
 {
 	if (k->aux_arg_cmd) { /* argument of 0xE8, 0xF3 */
+		if (k->aux_arg_cmd == 0xf3) { /* 200, 100, 80: IntelliMouse wheel */
+			k->rates[0] = k->rates[1];
+			k->rates[1] = k->rates[2];
+			k->rates[2] = v;
+			if (k->rates[0] == 200 && k->rates[1] == 100 && k->rates[2] == 80)
+				k->aux_id = 3;
+		}
 		k->aux_arg_cmd = 0;
 		push(k, ACK, 1);
 		return;
 	}
 	switch (v) {
-	case 0xff: push(k, ACK, 1); push(k, 0xaa, 1); push(k, 0x00, 1); break;
-	case 0xf2: push(k, ACK, 1); push(k, 0x00, 1); break;  /* plain PS/2 mouse */
+	case 0xff: /* reset: defaults, reporting off */
+		k->aux_stream = 0;
+		k->aux_id = 0;
+		k->aux_tail = k->aux_head;
+		push(k, ACK, 1);
+		push(k, 0xaa, 1);
+		push(k, 0x00, 1);
+		break;
+	case 0xf2: push(k, ACK, 1); push(k, k->aux_id, 1); break;
+	case 0xf4: k->aux_stream = 1; push(k, ACK, 1); break;
+	case 0xf5: case 0xf6: k->aux_stream = 0; push(k, ACK, 1); break;
 	case 0xe9: push(k, ACK, 1); push(k, 0x00, 1); push(k, 0x02, 1); push(k, 0x64, 1); break;
 	case 0xe8: case 0xf3: k->aux_arg_cmd = v; push(k, ACK, 1); break;
 	default: push(k, ACK, 1); break;
@@ -152,6 +188,57 @@ void i8042_io(void *dev, uint64_t addr, uint8_t *data, uint32_t len, _Bool is_wr
 	}
 	for (uint32_t i = 1; !is_write && i < len; i++)
 		data[i] = 0xff;
+	update_irq(k);
+	pthread_mutex_unlock(&k->lock);
+}
+
+static void put_in(struct i8042 *k, uint8_t b)
+{
+	if (k->in_head - k->in_tail < I8042_INPUT)
+		k->in[k->in_head++ % I8042_INPUT] = b;
+}
+
+void i8042_key(struct i8042 *k, unsigned set1, unsigned set2, int down)
+{
+	pthread_mutex_lock(&k->lock);
+	if (!k->kbd_off && k->in_head - k->in_tail <= I8042_INPUT - 3) {
+		if (k->ctr & CTR_XLATE) {
+			if (set1 & 0x100)
+				put_in(k, 0xe0);
+			put_in(k, (uint8_t)((set1 & 0x7f) | (down ? 0 : 0x80)));
+		} else {
+			if (set2 & 0x100)
+				put_in(k, 0xe0);
+			if (!down)
+				put_in(k, 0xf0);
+			put_in(k, (uint8_t)set2);
+		}
+	}
+	update_irq(k);
+	pthread_mutex_unlock(&k->lock);
+}
+
+static int clamp(int v, int lo, int hi)
+{
+	return v < lo ? lo : v > hi ? hi : v;
+}
+
+void i8042_mouse(struct i8042 *k, int dx, int dy, int wheel, unsigned buttons)
+{
+	pthread_mutex_lock(&k->lock);
+	int n = k->aux_id == 3 ? 4 : 3;
+	if (k->aux_stream && k->aux_head - k->aux_tail <= I8042_INPUT - (unsigned)n) {
+		int ox = dx < -256 || dx > 255, oy = dy < -256 || dy > 255;
+		dx = clamp(dx, -256, 255);
+		dy = clamp(dy, -256, 255);
+		uint8_t b[4] = {
+			(uint8_t)(0x08 | (buttons & 7) | (dx < 0 ? 0x10 : 0) | (dy < 0 ? 0x20 : 0) | (ox ? 0x40 : 0) |
+				  (oy ? 0x80 : 0)),
+			(uint8_t)dx, (uint8_t)dy, (uint8_t)(clamp(wheel, -8, 7) & 0x0f),
+		};
+		for (int i = 0; i < n; i++)
+			k->in_aux[k->aux_head++ % I8042_INPUT] = b[i];
+	}
 	update_irq(k);
 	pthread_mutex_unlock(&k->lock);
 }

@@ -15,6 +15,7 @@
 #include "chipset.h"
 #include "config.h"
 #include "debug.h"
+#include "fb.h"
 #include "fwcfg.h"
 #include "hal.h"
 #include "i8042.h"
@@ -30,6 +31,11 @@
 #define PM_BASE 0x600
 #define SCI_IRQ 9
 #define DISK_SLOT0 3
+#define DISPLAY_SLOT 2
+#define VGABIOS_PATH "/usr/share/seabios/vgabios-bochs-display.bin"
+/* Direct boot: where hal itself places the display's BARs (PCI window). */
+#define DIRECT_LFB  0xFD000000ULL
+#define DIRECT_MMIO 0xFEBF0000ULL
 
 extern int vm_stop_efd;
 void vcpus_join_destroy(struct vm *vm);
@@ -44,6 +50,8 @@ static struct reset_ctl resetctl;
 static struct chipset chipset;
 static struct rtc rtc;
 static struct fwcfg fwcfg;
+static struct bochs bochs;
+static struct vgatext vga;
 static int serial_out_fd = -1;
 
 /* ---- terminal: raw while the guest owns it, restored on every exit path ---- */
@@ -254,6 +262,7 @@ static int step_devices(void)
 	serial_init(&com1, serial_out_fd, com1_irq, NULL);
 	i8042_init(&kbc, isa_irq, guest_reset);
 	pm_init(&pm, sci_irq, guest_sleep);
+	input_attach(&kbc, &pm);
 	resetctl = (struct reset_ctl){ .port92 = 0x02, .reset = guest_reset };
 	struct rtc_cfg rc = { vm.mem.low_end, vm.mem.high_size, cfg.cpus, { 2, 3, 0 } };
 	if (rtc_init(&rtc, &rc, rtc_irq) < 0 || loop_add(rtc.timer_fd, rtc_tick, &rtc) < 0)
@@ -293,6 +302,7 @@ static int step_devices(void)
 
 static void undo_devices(void)
 {
+	input_attach(NULL, NULL);
 	virtio_blk_destroy_all();
 	loop_del(rtc.timer_fd);
 	rtc_exit(&rtc);
@@ -301,9 +311,32 @@ static void undo_devices(void)
 	bus_unregister_all();
 }
 
+/* The display (docs/display.md): bochs-display in PCI slot 2 with the VGA
+ * window and ports; the framebuffer core shows whichever is active. */
+static int step_display(void)
+{
+	if (vgatext_init(&vga) < 0 || bochs_init(&bochs, &vga, cfg.kernel ? NULL : VGABIOS_PATH) < 0 ||
+	    pci_register(&bochs.pci, DISPLAY_SLOT, 0) < 0)
+		return -1;
+	int r = bus_register(BUS_PIO, 0x3c0, 0x20, vgatext_io, &vga);
+	r |= bus_register(BUS_PIO, 0x1ce, 3, bochs_dispi_io, &bochs);
+	if (r || (cfg.kernel && bochs_direct_mode(&bochs, DIRECT_LFB, DIRECT_MMIO, 1024, 768) < 0))
+		return -1;
+	fb_set_source(&(struct fb_source){ bochs_scanout, &bochs });
+	return 0;
+}
+
+static void undo_display(void)
+{
+	fb_set_source(NULL);
+	bochs_exit(&bochs);
+	vgatext_exit(&vga);
+}
+
 static int boot_kernel(void)
 {
-	struct boot_args a = { .cmdline = cfg.append ? cfg.append : "", .force_32bit = cfg.entry32 };
+	struct boot_args a = { .cmdline = cfg.append ? cfg.append : "", .force_32bit = cfg.entry32,
+			       .fb = { DIRECT_LFB, BOCHS_VRAM, 1024, 768, 1024 * 4 } };
 	struct boot_regs regs;
 	char why[256];
 	uint8_t *kernel = NULL, *initrd = NULL;
@@ -383,6 +416,7 @@ static const struct step {
 	{ "kvm", step_kvm, undo_kvm },
 	{ "vcpus", step_vcpus, undo_vcpus },
 	{ "devices", step_devices, undo_devices },
+	{ "display", step_display, undo_display },
 	{ "boot", step_boot, undo_boot },
 	{ "run", step_run, undo_run },
 };
@@ -502,6 +536,8 @@ int main(int argc, char **argv)
 		return HAL_EXIT_ERROR;
 	if (cfg.serial == OUT_STDIO)
 		loop_add(STDIN_FILENO, on_stdin, NULL); /* fails for /dev/null or a file: no input then */
+	if ((cfg.control && control_start(cfg.control) < 0) || fb_start(NULL, cfg.display, cfg.control != NULL) < 0)
+		return HAL_EXIT_ERROR;
 	term_init();
 
 	int code;
@@ -511,6 +547,8 @@ int main(int argc, char **argv)
 			break;
 		hal_log(NULL, "guest reset: restarting");
 	}
+	control_stop();
+	fb_stop();
 	term_restore();
 	dbg("exit %d", code);
 	return code;
