@@ -3,7 +3,9 @@
 #   /init                          build/init (PID 1, docs/init.md)
 #   /bin/hal                       build/hal
 #   /bin/busybox                   Debian's busybox-static (rescue shell)
-#   /usr/share/seabios/bios-256k.bin   SeaBIOS, hal's default firmware
+#   /usr/share/seabios/*.bin       the firmware files hal opens: every
+#                                  "/usr/share/..." path in hal/*.c (SeaBIOS,
+#                                  hal's default firmware, and its VGA BIOS)
 #   /lib/modules/<kver>/...        the modules of rdroot/modules.list and their
 #                                  dependencies, with depmod's modules.dep,
 #                                  modules.alias, modules.builtin, ...
@@ -18,22 +20,23 @@
 # OUT), OUT is left alone.
 #
 # Usage: mkrdroot.sh E2EDIR MKCPIO HAL INIT OUT
-# Environment: BUSYBOX (default /bin/busybox), SEABIOS (default
-#   /usr/share/seabios/bios-256k.bin), RDROOT_ZSTD (zstd level, default 9: 2 s;
+# Environment: BUSYBOX (default /bin/busybox), RDROOT_ZSTD (zstd level, default 9: 2 s;
 #   19 saves 13% and takes 25x as long),
 #   FIRMWARE_DIR (default /lib/firmware)
 set -eu
 e2e=$1 mkcpio=$2 hal=$3 init=$4 out=$5
 list=rdroot/modules.list
 busybox=${BUSYBOX:-/bin/busybox}
-seabios=${SEABIOS:-/usr/share/seabios/bios-256k.bin}
+# hal's data files, found where hal names them
+halfiles=$(grep -ho '"/usr/share/[^"]*"' hal/*.c hal/*.h 2>/dev/null | tr -d '"' | sort -u)
+echo "$halfiles" | grep -q bios-256k.bin || halfiles="$halfiles /usr/share/seabios/bios-256k.bin"
 fwdir=${FIRMWARE_DIR:-/lib/firmware}
 level=${RDROOT_ZSTD:-9}
 t0=$(date +%s%3N)
 
 kver=$(cat "$e2e/kver")
 kmod=$e2e/kroot/lib/modules/$kver
-for f in "$mkcpio" "$hal" "$init" "$busybox" "$seabios" "$list" rdroot/hal.conf "$kmod/modules.dep"; do
+for f in "$mkcpio" "$hal" "$init" "$busybox" $halfiles "$list" rdroot/hal.conf "$kmod/modules.dep"; do
 	[ -e "$f" ] || { echo "mkrdroot.sh: missing $f" >&2; exit 1; }
 done
 command -v zstd >/dev/null || { echo "mkrdroot.sh: zstd not installed (apt-get install zstd)" >&2; exit 1; }
@@ -133,16 +136,22 @@ fi
 # 5. the cpio spec: directories first, then files, sorted (reproducible)
 spec=$work/spec
 {
-	for d in /bin /dev /etc /lib /lib/modules /lib/firmware /proc /run /sys /tmp /usr /usr/share /usr/share/seabios /root; do
+	for d in /bin /dev /etc /lib /lib/modules /lib/firmware /proc /run /sys /tmp /root; do
 		echo "dir $d 0755"
 	done
+	for f in $halfiles; do
+		p=""
+		IFS=/
+		for c in $(dirname "$f"); do [ -n "$c" ] && p=$p/$c && echo "dir $p 0755"; done
+		unset IFS
+	done | awk '!seen[$0]++'
 	echo "nod /dev/console 0600 c 5 1"
 	echo "nod /dev/null 0666 c 1 3"
 	echo "file /init $init 0755"
 	echo "file /bin/hal $hal 0755"
 	echo "file /bin/busybox $busybox 0755"
 	echo "slink /bin/sh busybox 0777"
-	echo "file /usr/share/seabios/bios-256k.bin $seabios 0644"
+	for f in $halfiles; do echo "file $f $f 0644"; done
 	echo "file /hal.conf rdroot/hal.conf 0644"
 	(cd "$stage" && find lib/modules -mindepth 1 -type d | sort) | sed 's|^\(.*\)$|dir /\1 0755|'
 	(cd "$stage" && find lib/modules -type f | sort) | while read -r f; do echo "file /$f $stage/$f 0644"; done
