@@ -1,0 +1,6 @@
+# The display test bed's programs (tests/e2e/display.sh). Included by
+# hal/libdrm.mk, after tests/e2e/e2e.mk (E2E) and the libdrm rules.
+$(E2E)/kmstest: tests/e2e/kmstest.c $(BUILD)/musl/hal/kms.o $(BUILD)/musl/hal/fbdev.o \
+		$(BUILD)/musl/hal/console.o $(BUILD)/musl/hal/util.o $(LIBDRM_A)
+	@mkdir -p $(E2E)
+	$(MUSLCC) $(MUSL_CFLAGS) -Ihal $(MUSL_LDFLAGS) -o $@ $^

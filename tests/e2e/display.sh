@@ -1,0 +1,152 @@
+#!/bin/sh
+# Display test bed (docs/display-host.md): L1 under QEMU TCG has QEMU's
+# bochs-display (EDID native mode 2048x1600), driven by L1's bochs-drm.
+#   1. tests/e2e/kmstest.c puts four quadrants on it through the KMS backend
+#      and closes it: QEMU's screendump must show the quadrants, then not.
+#   2. hal --display kms boots L2 (same kernel), whose /init loads bochs-drm
+#      for hal's display device and writes a 1024x768 picture (red, green /
+#      blue, white quadrants) to /dev/fb0. hal scales it by the largest
+#      integer that fits (2) and letterboxes it: 2048x1536 at +0+32.
+#      QEMU's screendump of L1's screen must show exactly that.
+# Prints PASS/FAIL/SKIP lines; the serial log is $BUILD/e2e/display-log.txt,
+# the screendumps $BUILD/e2e/display-*.ppm.
+# Environment: BUILD, MAKE, DISPLAY_TIMEOUT (seconds, default 600).
+BUILD=${BUILD:-build}
+MAKE=${MAKE:-make}
+E2E=$BUILD/e2e
+timeout_s=${DISPLAY_TIMEOUT:-600}
+log=$E2E/display-log.txt
+sock=$E2E/display-qmp.sock
+W=2048 H=1600
+
+command -v qemu-system-x86_64 >/dev/null 2>&1 || { echo "SKIP e2e-display: qemu-system-x86_64 not installed"; exit 0; }
+command -v python3 >/dev/null 2>&1 || { echo "SKIP e2e-display: python3 not installed (QMP and picture checks)"; exit 0; }
+mkdir -p "$E2E"
+if ! $MAKE -s --no-print-directory BUILD="$BUILD" e2e-images "$E2E/kmstest" >"$E2E/display-make.log" 2>&1; then
+	tail -n 20 "$E2E/display-make.log" | sed 's/^/  /'
+	echo "FAIL e2e-display-build: see $E2E/display-make.log"
+	exit 0
+fi
+kver=$(cat "$E2E/kver")
+kroot=$E2E/kroot
+mdir=$kroot/lib/modules/$kver
+
+# bochs-drm and what it needs, in load order (paths relative to $mdir).
+modprobe -d "$kroot" -S "$kver" --show-depends bochs 2>/dev/null |
+	sed -n "s|^insmod $(cd "$mdir" && pwd)/||p" | sed 's/ *$//' >"$E2E/display.list"
+[ -s "$E2E/display.list" ] || { echo "FAIL e2e-display-build: modprobe --show-depends bochs gave nothing"; exit 0; }
+mods() { while read -r m; do echo "file /lib/modules/$(basename "$m") $mdir/$m 0644"; done <"$E2E/display.list"; }
+while read -r m; do basename "$m"; done <"$E2E/display.list" >"$E2E/display.names"
+
+# The L2 picture: 1024x768 XRGB8888 quadrants.
+python3 -c '
+import sys
+w, h = 1024, 768
+q = [b"\x00\x00\xff\x00", b"\x00\xff\x00\x00", b"\xff\x00\x00\x00", b"\xff\xff\xff\x00"]
+top = q[0] * (w // 2) + q[1] * (w // 2)
+bot = q[2] * (w // 2) + q[3] * (w // 2)
+sys.stdout.buffer.write(top * (h // 2) + bot * (h // 2))' | gzip -1n >"$E2E/picture.gz"
+
+{
+	for d in /dev /proc /sys /bin /lib /lib/modules; do echo "dir $d 0755"; done
+	echo "nod /dev/console 0600 c 5 1"
+	echo "file /init tests/e2e/display-l2init.sh 0755"
+	echo "file /bin/busybox ${BUSYBOX:-/bin/busybox} 0755"
+	echo "slink /bin/sh busybox 0777"
+	echo "file /display.list $E2E/display.names 0644"
+	echo "file /picture.gz $E2E/picture.gz 0644"
+	mods
+} | "$E2E/mkcpio" | gzip -1n >"$E2E/l2disp.cpio.gz"
+# L1: the usual image (kvm-amd, busybox, hal, the kernel) plus a second
+# archive on top: our /init, kmstest, bochs-drm, the L2 image.
+{
+	echo "dir /lib 0755"
+	echo "dir /lib/modules 0755"
+	echo "file /init tests/e2e/display-l1init.sh 0755"
+	echo "file /bin/kmstest $E2E/kmstest 0755"
+	echo "file /display.list $E2E/display.names 0644"
+	echo "file /l2disp.cpio.gz $E2E/l2disp.cpio.gz 0644"
+	mods
+} | "$E2E/mkcpio" | gzip -1n >"$E2E/display-overlay.cpio.gz"
+cat "$E2E/l1.cpio.gz" "$E2E/display-overlay.cpio.gz" >"$E2E/display-l1.cpio.gz"
+
+qmp() { # qmp FILE: screendump into FILE
+	python3 - "$sock" "$1" <<'PY'
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX); s.settimeout(30); s.connect(sys.argv[1]); f = s.makefile("rw")
+f.readline()
+for cmd in ({"execute": "qmp_capabilities"}, {"execute": "screendump", "arguments": {"filename": sys.argv[2]}}):
+    f.write(json.dumps(cmd) + "\n"); f.flush()
+    while True:
+        r = json.loads(f.readline())
+        if "return" in r or "error" in r:
+            break
+    if "error" in r:
+        print("qmp:", r["error"], file=sys.stderr); sys.exit(1)
+PY
+}
+
+rm -f "$sock" "$E2E"/display-*.ppm "$log"
+t0=$(date +%s)
+timeout "$timeout_s" qemu-system-x86_64 -accel tcg -cpu EPYC -m 2048 -smp 1 \
+	-display none -nodefaults -no-reboot -serial "file:$log" -qmp "unix:$sock,server=on,wait=off" \
+	-device bochs-display,xres=$W,yres=$H,vgamem=64M \
+	-kernel "$E2E/vmlinuz" -initrd "$E2E/display-l1.cpio.gz" \
+	-append "console=ttyS0 panic=-1 quiet consoleblank=0" </dev/null >"$E2E/display-qemu.txt" 2>&1 &
+qpid=$!
+shown= closed= l2=
+while kill -0 $qpid 2>/dev/null; do
+	sleep 0.5
+	[ -f "$log" ] || continue
+	if [ -z "$shown" ] && grep -q 'E2E: kmstest shown' "$log"; then shown=1; qmp "$E2E/display-kmstest.ppm"; fi
+	if [ -z "$closed" ] && grep -q 'E2E: kmstest closed' "$log"; then closed=1; sleep 2; qmp "$E2E/display-restored.ppm"; fi
+	if [ -z "$l2" ] && grep -q 'L2: picture drawn' "$log"; then l2=1; sleep 6; qmp "$E2E/display-hal.ppm"; fi
+done
+wait $qpid
+echo "e2e: time display test bed $(($(date +%s) - t0)) s (log: $log)"
+
+# check NAME FILE SPEC...: SPEC is x,y,rrggbb (pixel must be) or x,y,!rrggbb (must not be)
+check() {
+	name=$1 file=$2; shift 2
+	if [ ! -s "$file" ]; then echo "FAIL $name: no screendump (see $log)"; tail -n 8 "$log" | sed 's/^/  /'; return; fi
+	why=$(python3 - "$file" "$@" <<'PY'
+import sys
+d = open(sys.argv[1], "rb").read()
+parts = d.split(b"\n", 3) # P6, "w h", maxval, data (no comments from QEMU)
+w, h = map(int, parts[1].split()); px = parts[3]
+bad = []
+for spec in sys.argv[2:]:
+    x, y, want = spec.split(",")
+    x, y = int(x), int(y)
+    neg = want.startswith("!"); want = want.lstrip("!")
+    if not (0 <= x < w and 0 <= y < h):
+        bad.append("%d,%d outside %dx%d" % (x, y, w, h)); continue
+    o = (y * w + x) * 3
+    got = px[o:o + 3].hex()
+    if (got == want) == neg:
+        bad.append("%d,%d is %s, wanted %s%s" % (x, y, got, "not " if neg else "", want))
+print("; ".join(bad))
+PY
+)
+	if [ -z "$why" ]; then echo "PASS $name"; else echo "FAIL $name: $why"; fi
+}
+
+if ! grep -q 'E2E: L1 up' "$log" 2>/dev/null; then
+	echo "FAIL e2e-display-l1: L1 did not come up; last lines:"; tail -n 10 "$log" 2>/dev/null | sed 's/^/  /'; exit 0
+fi
+grep 'E2E: dri\|kms:\|E2E: kmstest' "$log" | sed 's/^/  /'
+qx=$((W / 4)) qy=$((H / 4)) rx=$((W * 3 / 4)) ry=$((H * 3 / 4))
+check e2e-display-kms-backend "$E2E/display-kmstest.ppm" $qx,$qy,ff0000 $rx,$qy,00ff00 $qx,$ry,0000ff $rx,$ry,ffffff
+check e2e-display-kms-restore "$E2E/display-restored.ppm" $qx,$qy,!ff0000 $rx,$ry,!ffffff
+
+if ! grep -q 'display_choose\|display_kms' hal/main.c; then
+	echo "SKIP e2e-display-hal: hal/main.c does not open a display backend yet"
+	exit 0
+fi
+# 1024x768 scaled 2x into 2048x1600: the box is 2048x1536 at +0+32.
+check e2e-display-hal-kms "$E2E/display-hal.ppm" \
+	1,33,ff0000 1023,33,ff0000 1024,33,00ff00 2046,33,00ff00 \
+	1,799,ff0000 1,800,0000ff 1,1566,0000ff 2046,1566,ffffff \
+	1024,10,000000 1024,31,000000 1024,1568,000000 1024,1590,000000
+grep -o 'E2E: display hal rc=[0-9]*' "$log" | sed 's/^/  /'
+exit 0
