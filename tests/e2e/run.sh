@@ -135,4 +135,12 @@ check e2e-firmware-rc "E2E: run firmware rc=0 " "ACPI power-off through SeaBIOS'
 ms=$(sed -n 's/.*E2E: run firmware rc=[0-9]* ms=\([0-9]*\).*/\1/p' "$sec")
 mk=$(grep -o 'hal: marker 0x11 at [0-9.]* ms' "$sec" | head -n 1 | sed 's/hal: marker 0x11 at \([0-9.]*\) ms/\1/')
 echo "e2e: time hal SeaBIOS disk boot: ${ms:-?} ms wall in L1 (hal start to marker 0x11: ${mk:-?} ms)"
+
+# ---- display (tests/e2e/display.sh, docs/display-host.md) --------------------
+# A separate QEMU boot: L1 with bochs-display, the KMS backend alone, then
+# hal --display kms showing L2's picture, checked with QEMU's screendump.
+# E2E_DISPLAY=0 leaves it out.
+if [ "${E2E_DISPLAY:-1}" != 0 ]; then
+	BUILD="$BUILD" MAKE="$MAKE" sh tests/e2e/display.sh
+fi
 exit 0
