@@ -16,6 +16,12 @@
 # protocol), then writes marker 0x01 and powers off via PM1a_CNT.
 # flatfw.bin (hal --firmware) prints flatfw: hello / unassigned=ffffffff /
 # marker-read=48, writes marker 0x02 and powers off.
+# crash.bzimage prints "crash: ud2 with a zero-limit IDT", writes marker 0x04
+# and triple-faults. bootdisk.img is a disk for SeaBIOS (bootdisk.S): its MBR
+# prints "bootsector: hello" (markers 0x30, 0x03), reads LBA 1-4 with INT 13h
+# AH=42h and its second stage prints
+# "bootsector: stage2 ok lba-read=pattern-ok sum=0x<16-bit sum of LBA 2-4>",
+# then powers off through PM1a_CNT at 0x604.
 
 BUILD=${BUILD:-build}
 HAL=${HAL:-$BUILD/hal}
@@ -29,7 +35,7 @@ skip() { echo "SKIP $1: $2"; }
 # diag FILE: show the last lines of FILE indented (not counted by report.sh)
 diag() { [ -s "$1" ] && tail -n "${2:-8}" "$1" | tr -d '\r' | sed 's/^/  | /'; return 0; }
 
-TEST_GROUPS="payload64 payload32 payload64-nocmdline payload64-5G payload32-5G flatfw errors"
+TEST_GROUPS="payload64 payload32 payload64-nocmdline payload64-5G payload32-5G flatfw errors crash terminal bios"
 
 if ! [ -c /dev/kvm ] || ! { : ; } 3<>/dev/kvm 2>/dev/null; then
 	for t in $TEST_GROUPS; do skip "guest-$t" "/dev/kvm is not usable here"; done
@@ -235,4 +241,197 @@ expect_rc errors-kernel-random 1 bzImage --kernel "$T/random" --mem 64M
 expect_rc errors-kernel-missing 1 /nonexistent --kernel /nonexistent --mem 64M
 expect_rc errors-initrd-without-kernel 2 "" --initrd "$T/text"
 expect_rc errors-bogus-option 2 "" --bogus
+# --- direct-boot crash: triple fault ---------------------------------------
+# crash.bzimage, terminal.sh and the BIOS tests below
+if ! [ -f "$G/crash.bzimage" ] || ! [ -f "$G/bootdisk.img" ]; then
+	make -s BUILD="$BUILD" guests >/dev/null 2>&1
+fi
+if ! [ -f "$G/crash.bzimage" ]; then
+	fail crash-setup "$G/crash.bzimage is missing (make guests)"
+else
+	run_hal crash 20 --kernel "$G/crash.bzimage" --mem 64M --serial stdio
+	if [ "$rc" = 3 ]; then pass crash-exit
+	else fail crash-exit "hal exited $rc, want 3 (guest crashed)"; diag "$T/crash.err"; fi
+	if grep -qx 'crash: ud2 with a zero-limit IDT' "$T/crash.txt"; then pass crash-guest-ran
+	else fail crash-guest-ran "no 'crash: ud2 with a zero-limit IDT' line on COM1"; diag "$T/crash.txt"; fi
+	if grep -q 'triple fault' "$T/crash.err"; then pass crash-triple-fault-message
+	else fail crash-triple-fault-message "stderr does not say 'triple fault'"; diag "$T/crash.err"; fi
+	# the register dump: rip inside the guest's code, rax as the guest left it
+	if grep -Eq '(^|[[:space:]])rip [0-9a-f]*10003[0-9a-f]([[:space:]]|$)' "$T/crash.err" &&
+		grep -Eq '(^|[[:space:]])rax 0*c0ffee([[:space:]]|$)' "$T/crash.err"; then pass crash-register-dump
+	else fail crash-register-dump "no 'rip 0x10003x' / 'rax c0ffee' in the register dump on stderr"; diag "$T/crash.err" 12; fi
+fi
+
+# --- the terminal is restored ------------------------------------------------
+# hal puts a terminal on COM1 into raw mode; each case runs hal on a
+# pseudo-terminal (script(1)) and compares `stty -g` before and after, from
+# inside the same pty session.
+cat >"$T/pty.sh" <<'PTY'
+# pty.sh DIR MODE HAL-COMMAND...: runs inside the pty. MODE: wait (hal runs to
+# its end) or term (SIGTERM after 2 s; stty -g sampled while hal runs)
+d=$1 mode=$2
+shift 2
+stty -g >"$d/before"
+if [ "$mode" = term ]; then
+	"$@" </dev/tty >"$d/out" 2>"$d/err" &
+	pid=$!
+	sleep 2
+	stty -g >"$d/during"
+	kill -TERM $pid
+	wait $pid
+	echo $? >"$d/rc"
+else
+	"$@" </dev/tty >"$d/out" 2>"$d/err"
+	echo $? >"$d/rc"
+fi
+stty -g >"$d/after"
+PTY
+# pty_case NAME MODE WANT_RC HAL-ARGS...
+pty_case() {
+	_n=terminal-restored-$1 _m=$2 _w=$3
+	shift 3
+	_d=$T/$_n
+	mkdir -p "$_d"
+	timeout -k 5 60 script -qec "sh $T/pty.sh $_d $_m $HAL $*" /dev/null </dev/null >"$_d/script.out" 2>&1
+	_src=$?
+	_rc=$(cat "$_d/rc" 2>/dev/null)
+	if ! [ -s "$_d/before" ] || ! [ -s "$_d/after" ]; then
+		fail "$_n" "no stty -g output from the pty session (script exited $_src)"; diag "$_d/script.out"
+	elif [ "$_rc" != "$_w" ]; then
+		fail "$_n" "hal exited '$_rc', want $_w"; diag "$_d/err"
+	elif ! cmp -s "$_d/before" "$_d/after"; then
+		fail "$_n" "terminal settings differ: before $(cat "$_d/before"), after $(cat "$_d/after")"
+	else pass "$_n"; fi
+	if [ "$_m" = term ]; then
+		if [ -s "$_d/during" ] && ! cmp -s "$_d/before" "$_d/during"; then pass terminal-raw-while-running
+		else fail terminal-raw-while-running "stty -g while hal ran equals the settings before: hal did not change the terminal"; fi
+	fi
+}
+if ! command -v script >/dev/null 2>&1; then
+	skip terminal "script(1) (util-linux / bsdutils) is not installed"
+else
+	pty_case poweroff wait 0 --kernel "$G/payload64.bzimage" --mem 64M --serial stdio
+	pty_case crash wait 3 --kernel "$G/crash.bzimage" --mem 64M --serial stdio
+	if [ -f /usr/share/seabios/bios-256k.bin ]; then
+		# SeaBIOS without a disk: keeps running until the signal
+		pty_case sigterm term 5 --mem 64M --serial stdio --no-reboot
+	else
+		skip terminal-restored-sigterm "/usr/share/seabios/bios-256k.bin is missing (apt-get install seabios)"
+	fi
+fi
+
+# --- BIOS boot: SeaBIOS + virtio-blk -----------------------------------------
+# wait_log FILE PATTERN SECONDS PID: 0 once FILE has PATTERN, 1 when the time
+# is up or the process is gone
+wait_log() {
+	_i=0
+	while [ "$_i" -lt $(($3 * 2)) ]; do
+		grep -q -- "$2" "$1" 2>/dev/null && return 0
+		kill -0 "$4" 2>/dev/null || { grep -q -- "$2" "$1" 2>/dev/null; return; }
+		sleep 0.5
+		_i=$((_i + 1))
+	done
+	return 1
+}
+# stop_hal PID: SIGTERM, then sets $rc to its exit status
+stop_hal() {
+	kill -TERM "$1" 2>/dev/null
+	wait "$1"
+	rc=$?
+}
+# rchar PID: bytes hal has read through read(2)-like calls so far
+rchar() { sed -n 's/^rchar: //p' "/proc/$1/io" 2>/dev/null; }
+
+BIOS=/usr/share/seabios/bios-256k.bin
+GRUB_ISO=/usr/lib/grub-rescue/grub-rescue-cdrom.iso
+disk_wired=yes
+# A missing disk must be an error; a hal that ignores --disk (not wired yet)
+# runs flatfw.bin to its power-off instead.
+run_hal bios-disk-missing 10 --disk /nonexistent/disk.img --firmware "$G/flatfw.bin" --mem 16M --serial none
+if [ "$rc" = 0 ]; then
+	disk_wired=no
+	skip bios-disk-missing "build/hal ignores --disk (virtio-blk not wired into main.c yet)"
+elif [ "$rc" != 1 ]; then
+	fail bios-disk-missing "hal --disk /nonexistent/disk.img exited $rc, want 1"; diag "$T/bios-disk-missing.err"
+elif ! grep -q '/nonexistent/disk.img' "$T/bios-disk-missing.err"; then
+	fail bios-disk-missing "the message does not name the path"; diag "$T/bios-disk-missing.err"
+else pass bios-disk-missing; fi
+
+if ! [ -f "$BIOS" ]; then
+	skip bios "$BIOS is missing (apt-get install seabios)"
+elif [ $disk_wired = no ]; then
+	skip bios-bootdisk "build/hal has no working --disk yet"
+	skip bios-grub "build/hal has no working --disk yet"
+elif ! [ -f "$G/bootdisk.img" ]; then
+	fail bios-setup "$G/bootdisk.img is missing (make guests)"
+else
+	# the boot sector disk (a copy: disks are opened read-write)
+	cp "$G/bootdisk.img" "$T/bootdisk.img"
+	want_sum=$(od -An -v -tu1 -j1024 -N1536 "$T/bootdisk.img" | awk '{ for (i = 1; i <= NF; i++) s += $i } END { printf "%04x", s % 65536 }')
+	run_hal bios-bootdisk 60 --disk "$T/bootdisk.img" --mem 64M --serial stdio \
+		--debugcon "file:$T/bios-bootdisk.dbg" --no-reboot
+	check_exit bios-bootdisk
+	if grep -qx 'bootsector: hello' "$T/bios-bootdisk.txt"; then pass bios-bootdisk-hello
+	else fail bios-bootdisk-hello "no 'bootsector: hello' line on COM1"; diag "$T/bios-bootdisk.txt"; diag "$T/bios-bootdisk.dbg" 4; fi
+	l="bootsector: stage2 ok lba-read=pattern-ok sum=0x$want_sum"
+	if grep -qx "$l" "$T/bios-bootdisk.txt"; then pass bios-bootdisk-int13-read
+	else fail bios-bootdisk-int13-read "no '$l' line (got: $(grep '^bootsector: [sF]' "$T/bios-bootdisk.txt" | head -1))"; fi
+	if grep -q 'hal: marker 0x30' "$T/bios-bootdisk.err" && grep -q 'hal: marker 0x03' "$T/bios-bootdisk.err"; then
+		pass bios-bootdisk-markers
+	else fail bios-bootdisk-markers "stderr lacks 'hal: marker 0x30' / 'hal: marker 0x03'"; diag "$T/bios-bootdisk.err" 4; fi
+	if grep -q '^found virtio-blk at' "$T/bios-bootdisk.dbg" && grep -q '^Booting from Hard Disk' "$T/bios-bootdisk.dbg"; then
+		pass bios-bootdisk-seabios-virtio-boot
+	else fail bios-bootdisk-seabios-virtio-boot "SeaBIOS's log lacks 'found virtio-blk at' / 'Booting from Hard Disk'"; diag "$T/bios-bootdisk.dbg"; fi
+	if cmp -s "$G/bootdisk.img" "$T/bootdisk.img"; then pass bios-bootdisk-unmodified
+	else fail bios-bootdisk-unmodified "the disk image changed (the guest only reads)"; fi
+
+	# no disk: SeaBIOS says so and waits 60 s before it reboots
+	"$HAL" --mem 64M --serial none --debugcon "file:$T/bios-nodisk.dbg" --no-reboot \
+		</dev/null >"$T/bios-nodisk.out" 2>"$T/bios-nodisk.err" &
+	pid=$!
+	if wait_log "$T/bios-nodisk.dbg" 'No bootable device' 40 $pid; then pass bios-nodisk-no-bootable-device
+	else fail bios-nodisk-no-bootable-device "no 'No bootable device' in SeaBIOS's log within 40 s"; diag "$T/bios-nodisk.dbg"; fi
+	stop_hal $pid
+	if [ "$rc" = 5 ]; then pass bios-nodisk-sigterm-exit
+	else fail bios-nodisk-sigterm-exit "hal exited $rc on SIGTERM, want 5"; diag "$T/bios-nodisk.err"; fi
+
+	# GRUB 2 (Debian's grub-rescue-cdrom.iso as a hard disk). No screen yet,
+	# so the evidence is: SeaBIOS boots the disk; after that hal keeps
+	# reading the disk file: GRUB's boot.img loads core.img (~28 KiB), core
+	# decompresses and loads its modules from the ISO's file system (~100
+	# KiB, through INT 13h: /proc/PID/io rchar); then GRUB sits at its menu:
+	# hal still runs, SeaBIOS ran its POST once (a reset would exit 4 with
+	# --no-reboot, a crash 3), and SIGTERM ends it with 5.
+	if ! [ -f "$GRUB_ISO" ]; then
+		skip bios-grub "$GRUB_ISO is missing (apt-get install grub-rescue-pc)"
+	else
+		cp "$GRUB_ISO" "$T/grub.iso"
+		"$HAL" --disk "$T/grub.iso" --mem 64M --serial stdio --debugcon "file:$T/bios-grub.dbg" --no-reboot \
+			</dev/null >"$T/bios-grub.out" 2>"$T/bios-grub.err" &
+		pid=$!
+		if wait_log "$T/bios-grub.dbg" '^Booting from Hard Disk' 60 $pid; then
+			pass bios-grub-seabios-boots-disk
+			r0=$(rchar $pid)
+			grew=no i=0
+			while [ $i -lt 120 ] && kill -0 $pid 2>/dev/null; do
+				r1=$(rchar $pid)
+				[ -n "$r0" ] && [ -n "$r1" ] && [ $((r1 - r0)) -ge 65536 ] && { grew=yes; break; }
+				sleep 0.5
+				i=$((i + 1))
+			done
+			if [ -z "$r0" ]; then skip bios-grub-loads-modules "/proc/$pid/io is not readable"
+			elif [ $grew = yes ]; then pass bios-grub-loads-modules
+			else fail bios-grub-loads-modules "hal read $((${r1:-0} - r0)) bytes after SeaBIOS booted the disk in 60 s (want >= 64 KiB: GRUB's core and modules)"; fi
+			sleep 5
+			if kill -0 $pid 2>/dev/null; then pass bios-grub-still-running-at-menu
+			else fail bios-grub-still-running-at-menu "hal ended while GRUB should wait at its menu"; fi
+		else
+			fail bios-grub-seabios-boots-disk "no 'Booting from Hard Disk' in SeaBIOS's log within 60 s"; diag "$T/bios-grub.dbg"
+		fi
+		stop_hal $pid
+		posts=$(grep -c '^BUILD: ' "$T/bios-grub.dbg")
+		if [ "$rc" = 5 ] && [ "$posts" = 1 ]; then pass bios-grub-no-crash-no-reset
+		else fail bios-grub-no-crash-no-reset "hal exited $rc (want 5: SIGTERM; 3 = crash, 4 = reset), SeaBIOS POSTs: $posts (want 1)"; diag "$T/bios-grub.err"; fi
+	fi
+fi
 exit 0
