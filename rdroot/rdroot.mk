@@ -33,3 +33,8 @@ $(BUILD)/rdroot.img: $(E2E)/kver $(E2E)/mkcpio $(BUILD)/hal $(BUILD)/init $(BUIL
 
 $(BUILD)/usb.img: $(BUILD)/vmlinuz $(BUILD)/rdroot.img rdroot/mkusb.sh $(BUILD)/.usb-deps
 	@sh rdroot/mkusb.sh $(BUILD)/vmlinuz $(BUILD)/rdroot.img "$(USB_CONSOLE) $(USB_APPEND)" $@
+
+# The boot medium's full-system tests alone (they are also in make e2e).
+.PHONY: e2e-rdroot
+e2e-rdroot: $(BUILD)/.test-deps
+	@{ sh tests/e2e/rdroot.sh; sh tests/e2e/usb.sh; } | tests/report.sh

@@ -90,11 +90,13 @@ for what in $only; do
 		rescue_checks rdroot-nokvm rd-nokvm
 		;;
 	crash)
-		# hal.path=/bin/halcrash (an extra cpio appended to the initrd): it
+		# hal.path=/bin/halcrash (an extra cpio in front of the rdroot): it
 		# runs the real hal (no disk, so SeaBIOS waits) and sends it SIGSEGV.
-		printf '#!/bin/busybox sh\n(sleep 3; kill -SEGV $$) &\nexec /bin/hal --mem 64M --serial stdio\n' >"$E2E/halcrash.sh"
+		printf '#!/bin/busybox sh\n(/bin/busybox sleep 3; kill -SEGV $$) &\nexec /bin/hal --mem 64M --serial stdio\n' >"$E2E/halcrash.sh"
 		printf 'dir /bin 0755\nfile /bin/halcrash %s 0755\n' "$E2E/halcrash.sh" | "$E2E/mkcpio" >"$E2E/halcrash.cpio"
-		cat "$BUILD/rdroot.img" "$E2E/halcrash.cpio" >"$E2E/rdroot-crash.img"
+		# (the uncompressed archive first: the kernel does not look for a
+		# further archive behind a zstd one)
+		cat "$E2E/halcrash.cpio" "$BUILD/rdroot.img" >"$E2E/rdroot-crash.img"
 		# shellcheck disable=SC2086
 		rd_qemu rd-crash "$tmo" "$rescue" -m 1024 -kernel "$BUILD/vmlinuz" -initrd "$E2E/rdroot-crash.img" \
 			-append "$base hal.disk=SERIAL=$serial hal.path=/bin/halcrash" $disk

@@ -144,3 +144,15 @@ if [ "${E2E_DISPLAY:-1}" != 0 ]; then
 	BUILD="$BUILD" MAKE="$MAKE" sh tests/e2e/display.sh
 fi
 exit 0
+
+# ---- boot medium: rdroot and the USB image (docs/usb.md) ----------------------
+# Separate QEMU boots (tests/e2e/rdroot.sh, tests/e2e/usb.sh): build/vmlinuz +
+# build/rdroot.img (the guest disk by SERIAL=, then the three failure paths:
+# no disk, no SVM, hal crashes), and the USB image as a USB stick under
+# SeaBIOS and OVMF (the guest disk by LABEL=). About 3.5 minutes of TCG.
+# E2E_RDROOT=0 leaves them out.
+if [ "${E2E_RDROOT:-1}" != 0 ]; then
+	BUILD="$BUILD" MAKE="$MAKE" sh tests/e2e/rdroot.sh
+	BUILD="$BUILD" MAKE="$MAKE" sh tests/e2e/usb.sh
+fi
+exit 0
