@@ -46,6 +46,54 @@ gdisk=$E2E/guestdisk-halguest.img
 rd_guest_disk "$gdisk"
 echo "e2e: time make usb + test image $(($(rd_now) - t0)) ms; usb.img $(($(wc -c <"$BUILD/usb.img") / 1048576)) MiB"
 
+# build/usb.img itself, statically: layout, boot code, files, the UKI
+export MTOOLS_SKIP_CHECK=1
+u=$BUILD/usb.img
+x=$E2E/usb-extract
+rm -rf "$x" && mkdir -p "$x"
+if sfdisk -d "$u" 2>/dev/null | grep -q 'start= *2048, .*type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, .*name="HALBOOT", attrs="LegacyBIOSBootable"'; then
+	echo "PASS usb-image-gpt"
+else
+	echo "FAIL usb-image-gpt: no ESP named HALBOOT with LegacyBIOSBootable at LBA 2048:"; sfdisk -d "$u" 2>&1 | sed 's/^/  /'
+fi
+if cmp -s -n 440 "$u" /usr/lib/syslinux/mbr/gptmbr.bin && [ "$(od -An -tx1 -j510 -N2 "$u" | tr -d ' ')" = 55aa ]; then
+	echo "PASS usb-image-mbr"
+else
+	echo "FAIL usb-image-mbr: the MBR boot code is not gptmbr.bin"
+fi
+if mlabel -s -i "$u@@1M" :: 2>/dev/null | grep -q 'HALBOOT'; then echo "PASS usb-image-label"; else echo "FAIL usb-image-label: the ESP's FAT label is not HALBOOT"; fi
+bad=""
+for f in EFI/BOOT/BOOTX64.EFI boot/vmlinuz boot/rdroot.img syslinux/ldlinux.sys syslinux/ldlinux.c32 syslinux/syslinux.cfg; do
+	mcopy -n -i "$u@@1M" "::/$f" "$x/$(basename "$f")" 2>/dev/null || bad="$bad $f"
+done
+cmp -s "$x/vmlinuz" "$BUILD/vmlinuz" || bad="$bad boot/vmlinuz(differs)"
+cmp -s "$x/rdroot.img" "$BUILD/rdroot.img" || bad="$bad boot/rdroot.img(differs)"
+if [ -z "$bad" ]; then echo "PASS usb-image-files"; else echo "FAIL usb-image-files: missing or wrong:$bad"; fi
+# UKI: the four sections, in order, not overlapping, after the stub's own
+if objdump -h "$x/BOOTX64.EFI" 2>/dev/null | awk '
+	$1 ~ /^[0-9]+$/ { n++; name[n] = $2; vma[n] = $4; size[n] = $3 }
+	END { for (i = 1; i <= n; i++) print name[i], vma[i], size[i] }' >"$x/sections" &&
+	[ "$(awk '{ print $1 }' "$x/sections" | tail -n 4 | tr '\n' ' ')" = ".osrel .cmdline .linux .initrd " ]; then
+	prev=0 ok=1
+	while read -r n v s; do
+		[ $((0x$v)) -ge "$prev" ] || ok=0
+		prev=$((0x$v + 0x$s))
+	done <"$x/sections"
+	if [ $ok = 1 ]; then echo "PASS usb-image-uki"; else echo "FAIL usb-image-uki: overlapping sections:"; sed 's/^/  /' "$x/sections"; fi
+else
+	echo "FAIL usb-image-uki: BOOTX64.EFI lacks .osrel .cmdline .linux .initrd at its end"
+fi
+objcopy -O binary --only-section=.cmdline "$x/BOOTX64.EFI" "$x/cmdline" 2>/dev/null
+objcopy -O binary --only-section=.initrd "$x/BOOTX64.EFI" "$x/initrd" 2>/dev/null
+append=$(sed -n 's/^ *APPEND //p' "$x/syslinux.cfg")
+if [ -n "$append" ] && [ "$(cat "$x/cmdline")" = "$append" ] && cmp -s "$x/initrd" "$BUILD/rdroot.img"; then
+	echo "PASS usb-image-cmdline"
+else
+	echo "FAIL usb-image-cmdline: UKI command line '$(cat "$x/cmdline")', syslinux.cfg APPEND '$append' (or the UKI's initrd is not build/rdroot.img)"
+fi
+echo "e2e: usb.img command line: $append"
+rm -rf "$x"
+
 stick="-drive file=$img,format=raw,if=none,id=usb0,snapshot=on -device qemu-xhci -device usb-storage,drive=usb0,bootindex=0"
 checks() { # PREFIX NAME DISKDEV
 	rd_check "$1-init" "$2" 'init: HAL boot medium starting' "init did not start"
