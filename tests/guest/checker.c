@@ -99,6 +99,54 @@ static u32 crc32(const u8 *p, u64 n)
 
 #define LIMIT_4G 0x100000000ULL
 
+#include "pattern.h"
+
+/* "draw" as a word of the command line: paint pattern.h's rectangle into the
+ * boot_params.screen_info framebuffer, say so, and stay up (no power-off)
+ * so the test can take a screendump. */
+static int cmdline_has(const char *s, const char *word)
+{
+	for (int i = 0; s && i < 4096 && s[i]; i++) {
+		if (i && s[i - 1] != ' ')
+			continue;
+		int k = 0;
+		while (word[k] && s[i + k] == word[k])
+			k++;
+		if (!word[k] && (s[i + k] == ' ' || !s[i + k]))
+			return 1;
+	}
+	return 0;
+}
+
+static void draw(const u8 *bp)
+{
+	u32 w = bp[0x12] | bp[0x13] << 8, h = bp[0x14] | bp[0x15] << 8, pitch = bp[0x24] | bp[0x25] << 8;
+	u64 base = rd32(bp, 0x18);
+	puts("payload: screen_info type=0x");
+	puthex(bp[0x0f], 2);
+	puts(" base=0x");
+	puthex(base, 0);
+	puts(" ");
+	putdec(w);
+	putch('x');
+	putdec(h);
+	puts(" depth=");
+	putdec(bp[0x16]);
+	putch('\n');
+	if (bp[0x0f] != 0x23 || bp[0x16] != 32 || !base)
+		return;
+	if (w < PATTERN_X + PATTERN_W || h < PATTERN_Y + PATTERN_HT)
+		return;
+	for (u32 y = PATTERN_Y; y < PATTERN_Y + PATTERN_HT; y++) {
+		volatile u32 *row = (volatile u32 *)(uptr)(base + (u64)y * pitch);
+		for (u32 x = PATTERN_X; x < PATTERN_X + PATTERN_W; x++)
+			row[x] = pattern_pixel(x, y);
+	}
+	puts("payload: drawn\n");
+	for (;;)
+		__asm__ volatile("cli; hlt");
+}
+
 void checker_main(const u8 *bp, u32 entry)
 {
 	/* What the boot protocol promises at the 32/64-bit entry. */
@@ -167,6 +215,8 @@ void checker_main(const u8 *bp, u32 entry)
 		putch('\n');
 	}
 	puts("payload: done\n");
+	if (cmd && cmd < LIMIT_4G && cmdline_has((const char *)(uptr)cmd, "draw"))
+		draw(bp);
 
 	outb(0x440, 0x01);
 	outw(0x604, 0x2000);

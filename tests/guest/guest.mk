@@ -14,14 +14,14 @@ GUEST_LD      ?= ld
 GUEST_OBJCOPY ?= objcopy
 
 GUEST_BINS := $(GUEST_OUT)/payload64.bzimage $(GUEST_OUT)/payload32.bzimage \
-              $(GUEST_OUT)/flatfw.bin $(GUEST_OUT)/crc32
+              $(GUEST_OUT)/flatfw.bin $(GUEST_OUT)/crc32 $(GUEST_OUT)/halctl
 
 GUEST_CFLAGS := -std=c11 -Os -ffreestanding -nostdlib -fno-pic -fno-pie -fno-stack-protector \
                 -mno-red-zone -mgeneral-regs-only -fno-strict-aliasing -fno-builtin \
                 -fno-asynchronous-unwind-tables -fno-unwind-tables -fcf-protection=none \
                 -Wall -Wextra -Werror -I$(GUEST_SRC)
 GUEST_LDFLAGS := -nostdlib -static -z noexecstack --no-warn-rwx-segments --build-id=none
-GUEST_DEPS := $(GUEST_SRC)/payload.h $(GUEST_SRC)/guest.mk
+GUEST_DEPS := $(GUEST_SRC)/payload.h $(GUEST_SRC)/pattern.h $(GUEST_SRC)/guest.mk
 
 $(GUEST_OUT)/.dir:
 	@mkdir -p $(GUEST_OUT) && touch $@
@@ -29,6 +29,8 @@ $(GUEST_OUT)/.dir:
 # --- host helpers -------------------------------------------------------------
 $(GUEST_OUT)/crc32: $(GUEST_SRC)/crc32.c | $(GUEST_OUT)/.dir
 	$(HOSTCC) -std=c11 -O2 -Wall -Wextra -Werror -o $@ $<
+$(GUEST_OUT)/halctl: $(GUEST_SRC)/halctl.c $(GUEST_SRC)/pattern.h | $(GUEST_OUT)/.dir
+	$(HOSTCC) -std=c11 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -I$(GUEST_SRC) -o $@ $<
 $(GUEST_OUT)/mkbzimage: $(GUEST_SRC)/mkbzimage.c | $(GUEST_OUT)/.dir
 	$(HOSTCC) -std=c11 -O2 -Wall -Wextra -Werror -o $@ $<
 

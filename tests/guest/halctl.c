@@ -78,7 +78,7 @@ int main(int argc, char **argv)
 		fprintf(f, "P6\n%d %d\n255\n", w, h);
 		for (int y = 0; y < h; y++)
 			for (int x = 0; x < w; x++) {
-				uint32_t c = pattern_pixel((unsigned)x, (unsigned)y);
+				uint32_t c = pattern_expected((unsigned)x, (unsigned)y);
 				uint8_t rgb[3] = { (uint8_t)(c >> 16), (uint8_t)(c >> 8), (uint8_t)c };
 				fwrite(rgb, 3, 1, f);
 			}

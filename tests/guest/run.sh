@@ -35,7 +35,7 @@ skip() { echo "SKIP $1: $2"; }
 # diag FILE: show the last lines of FILE indented (not counted by report.sh)
 diag() { [ -s "$1" ] && tail -n "${2:-8}" "$1" | tr -d '\r' | sed 's/^/  | /'; return 0; }
 
-TEST_GROUPS="payload64 payload32 payload64-nocmdline payload64-5G payload32-5G flatfw errors crash terminal bios"
+TEST_GROUPS="payload64 payload32 payload64-nocmdline payload64-5G payload32-5G flatfw errors crash terminal bios display"
 
 if ! [ -c /dev/kvm ] || ! { : ; } 3<>/dev/kvm 2>/dev/null; then
 	for t in $TEST_GROUPS; do skip "guest-$t" "/dev/kvm is not usable here"; done
@@ -432,6 +432,87 @@ else
 		posts=$(grep -c '^BUILD: ' "$T/bios-grub.dbg")
 		if [ "$rc" = 5 ] && [ "$posts" = 1 ]; then pass bios-grub-no-crash-no-reset
 		else fail bios-grub-no-crash-no-reset "hal exited $rc (want 5: SIGTERM; 3 = crash, 4 = reset), SeaBIOS POSTs: $posts (want 1)"; diag "$T/bios-grub.err"; fi
+	fi
+fi
+# --- display (docs/display.md): screen_info framebuffer, screendump, GRUB ----
+CTL=$G/halctl
+# ctl_wait SOCK SECONDS: until the control socket answers status
+ctl_wait() {
+	_i=0
+	while [ $_i -lt $(($2 * 10)) ]; do
+		"$CTL" "$1" status >/dev/null 2>&1 && return 0
+		sleep 0.1; _i=$((_i + 1))
+	done
+	return 1
+}
+if ! [ -x "$CTL" ]; then
+	fail display-setup "$CTL is missing (make guests)"
+else
+	# The payload paints pattern.h's rectangle into boot_params.screen_info's
+	# framebuffer; the screendump must equal halctl -pattern to the byte.
+	for v in 64 32; do
+		n=display-draw$v
+		timeout -k 5 60 "$HAL" --kernel "$G/payload$v.bzimage" --append "console=ttyS0 draw" --mem 128M \
+			--serial "file:$T/$n.txt" --display none --control "$T/$n.sock" </dev/null 2>"$T/$n.err" &
+		pid=$!
+		_i=0
+		while [ $_i -lt 300 ] && ! grep -q '^payload: drawn' "$T/$n.txt" 2>/dev/null; do sleep 0.1; _i=$((_i + 1)); done
+		if ! grep -q '^payload: drawn' "$T/$n.txt" 2>/dev/null; then
+			fail $n "the payload did not draw (screen_info: $(grep screen_info "$T/$n.txt" 2>/dev/null))"; diag "$T/$n.err"
+		elif ! ctl_wait "$T/$n.sock" 5 || ! "$CTL" "$T/$n.sock" screendump "$T/$n.ppm" >"$T/$n.reply"; then
+			fail $n "screendump failed: $(cat "$T/$n.reply" 2>/dev/null)"
+		else
+			"$CTL" -pattern 1024 768 "$T/$n.want.ppm"
+			if cmp -s "$T/$n.ppm" "$T/$n.want.ppm"; then pass $n
+			else fail $n "screendump differs from the pattern: $(cmp "$T/$n.ppm" "$T/$n.want.ppm" 2>&1 | head -1)"; fi
+			"$CTL" "$T/$n.sock" screendump "$T/$n.png" >/dev/null
+			if [ "$(head -c 8 "$T/$n.png" | od -An -tx1 | tr -d ' ')" = 89504e470d0a1a0a ]; then pass $n-png
+			else fail $n-png "screendump FILE.png did not write a PNG"; fi
+		fi
+		"$CTL" "$T/$n.sock" quit >/dev/null 2>&1
+		wait $pid; rc=$?
+		if [ $rc = 5 ]; then pass $n-quit; else fail $n-quit "hal exited $rc after quit (want 5)"; fi
+	done
+
+	# GRUB's menu through SeaBIOS + vgabios-bochs-display, read back with OCR,
+	# then `down` moves the highlight. CPL-0 guest code is emulated on the
+	# project's machines (docs/testing.md): the BIOS draws text pixel by
+	# pixel, so this takes minutes there. HAL_GRUB_TIMEOUT (s) bounds it.
+	GT=${HAL_GRUB_TIMEOUT:-900}
+	n=display-grub
+	if ! [ -f "$GRUB_ISO" ]; then skip $n "$GRUB_ISO is missing (apt-get install grub-rescue-pc)"
+	elif ! command -v tesseract >/dev/null; then skip $n "tesseract is missing (apt-get install tesseract-ocr)"
+	else
+		timeout -k 5 $((GT + 60)) "$HAL" --disk "$GRUB_ISO,ro" --mem 256M --serial none --display none \
+			--control "$T/$n.sock" </dev/null 2>"$T/$n.err" &
+		pid=$!
+		ctl_wait "$T/$n.sock" 10
+		start=$(date +%s) found=
+		while [ $(($(date +%s) - start)) -lt "$GT" ] && kill -0 $pid 2>/dev/null; do
+			sleep 10
+			"$CTL" "$T/$n.sock" screendump "$T/$n.png" >/dev/null 2>&1 || continue
+			tesseract "$T/$n.png" "$T/$n.ocr" >/dev/null 2>&1
+			if grep -qi 'GNU GRUB' "$T/$n.ocr.txt" && grep -qi 'highlighted' "$T/$n.ocr.txt"; then found=1; break; fi
+		done
+		if [ -z "$found" ]; then
+			fail $n-menu "no GRUB menu in the screendump after $(($(date +%s) - start)) s (OCR: $(tr '\n' ' ' <"$T/$n.ocr.txt" 2>/dev/null | cut -c1-120))"
+		else
+			pass $n-menu
+			echo "  GRUB menu after $(($(date +%s) - start)) s"
+			"$CTL" "$T/$n.sock" screendump "$T/$n.0.ppm" >/dev/null
+			bar0=$("$CTL" -bar "$T/$n.0.ppm")
+			"$CTL" "$T/$n.sock" sendkey down >/dev/null
+			bar1=$bar0 _i=0
+			while [ "$bar1" = "$bar0" ] && [ $_i -lt 60 ]; do
+				sleep 2; _i=$((_i + 1))
+				"$CTL" "$T/$n.sock" screendump "$T/$n.1.ppm" >/dev/null
+				bar1=$("$CTL" -bar "$T/$n.1.ppm")
+			done
+			if [ "${bar1%% *}" -gt "${bar0%% *}" ] 2>/dev/null; then pass $n-sendkey-down
+			else fail $n-sendkey-down "highlight did not move down (bar before: $bar0, after: $bar1)"; fi
+		fi
+		"$CTL" "$T/$n.sock" quit >/dev/null 2>&1
+		wait $pid
 	fi
 fi
 exit 0
