@@ -19,7 +19,7 @@ echo "E2E: dri $(ls /dev/dri 2>/dev/null | tr '\n' ' ')fb $(ls /dev | grep '^fb'
 sleep 4 # display.sh takes the "console restored" picture here
 echo "E2E: display hal begin"
 timeout 300 /bin/hal --kernel /vmlinuz --initrd /l2disp.cpio.gz \
-	--append "console=ttyS0 panic=-1 quiet" --mem 256M --display kms --serial stdio
+	--append "console=ttyS0 panic=-1 loglevel=4" --mem 256M --display kms --serial stdio -v
 echo
 echo "E2E: display hal rc=$?"
 poweroff -f

@@ -7,7 +7,9 @@ export PATH=/bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
+echo "L2: up"
 for m in $(cat /display.list); do insmod "/lib/modules/$m" || echo "L2: insmod $m failed"; done
+echo "L2: modules loaded"
 i=0
 while [ ! -e /dev/fb0 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 for c in /sys/class/vtconsole/vtcon*; do
