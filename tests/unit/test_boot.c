@@ -55,7 +55,7 @@ static void load(uint16_t xlf, bool force32, const uint8_t *initrd, size_t isz, 
 		 int expect, struct boot_regs *r, char *why)
 {
 	size_t n = make_bzimage(0x20f, xlf, 1 * MiB, 4096);
-	struct boot_args a = { img, n, initrd, isz, cmd, force32, 0xe0000 };
+	struct boot_args a = { img, n, initrd, isz, cmd, force32, 0xe0000, { 0 } };
 	int ret = bzimage_load(&mem, &a, r, why, 256);
 	if (ret != expect)
 		printf("# bzimage_load: %s\n", why);
@@ -129,7 +129,7 @@ static void loader_refuses_what_does_not_fit(void)
 	load(1, false, NULL, 0, longcmd, -1, &r, why);
 	CHECK(strstr(why, "command line"));
 	size_t n = make_bzimage(0x20f, 1, 64 * MiB, 4096); /* wants 64 MiB to decompress */
-	struct boot_args a = { img, n, NULL, 0, "", false, 0 };
+	struct boot_args a = { img, n, NULL, 0, "", false, 0, { 0 } };
 	CHECK(bzimage_load(&mem, &a, &r, why, sizeof(why)) < 0);
 	CHECK(strstr(why, "--mem"));
 	static uint8_t big[15 * 1024 * 1024];
