@@ -339,6 +339,11 @@ int fb_start(const struct fb_source *src, const char *name, bool need_core)
 	return 0;
 }
 
+bool fb_has_backend(void)
+{
+	return fb.be != NULL;
+}
+
 void fb_stop(void)
 {
 	if (fb.timer_fd >= 0) {

@@ -63,6 +63,8 @@ struct fb_source {
  * With "none" and no control socket nothing runs at all (need_core false). */
 int fb_start(const struct fb_source *src, const char *backend_name, bool need_core);
 void fb_stop(void);
+/* A screen (kms or fb) is open: host input belongs to the guest then. */
+bool fb_has_backend(void);
 /* The guest display of the VM now running (NULL between boots). */
 void fb_set_source(const struct fb_source *src);
 /* KVM_GET_DIRTY_LOG; a pointer so the benchmark can stand in for KVM. */

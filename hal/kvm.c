@@ -34,10 +34,14 @@ static int slot_ioctl(struct vm *vm, uint32_t slot, uint64_t gpa, uint64_t size,
 	return 0;
 }
 
+#define MAX_SLOTS 32
+static bool slot_present[MAX_SLOTS];
+
 static int set_slot(struct vm *vm, uint64_t gpa, uint64_t size, void *hva, uint32_t flags)
 {
-	if (slot_ioctl(vm, (uint32_t)nslots, gpa, size, hva, flags) < 0)
+	if (nslots == MAX_SLOTS || slot_ioctl(vm, (uint32_t)nslots, gpa, size, hva, flags) < 0)
 		return -1;
+	slot_present[nslots] = true;
 	return nslots++;
 }
 
@@ -48,12 +52,21 @@ int vm_ram_slot(uint64_t gpa, uint64_t size, void *hva, bool dirty_log)
 
 int vm_ram_slot_move(int slot, uint64_t gpa, uint64_t size, void *hva, bool dirty_log, bool present)
 {
-	/* KVM moves a slot by deleting it (size 0) and adding it again. */
-	if (slot_ioctl(the_vm, (uint32_t)slot, 0, 0, hva, 0) < 0)
+	if (slot < 0 || slot >= nslots)
 		return -1;
+	/* KVM moves a slot by deleting it (size 0) and adding it again; deleting
+	 * one that is not there is an error. */
+	if (slot_present[slot]) {
+		if (slot_ioctl(the_vm, (uint32_t)slot, 0, 0, hva, 0) < 0)
+			return -1;
+		slot_present[slot] = false;
+	}
 	if (!present)
 		return 0;
-	return slot_ioctl(the_vm, (uint32_t)slot, gpa, size, hva, dirty_log ? KVM_MEM_LOG_DIRTY_PAGES : 0);
+	if (slot_ioctl(the_vm, (uint32_t)slot, gpa, size, hva, dirty_log ? KVM_MEM_LOG_DIRTY_PAGES : 0) < 0)
+		return -1;
+	slot_present[slot] = true;
+	return 0;
 }
 
 int vm_dirty_log(int slot, uint64_t *bitmap)
@@ -180,6 +193,7 @@ void vm_destroy(struct vm *vm)
 		close(vm_stop_efd);
 	vm_stop_efd = -1;
 	nslots = 0;
+	memset(slot_present, 0, sizeof(slot_present));
 }
 
 void vm_irq_line(int irq, int level)

@@ -14,7 +14,9 @@
 #include "boot.h"
 #include "chipset.h"
 #include "config.h"
+#include "console.h"
 #include "debug.h"
+#include "evdev.h"
 #include "fb.h"
 #include "fwcfg.h"
 #include "hal.h"
@@ -67,7 +69,8 @@ static void term_restore(void)
 
 static void fatal_signal(int sig)
 {
-	term_restore(); /* async-signal-safe */
+	display_emergency_restore(); /* both async-signal-safe */
+	term_restore();
 	signal(sig, SIG_DFL);
 	raise(sig);
 }
@@ -81,9 +84,6 @@ static int term_init(void)
 		return 0;
 	tio_saved = 1;
 	atexit(term_restore);
-	const int fatal[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT };
-	for (size_t i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++)
-		signal(fatal[i], fatal_signal);
 	t = saved_tio;
 	cfmakeraw(&t);
 	tcsetattr(STDIN_FILENO, TCSANOW, &t);
@@ -293,7 +293,7 @@ static int step_devices(void)
 	for (int i = 0; i < cfg.ndisks; i++) {
 		char why[256];
 		if (virtio_blk_create(cfg.disks[i], DISK_SLOT0 + i, why, sizeof(why)) < 0) {
-			err("--disk %s: %s", cfg.disks[i], why);
+			err("%s", why);
 			return -1;
 		}
 	}
@@ -458,6 +458,13 @@ static void on_stdin(void *ctx)
 
 static int signal_fd = -1, stop_requested;
 
+static void hotkey_stop(void)
+{
+	hal_log(NULL, "stopped by the host's hotkey");
+	stop_requested = 1;
+	vm_request_stop(HAL_EXIT_SIGNAL);
+}
+
 static void on_signal(void *ctx)
 {
 	struct signalfd_siginfo si;
@@ -536,8 +543,14 @@ int main(int argc, char **argv)
 		return HAL_EXIT_ERROR;
 	if (cfg.serial == OUT_STDIO)
 		loop_add(STDIN_FILENO, on_stdin, NULL); /* fails for /dev/null or a file: no input then */
+	/* A crash must not leave the host's screen or terminal unusable. */
+	const int fatal[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT };
+	for (size_t i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++)
+		signal(fatal[i], fatal_signal);
 	if ((cfg.control && control_start(cfg.control) < 0) || fb_start(NULL, cfg.display, cfg.control != NULL) < 0)
 		return HAL_EXIT_ERROR;
+	if (fb_has_backend()) /* the guest is on the screen: give it keyboard and mouse */
+		evdev_start(&(struct evdev_sink){ input_key, input_mouse, machine_power_button, hotkey_stop });
 	term_init();
 
 	int code;
@@ -547,6 +560,7 @@ int main(int argc, char **argv)
 			break;
 		hal_log(NULL, "guest reset: restarting");
 	}
+	evdev_stop();
 	control_stop();
 	fb_stop();
 	term_restore();
