@@ -8,7 +8,7 @@
 #     /syslinux/ldlinux.*, syslinux.cfg, /boot/vmlinuz, /boot/rdroot.img
 #                              SYSLINUX (legacy BIOS), started by gptmbr.bin
 #                              in the protective MBR's boot code
-# Usage: mkusb.sh KERNEL INITRD CMDLINE OUT
+# Usage: mkusb.sh KERNEL INITRD CMDLINE OUT   (CMDLINE @FILE: read it from FILE)
 set -eu
 kernel=$1 initrd=$2 cmdline=$3 out=$4
 stub=${UKI_STUB:-/usr/lib/systemd/boot/efi/linuxx64.efi.stub}
@@ -23,7 +23,8 @@ done
 for c in objcopy objdump sfdisk mkfs.vfat mcopy mmd syslinux; do
 	command -v $c >/dev/null || { echo "mkusb.sh: $c missing (apt-get install binutils fdisk dosfstools mtools syslinux syslinux-common systemd-boot-efi)" >&2; exit 1; }
 done
-cmdline=$(echo "$cmdline" | tr -s ' ' | sed 's/^ //;s/ $//')
+case $cmdline in @*) cmdline=$(cat "${cmdline#@}") ;; esac
+cmdline=$(printf '%s\n' "$cmdline" | tr -s ' \n' '  ' | sed 's/^ //;s/ $//')
 work=$out.d
 [ -n "${KEEP_WORK:-}" ] || rm -rf "$work"
 mkdir -p "$work"

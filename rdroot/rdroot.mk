@@ -31,8 +31,16 @@ $(BUILD)/rdroot.img: $(E2E)/kver $(E2E)/mkcpio $(BUILD)/hal $(BUILD)/init $(BUIL
 		rdroot/mkrdroot.sh rdroot/modules.list rdroot/hal.conf
 	@sh rdroot/mkrdroot.sh $(E2E) $(E2E)/mkcpio $(BUILD)/hal $(BUILD)/init $@
 
-$(BUILD)/usb.img: $(BUILD)/vmlinuz $(BUILD)/rdroot.img rdroot/mkusb.sh $(BUILD)/.usb-deps
-	@sh rdroot/mkusb.sh $(BUILD)/vmlinuz $(BUILD)/rdroot.img "$(USB_CONSOLE) $(USB_APPEND)" $@
+# The command line goes through a file (written when it changes, so a new
+# USB_APPEND rebuilds the image; no shell quoting of its quotes).
+USB_CMDLINE := $(strip $(USB_CONSOLE) $(USB_APPEND))
+ifneq ($(USB_CMDLINE),$(file <$(BUILD)/usb.cmdline))
+$(shell mkdir -p $(BUILD))
+$(file >$(BUILD)/usb.cmdline,$(USB_CMDLINE))
+endif
+
+$(BUILD)/usb.img: $(BUILD)/vmlinuz $(BUILD)/rdroot.img $(BUILD)/usb.cmdline rdroot/mkusb.sh $(BUILD)/.usb-deps
+	@sh rdroot/mkusb.sh $(BUILD)/vmlinuz $(BUILD)/rdroot.img @$(BUILD)/usb.cmdline $@
 
 # The boot medium's full-system tests alone (they are also in make e2e).
 .PHONY: e2e-rdroot
