@@ -216,9 +216,15 @@ int disk_parse_spec(const char *s, struct disk_spec *spec)
 	if (!s || !*s)
 		return -1;
 	size_t l = strlen(s);
-	if (l > 3 && !strcmp(s + l - 3, ",ro")) {
-		spec->ro = true;
-		l -= 3;
+	for (bool more = true; more;) { /* ",ro" and ",part", in any order */
+		more = false;
+		if (l > 3 && !strncmp(s + l - 3, ",ro", 3)) {
+			spec->ro = more = true;
+			l -= 3;
+		} else if (l > 5 && !strncmp(s + l - 5, ",part", 5)) {
+			spec->part = more = true;
+			l -= 5;
+		}
 	}
 	const char *v = NULL;
 	if (s[0] == '/') {
@@ -469,7 +475,10 @@ int disk_find(const struct disk_scan *sc, const struct disk_spec *spec, const ch
 		return -EEXIST;
 	}
 	if (nmatch == 1) {
-		snprintf(devpath, n, "%s/%s", devroot, sc->devs[found].name);
+		/* A firmware guest boots a whole disk: a label found on a partition
+		 * names the disk holding it, unless ",part" asks for the partition. */
+		const struct disk_dev *d = &sc->devs[found];
+		snprintf(devpath, n, "%s/%s", devroot, spec->part ? d->name : d->disk);
 		return 0;
 	}
 	if (refused) {

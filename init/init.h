@@ -147,9 +147,10 @@ struct disk_mem { const uint8_t *buf; size_t len; };
 void disk_src_mem(struct disk_src *s, struct disk_mem *m, unsigned sector);
 
 enum disk_spec_kind { DISK_PATH, DISK_LABEL, DISK_PARTLABEL, DISK_UUID, DISK_PARTUUID, DISK_SERIAL };
-struct disk_spec { enum disk_spec_kind kind; char value[128]; bool ro; };
+struct disk_spec { enum disk_spec_kind kind; char value[128]; bool ro, part; };
 /* Parses hal.disk: a path, or LABEL=/PARTLABEL=/UUID=/PARTUUID=/SERIAL=, with
- * an optional ",ro" suffix. Returns 0 or -1. */
+ * optional ",ro" and ",part" (hand the guest the matching partition itself,
+ * not the disk that holds it) suffixes. Returns 0 or -1. */
 int disk_parse_spec(const char *s, struct disk_spec *spec);
 
 /* One block device (whole disk or partition) found in sysfs. */

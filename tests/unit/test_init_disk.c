@@ -242,6 +242,17 @@ static void make_tree(const char *root)
 	PUTS(sys, "block/vdb/size", "8\n");
 	PUTS(sys, "block/vdb/dev", "254:16\n");
 	PUTS(sys, "block/loop0/size", "0\n");
+	/* sdb: a guest disk whose only partition is named GUESTPART */
+	const char *gnames[] = { "GUESTPART" };
+	size_t glen;
+	uint8_t *sdb = make_gpt(&glen, gnames, 1);
+	put(dev, "sdb", sdb, glen);
+	put(dev, "sdb1", sdb + 2048 * 512, 1 << 20);
+	PUTS(sys, "block/sdb/size", "16384\n");
+	PUTS(sys, "block/sdb/dev", "8:16\n");
+	PUTS(sys, "block/sdb/sdb1/partition", "1\n");
+	PUTS(sys, "block/sdb/sdb1/dev", "8:17\n");
+	free(sdb);
 	free(sda);
 	free(fat);
 }
@@ -255,7 +266,7 @@ static void test_discovery_and_boot_disk_rule(void)
 	snprintf(dev, sizeof(dev), "%s/dev", root);
 	struct disk_scan sc;
 	CHECK_EQ(disk_scan(&sc, sys, dev), 0);
-	CHECK_EQ(sc.n, 5); /* sda sda1 sda2 vda vdb; empty loop0 skipped */
+	CHECK_EQ(sc.n, 7); /* sda sda1 sda2 sdb sdb1 vda vdb; empty loop0 skipped */
 	CHECK(disk_is_boot(&sc, "sda"));
 	CHECK(!disk_is_boot(&sc, "vda"));
 	struct disk_spec sp;
@@ -267,6 +278,15 @@ static void test_discovery_and_boot_disk_rule(void)
 	disk_parse_spec("SERIAL=GUEST-SERIAL-1", &sp);
 	CHECK_EQ(disk_find(&sc, &sp, "/dev", path, sizeof(path), msg, sizeof(msg)), 0);
 	CHECK(!strcmp(path, "/dev/vda"));
+	/* a partition's name gives the guest the whole disk it is on, so
+	 * firmware finds the boot sector; ",part" asks for the partition */
+	disk_parse_spec("PARTLABEL=GUESTPART", &sp);
+	CHECK_EQ(disk_find(&sc, &sp, "/dev", path, sizeof(path), msg, sizeof(msg)), 0);
+	CHECK(!strcmp(path, "/dev/sdb"));
+	CHECK_EQ(disk_parse_spec("PARTLABEL=GUESTPART,part,ro", &sp), 0);
+	CHECK(sp.part && sp.ro && !strcmp(sp.value, "GUESTPART"));
+	CHECK_EQ(disk_find(&sc, &sp, "/dev", path, sizeof(path), msg, sizeof(msg)), 0);
+	CHECK(!strcmp(path, "/dev/sdb1"));
 	/* two disks with the same label: refuse to guess */
 	disk_parse_spec("LABEL=data", &sp);
 	CHECK_EQ(disk_find(&sc, &sp, "/dev", path, sizeof(path), msg, sizeof(msg)), -EEXIST);
