@@ -177,7 +177,11 @@ void i8042_io(void *dev, uint64_t addr, uint8_t *data, uint32_t len, _Bool is_wr
 		k->last_was_cmd = 0;
 		data_write(k, data[0]);
 	} else {
-		data[0] = qlen(k) ? k->q[k->qtail++ % I8042_QUEUE].byte : 0;
+		/* An empty output buffer reads as the last byte again, as on the
+		 * real controller (a late IRQ 1 handler then sees a repeat, not 0). */
+		if (qlen(k))
+			k->last = k->q[k->qtail++ % I8042_QUEUE].byte;
+		data[0] = k->last;
 		/* The next byte moves into the output buffer as a new interrupt:
 		 * drop the line so the edge-triggered PIC/IOAPIC sees it rise again. */
 		if (k->irq1 && k->irq)

@@ -14,6 +14,7 @@ struct i8042 {
 	uint8_t kbd_arg_cmd;  /* keyboard command waiting for its argument */
 	uint8_t aux_arg_cmd;  /* mouse command waiting for its argument */
 	uint8_t last_was_cmd;
+	uint8_t last;         /* last byte read from the output buffer */
 	struct { uint8_t byte, aux; } q[I8042_QUEUE];
 	unsigned qhead, qtail;
 	int irq1, irq12;      /* current line levels */

@@ -124,6 +124,7 @@ static void i8042_self_test_and_reset(void)
 	CHECK_EQ(irq_edges[1], 3);               /* each byte of a reply is its own interrupt */
 	CHECK_EQ(in8(i8042_io, &k, 0x60), 0xaa);
 	CHECK_EQ(irq_level[1], 0);
+	CHECK_EQ(in8(i8042_io, &k, 0x60), 0xaa);  /* empty: the last byte again */
 	out8(i8042_io, &k, 0x64, 0x60);          /* write CTR: no interrupts */
 	out8(i8042_io, &k, 0x60, 0x00);
 	out8(i8042_io, &k, 0x64, 0x20);
