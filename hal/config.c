@@ -19,8 +19,13 @@ void config_usage(FILE *f)
 		"  --disk PATH[,ro][,serial=S]\n"
 		"                       a virtio disk: raw image or block device (repeatable; the\n"
 		"                       first is the boot disk)\n"
-		"  --firmware bios|PATH firmware image mapped below 4 GiB and entered at the\n"
-		"                       reset vector (bios = Debian's SeaBIOS)\n"
+		"  --firmware bios|ovmf|PATH\n"
+		"                       firmware image mapped below 4 GiB and entered at the\n"
+		"                       reset vector (bios = Debian's SeaBIOS, ovmf = Debian's\n"
+		"                       OVMF_CODE_4M.fd: UEFI)\n"
+		"  --efivars PATH|none  UEFI variable store (flash below the firmware), created\n"
+		"                       from OVMF_VARS_4M.fd when missing; default with ovmf:\n"
+		"                       DISK.efivars beside the first disk if it is a file\n"
 		"  --display auto|kms|fb|none\n"
 		"                       where the guest's screen goes (default auto: kms, then fb,\n"
 		"                       then none)\n"
@@ -83,7 +88,7 @@ static int parse_out(const char *s, enum out_kind *k, const char **path)
 
 int config_parse(int argc, char **argv, struct config *c, char *why, size_t whylen)
 {
-	enum { O_KERNEL = 256, O_INITRD, O_APPEND, O_FIRMWARE, O_MEM, O_CPUS, O_SERIAL, O_DEBUGCON, O_ENTRY32, O_NOREBOOT, O_DISK, O_DISPLAY, O_CONTROL };
+	enum { O_KERNEL = 256, O_INITRD, O_APPEND, O_FIRMWARE, O_MEM, O_CPUS, O_SERIAL, O_DEBUGCON, O_ENTRY32, O_NOREBOOT, O_DISK, O_DISPLAY, O_CONTROL, O_EFIVARS };
 	static const struct option opts[] = {
 		{ "kernel", required_argument, 0, O_KERNEL }, { "initrd", required_argument, 0, O_INITRD },
 		{ "append", required_argument, 0, O_APPEND }, { "firmware", required_argument, 0, O_FIRMWARE },
@@ -91,7 +96,8 @@ int config_parse(int argc, char **argv, struct config *c, char *why, size_t whyl
 		{ "serial", required_argument, 0, O_SERIAL }, { "debugcon", required_argument, 0, O_DEBUGCON },
 		{ "entry32", no_argument, 0, O_ENTRY32 }, { "no-reboot", no_argument, 0, O_NOREBOOT },
 		{ "disk", required_argument, 0, O_DISK }, { "display", required_argument, 0, O_DISPLAY },
-		{ "control", required_argument, 0, O_CONTROL }, { "verbose", no_argument, 0, 'v' },
+		{ "control", required_argument, 0, O_CONTROL }, { "efivars", required_argument, 0, O_EFIVARS },
+		{ "verbose", no_argument, 0, 'v' },
 		{ "help", no_argument, 0, 'h' }, { "version", no_argument, 0, 'V' }, { 0, 0, 0, 0 },
 	};
 	memset(c, 0, sizeof(*c));
@@ -111,6 +117,7 @@ int config_parse(int argc, char **argv, struct config *c, char *why, size_t whyl
 		case O_INITRD: c->initrd = optarg; break;
 		case O_APPEND: c->append = optarg; break;
 		case O_FIRMWARE: c->firmware = optarg; break;
+		case O_EFIVARS: c->efivars = optarg; break;
 		case O_MEM:
 			if (parse_size(optarg, &c->mem) < 0)
 				USAGE("--mem %s: expected a size such as 512M or 4G", optarg);
@@ -158,5 +165,7 @@ int config_parse(int argc, char **argv, struct config *c, char *why, size_t whyl
 		USAGE("--kernel and --firmware exclude each other");
 	if (!c->kernel && !c->firmware)
 		c->firmware = "bios";
+	if (c->efivars && (!c->firmware || !strcmp(c->firmware, "bios")))
+		USAGE("--efivars needs --firmware ovmf (or a UEFI firmware image)");
 	return CONFIG_OK;
 }

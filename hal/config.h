@@ -12,7 +12,8 @@ enum out_kind { OUT_STDIO, OUT_FILE, OUT_NONE };
 
 struct config {
 	const char *kernel, *initrd, *append;
-	const char *firmware;     /* NULL, "bios", or a path */
+	const char *firmware;     /* NULL, "bios", "ovmf", or a path */
+	const char *efivars;      /* UEFI variable store file, "none", or NULL (default) */
 	uint64_t mem;
 	int cpus;
 	enum out_kind serial, debugcon;

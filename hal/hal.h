@@ -113,6 +113,10 @@ int vm_signal_msi(uint64_t addr, uint32_t data);
 int vm_ram_slot(uint64_t gpa, uint64_t size, void *hva, bool dirty_log);
 int vm_ram_slot_move(int slot, uint64_t gpa, uint64_t size, void *hva, bool dirty_log, bool present);
 int vm_dirty_log(int slot, uint64_t *bitmap);
+/* A read-only slot over hal's own memory at hva (flash in read-array mode:
+ * guest writes exit as MMIO): slot < 0 creates one (returns its number),
+ * otherwise maps (present) or unmaps it in place. -1 on failure. */
+int vm_rom_slot(int slot, uint64_t gpa, uint64_t size, void *hva, bool present);
 /* A read-only memory slot holding a copy of `data` (firmware images). */
 int vm_add_rom(uint64_t gpa, const void *data, uint64_t size);
 

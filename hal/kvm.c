@@ -50,7 +50,7 @@ int vm_ram_slot(uint64_t gpa, uint64_t size, void *hva, bool dirty_log)
 	return set_slot(the_vm, gpa, size, hva, dirty_log ? KVM_MEM_LOG_DIRTY_PAGES : 0);
 }
 
-int vm_ram_slot_move(int slot, uint64_t gpa, uint64_t size, void *hva, bool dirty_log, bool present)
+static int slot_move(int slot, uint64_t gpa, uint64_t size, void *hva, uint32_t flags, bool present)
 {
 	if (slot < 0 || slot >= nslots)
 		return -1;
@@ -63,10 +63,22 @@ int vm_ram_slot_move(int slot, uint64_t gpa, uint64_t size, void *hva, bool dirt
 	}
 	if (!present)
 		return 0;
-	if (slot_ioctl(the_vm, (uint32_t)slot, gpa, size, hva, dirty_log ? KVM_MEM_LOG_DIRTY_PAGES : 0) < 0)
+	if (slot_ioctl(the_vm, (uint32_t)slot, gpa, size, hva, flags) < 0)
 		return -1;
 	slot_present[slot] = true;
 	return 0;
+}
+
+int vm_ram_slot_move(int slot, uint64_t gpa, uint64_t size, void *hva, bool dirty_log, bool present)
+{
+	return slot_move(slot, gpa, size, hva, dirty_log ? KVM_MEM_LOG_DIRTY_PAGES : 0, present);
+}
+
+int vm_rom_slot(int slot, uint64_t gpa, uint64_t size, void *hva, bool present)
+{
+	if (slot < 0)
+		return present ? set_slot(the_vm, gpa, size, hva, KVM_MEM_READONLY) : -1;
+	return slot_move(slot, gpa, size, hva, KVM_MEM_READONLY, present) < 0 ? -1 : slot;
 }
 
 int vm_dirty_log(int slot, uint64_t *bitmap)

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <termios.h>
@@ -23,6 +24,7 @@
 #include "i8042.h"
 #include "loop.h"
 #include "pci.h"
+#include "pflash.h"
 #include "pm.h"
 #include "reset.h"
 #include "rtc.h"
@@ -30,6 +32,8 @@
 #include "virtio.h"
 
 #define SEABIOS_PATH "/usr/share/seabios/bios-256k.bin"
+#define OVMF_CODE_PATH "/usr/share/OVMF/OVMF_CODE_4M.fd"
+#define OVMF_VARS_PATH "/usr/share/OVMF/OVMF_VARS_4M.fd"
 #define PM_BASE 0x600
 #define SCI_IRQ 9
 #define DISK_SLOT0 3
@@ -367,14 +371,139 @@ out:
 	return ret;
 }
 
+/* ---- UEFI variable store: CFI flash just below the firmware image ---------
+ * Loaded once (it outlives guest resets, as flash does); each boot maps it
+ * afresh. Backed by a file (writes go through) or, without one, by memory
+ * (variables last until hal exits). */
+static struct pflash vars;
+static bool vars_loaded;
+static int vars_slot = -1;
+static char vars_default[4096];
+
+static void vars_set_array(void *ctx, bool array)
+{
+	(void)ctx;
+	if (vm_rom_slot(vars_slot, vars.base, vars.size, vars.mem, array) < 0)
+		warnx("UEFI variable store: cannot %s the read-only slot", array ? "map" : "unmap");
+}
+
+/* The file given, or DISK.efivars beside a first disk that is a file, or
+ * NULL (volatile). */
+static const char *vars_path(void)
+{
+	if (cfg.efivars)
+		return strcmp(cfg.efivars, "none") ? cfg.efivars : NULL;
+	if (strcmp(cfg.firmware, "ovmf") || !cfg.ndisks)
+		return NULL;
+	struct stat st;
+	size_t n = strcspn(cfg.disks[0], ",");
+	if (n + sizeof(".efivars") > sizeof(vars_default))
+		return NULL;
+	memcpy(vars_default, cfg.disks[0], n);
+	vars_default[n] = 0;
+	if (stat(vars_default, &st) < 0 || !S_ISREG(st.st_mode))
+		return NULL;
+	strcat(vars_default, ".efivars");
+	return vars_default;
+}
+
+static int vars_load(void)
+{
+	const char *path = vars_path();
+	const char *tmpl = strcmp(cfg.firmware, "ovmf") ? NULL : OVMF_VARS_PATH;
+	uint8_t *img = NULL;
+	size_t size = 0;
+	int fd = -1;
+	if (path) {
+		fd = open(path, O_RDWR | O_CLOEXEC);
+		if (fd < 0 && errno == ENOENT && tmpl) {
+			/* first use: a copy of the firmware's empty store */
+			img = read_file("UEFI variable template", tmpl, 16 * MiB, &size);
+			if (!img)
+				return -1;
+			fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+			if (fd >= 0 && (write(fd, img, size) != (ssize_t)size || fdatasync(fd) < 0)) {
+				err("cannot write UEFI variable store %s: %s", path, strerror(errno));
+				close(fd);
+				unlink(path);
+				free(img);
+				return -1;
+			}
+			if (fd >= 0)
+				hal_log(NULL, "UEFI variables: created %s from %s", path, tmpl);
+		}
+		if (fd < 0) {
+			err("cannot open UEFI variable store %s: %s", path, strerror(errno));
+			free(img);
+			return -1;
+		}
+		if (!img && !(img = read_file("UEFI variable store", path, 16 * MiB, &size))) {
+			close(fd);
+			return -1;
+		}
+	} else {
+		if (!tmpl) {
+			err("--efivars none needs --firmware ovmf (no template for %s)", cfg.firmware);
+			return -1;
+		}
+		if (!(img = read_file("UEFI variable template", tmpl, 16 * MiB, &size)))
+			return -1;
+		dbg("UEFI variables: in memory only (no --efivars, first disk not a file)");
+	}
+	int ret = -1;
+	if (size < PFLASH_BLOCK || size % PFLASH_BLOCK) {
+		err("UEFI variable store %s: %zu bytes is not a whole number of 4 KiB blocks", path ? path : tmpl, size);
+		goto out;
+	}
+	size_t map = size;
+	uint8_t *mem = mmap(NULL, map, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (mem == MAP_FAILED) {
+		err("cannot map the UEFI variable store: %s", strerror(errno));
+		goto out;
+	}
+	memcpy(mem, img, size);
+	pflash_init(&vars, 0, mem, size, fd, vars_set_array, NULL);
+	vars_loaded = true;
+	fd = -1;
+	ret = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(img);
+	return ret;
+}
+
+/* Place the store just below the firmware image at fw_base. */
+static int vars_attach(uint64_t fw_base)
+{
+	if (!vars_loaded && vars_load() < 0)
+		return -1;
+	if (vars.size > fw_base - 0xFF000000ULL) {
+		err("firmware and UEFI variable store do not fit in the top 16 MiB");
+		return -1;
+	}
+	vars.base = fw_base - vars.size;
+	vars_slot = vm_rom_slot(-1, vars.base, vars.size, vars.mem, true);
+	if (vars_slot < 0 || bus_register(BUS_MMIO, vars.base, vars.size, pflash_io, &vars) < 0)
+		return -1;
+	pflash_reset(&vars);
+	dbg("UEFI variable store at 0x%llx (0x%llx bytes), %s", (unsigned long long)vars.base,
+	    (unsigned long long)vars.size, vars.fd >= 0 ? "backed by a file" : "in memory");
+	return 0;
+}
+
 static int boot_firmware(void)
 {
-	const char *path = strcmp(cfg.firmware, "bios") ? cfg.firmware : SEABIOS_PATH;
+	const char *path = !strcmp(cfg.firmware, "bios") ? SEABIOS_PATH :
+			   !strcmp(cfg.firmware, "ovmf") ? OVMF_CODE_PATH : cfg.firmware;
+	bool uefi = !strcmp(cfg.firmware, "ovmf") || cfg.efivars;
 	size_t size;
 	uint8_t *img = read_file("firmware", path, 16 * MiB, &size);
 	if (!img) {
 		if (path == (const char *)SEABIOS_PATH)
 			err("install Debian's seabios package, or give --kernel or --firmware PATH");
+		else if (path == (const char *)OVMF_CODE_PATH)
+			err("install Debian's ovmf package for --firmware ovmf");
 		return -1;
 	}
 	int ret = -1;
@@ -383,8 +512,11 @@ static int boot_firmware(void)
 		goto out;
 	}
 	/* Whole image just below 4 GiB (read-only, where the reset vector is),
-	 * and its last 128 KiB (or all of it) as RAM ending at 1 MiB. */
+	 * and its last 128 KiB (or all of it) as RAM ending at 1 MiB. UEFI: the
+	 * variable store (flash) right below it (OVMF_CODE_4M: 0xFFC00000). */
 	if (vm_add_rom(0x100000000ULL - size, img, size) < 0)
+		goto out;
+	if (uefi && vars_attach(0x100000000ULL - size) < 0)
 		goto out;
 	size_t low = size < 128 * KiB ? size : 128 * KiB;
 	uint8_t *dst = gpa_ptr(&vm.mem, HIMEM_START - low, low);
@@ -559,6 +691,11 @@ int main(int argc, char **argv)
 		if (code != HAL_EXIT_RESET || cfg.no_reboot || stop_requested)
 			break;
 		hal_log(NULL, "guest reset: restarting");
+	}
+	if (vars_loaded) {
+		pflash_sync(&vars);
+		dbg("UEFI variable store: %llu bytes programmed, %llu blocks erased", (unsigned long long)vars.programs,
+		    (unsigned long long)vars.erases);
 	}
 	evdev_stop();
 	control_stop();
