@@ -39,6 +39,15 @@ $(E2E)/l2disk: tests/e2e/l2disk.c $(UAPI)/.stamp
 	@mkdir -p $(E2E)
 	$(MUSLCC) $(MUSL_CFLAGS) -static -s -o $@ $<
 
+$(E2E)/l2uefi: tests/e2e/l2uefi.c $(UAPI)/.stamp
+	@mkdir -p $(E2E)
+	$(MUSLCC) $(MUSL_CFLAGS) -static -s -o $@ $<
+
+# A UEFI disk (GPT, ESP, unified kernel image) booted by hal through OVMF
+# (tests/e2e/ovmf.sh).
+$(E2E)/uefi.img: $(E2E)/kver $(E2E)/l2uefi $(E2E)/mkcpio tests/e2e/mkuefidisk.sh
+	sh tests/e2e/mkuefidisk.sh $(E2E) $(E2E)/mkcpio $(E2E)/l2uefi $@
+
 # A BIOS disk built from Debian's packages (SYSLINUX + kernel + initramfs),
 # booted by hal through SeaBIOS, and a data disk it reads and writes.
 $(E2E)/guest.img: $(E2E)/kver $(E2E)/l2disk $(E2E)/mkcpio tests/e2e/mkguestdisk.sh
