@@ -234,6 +234,8 @@ int control_start(const char *path)
 
 void control_stop(void)
 {
+	if (listen_fd < 0)
+		return; /* never started: the client table holds no descriptors */
 	for (int i = 0; i < MAX_CLIENTS; i++)
 		if (clients[i].fd >= 0)
 			drop(&clients[i]);

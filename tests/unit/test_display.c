@@ -2,8 +2,10 @@
  * dirty rows, bochs DISPI/BAR2/EDID, VGA text rendering, keymap, i8042
  * key and mouse injection, control commands. */
 #include <linux/input-event-codes.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "fb.h"
@@ -449,8 +451,21 @@ static void test_control(void)
 	input_attach(NULL, NULL);
 }
 
+/* hal without --control still tears the control socket down at exit: that
+ * must not close descriptors it never opened (it closed stdin, and the
+ * terminal stayed raw). */
+static void test_control_stop_unstarted(void)
+{
+	int fd = dup(0);
+	CHECK(fd >= 0);
+	control_stop();
+	CHECK(fcntl(0, F_GETFD) != -1);
+	close(fd);
+}
+
 int main(void)
 {
+	RUN(test_control_stop_unstarted);
 	RUN(test_png_crc);
 	RUN(test_png_roundtrip);
 	RUN(test_convert);
