@@ -27,8 +27,9 @@ void config_usage(FILE *f)
 		"                       from OVMF_VARS_4M.fd when missing; default with ovmf:\n"
 		"                       DISK.efivars beside the first disk if it is a file\n"
 		"  --display auto|kms|fb|none\n"
-		"                       where the guest's screen goes (default auto: kms, then fb,\n"
-		"                       then none)\n"
+		"                       where the guest's screen goes; auto tries kms, then fb,\n"
+		"                       then none (default: auto when started on a Linux text\n"
+		"                       console, none elsewhere, e.g. under X or over ssh)\n"
 		"  --control PATH       a Unix socket taking commands (docs/usage.md)\n"
 		"  --mem SIZE           guest RAM, e.g. 512M, 4G (plain numbers are MiB; default 512M)\n"
 		"  --cpus N             virtual CPUs (default 1)\n"
@@ -105,7 +106,7 @@ int config_parse(int argc, char **argv, struct config *c, char *why, size_t whyl
 	c->cpus = 1;
 	c->serial = OUT_STDIO;
 	c->debugcon = OUT_NONE;
-	c->display = "auto";
+	c->display = NULL; /* main.c: auto on a Linux VT, none elsewhere */
 
 	optind = 1;
 	opterr = 0;

@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
+#include <linux/kd.h>
 
 #include "acpi.h"
 #include "boot.h"
@@ -679,6 +681,11 @@ int main(int argc, char **argv)
 	const int fatal[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT };
 	for (size_t i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++)
 		signal(fatal[i], fatal_signal);
+	/* Taking over the screen and grabbing keyboards is right on a machine's
+	 * text console (the HAL's own case), wrong under X or over ssh. */
+	int kdmode;
+	if (!cfg.display)
+		cfg.display = ioctl(STDIN_FILENO, KDGETMODE, &kdmode) == 0 && kdmode == KD_TEXT ? "auto" : "none";
 	if ((cfg.control && control_start(cfg.control) < 0) || fb_start(NULL, cfg.display, cfg.control != NULL) < 0)
 		return HAL_EXIT_ERROR;
 	if (fb_has_backend()) /* the guest is on the screen: give it keyboard and mouse */
