@@ -4,3 +4,8 @@ $(E2E)/kmstest: tests/e2e/kmstest.c $(BUILD)/musl/hal/kms.o $(BUILD)/musl/hal/fb
 		$(BUILD)/musl/hal/console.o $(BUILD)/musl/hal/util.o $(LIBDRM_A)
 	@mkdir -p $(E2E)
 	$(MUSLCC) $(MUSL_CFLAGS) -Ihal $(MUSL_LDFLAGS) -o $@ $^
+# halctl (tests/guest/halctl.c) for L1: the control-socket client that takes
+# the GRUB screendumps and presses keys; static, so the host can run it too.
+$(E2E)/halctl: tests/guest/halctl.c tests/guest/pattern.h $(UAPI)/.stamp
+	@mkdir -p $(E2E)
+	$(MUSLCC) $(MUSL_CFLAGS) -Itests/guest $(MUSL_LDFLAGS) -o $@ $<

@@ -1,6 +1,7 @@
 #!/bin/sh
-# Display test bed (docs/display-host.md): L1 under QEMU TCG has QEMU's
-# bochs-display (EDID native mode 2048x1600), driven by L1's bochs-drm.
+# Display test bed (docs/display-host.md, docs/display.md): L1 under QEMU TCG
+# (two vCPUs, MTTCG) has QEMU's bochs-display (EDID native mode 2048x1600),
+# driven by L1's bochs-drm.
 #   1. tests/e2e/kmstest.c puts four quadrants on it through the KMS backend
 #      and closes it: QEMU's screendump must show the quadrants, then not.
 #   2. hal --display kms boots L2 (same kernel), whose /init loads bochs-drm
@@ -8,9 +9,16 @@
 #      blue, white quadrants) to /dev/fb0. hal scales it by the largest
 #      integer that fits (2) and letterboxes it: 2048x1536 at +0+32.
 #      QEMU's screendump of L1's screen must show exactly that.
+#   3. hal --disk grub-rescue-cdrom.iso --display none --control SOCK boots
+#      GRUB through SeaBIOS + vgabios-bochs-display; halctl in L1 takes
+#      screendumps of hal's screen (before and after `sendkey down`) and
+#      sends them here through the serial console (gzip + base64 between
+#      "E2E: BEGIN/END grubN" lines). tesseract must read GRUB's menu in the
+#      first; halctl -bar must find the highlight bar lower in the second.
 # Prints PASS/FAIL/SKIP lines; the serial log is $BUILD/e2e/display-log.txt,
-# the screendumps $BUILD/e2e/display-*.ppm.
-# Environment: BUILD, MAKE, DISPLAY_TIMEOUT (seconds, default 600).
+# the screendumps $BUILD/e2e/display-*.ppm (GRUB's also as .png).
+# Environment: BUILD, MAKE, DISPLAY_TIMEOUT (seconds, default 600),
+# GRUB_ISO (default Debian's grub-rescue-pc image).
 BUILD=${BUILD:-build}
 MAKE=${MAKE:-make}
 E2E=$BUILD/e2e
@@ -18,11 +26,16 @@ timeout_s=${DISPLAY_TIMEOUT:-600}
 log=$E2E/display-log.txt
 sock=$E2E/display-qmp.sock
 W=2048 H=1600
+GRUB_ISO=${GRUB_ISO:-/usr/lib/grub-rescue/grub-rescue-cdrom.iso}
+VGABIOS=/usr/share/seabios/vgabios-bochs-display.bin
+grub=1
+if ! [ -f "$GRUB_ISO" ]; then grub=; grub_skip="$GRUB_ISO is missing (apt-get install grub-rescue-pc)"
+elif ! [ -f "$VGABIOS" ]; then grub=; grub_skip="$VGABIOS is missing (apt-get install seabios)"; fi
 
 command -v qemu-system-x86_64 >/dev/null 2>&1 || { echo "SKIP e2e-display: qemu-system-x86_64 not installed"; exit 0; }
 command -v python3 >/dev/null 2>&1 || { echo "SKIP e2e-display: python3 not installed (QMP and picture checks)"; exit 0; }
 mkdir -p "$E2E"
-if ! $MAKE -s --no-print-directory BUILD="$BUILD" e2e-images "$E2E/kmstest" >"$E2E/display-make.log" 2>&1; then
+if ! $MAKE -s --no-print-directory BUILD="$BUILD" e2e-images "$E2E/kmstest" "$E2E/halctl" >"$E2E/display-make.log" 2>&1; then
 	tail -n 20 "$E2E/display-make.log" | sed 's/^/  /'
 	echo "FAIL e2e-display-build: see $E2E/display-make.log"
 	exit 0
@@ -67,6 +80,12 @@ sys.stdout.buffer.write(top * (h // 2) + bot * (h // 2))' | gzip -1n >"$E2E/pict
 	echo "file /display.list $E2E/display.names 0644"
 	echo "file /l2disp.cpio.gz $E2E/l2disp.cpio.gz 0644"
 	mods
+	if [ -n "$grub" ]; then
+		echo "file /bin/halctl $E2E/halctl 0755"
+		echo "file /grub.iso $GRUB_ISO 0644"
+		for d in /usr /usr/share /usr/share/seabios; do echo "dir $d 0755"; done
+		echo "file /usr/share/seabios/vgabios-bochs-display.bin $VGABIOS 0644"
+	fi
 } | "$E2E/mkcpio" | gzip -1n >"$E2E/display-overlay.cpio.gz"
 cat "$E2E/l1.cpio.gz" "$E2E/display-overlay.cpio.gz" >"$E2E/display-l1.cpio.gz"
 
@@ -86,13 +105,13 @@ for cmd in ({"execute": "qmp_capabilities"}, {"execute": "screendump", "argument
 PY
 }
 
-rm -f "$sock" "$E2E"/display-*.ppm "$log"
+rm -f "$sock" "$E2E"/display-*.ppm "$E2E"/display-*.png "$E2E"/display-*.ocr.txt "$log"
 t0=$(date +%s)
-timeout "$timeout_s" qemu-system-x86_64 -accel tcg -cpu EPYC -m 2048 -smp 1 \
+timeout "$timeout_s" qemu-system-x86_64 -accel tcg,thread=multi -cpu EPYC -m 2048 -smp 2 \
 	-display none -nodefaults -no-reboot -serial "file:$log" -qmp "unix:$sock,server=on,wait=off" \
 	-device bochs-display,xres=$W,yres=$H,vgamem=64M \
 	-kernel "$E2E/vmlinuz" -initrd "$E2E/display-l1.cpio.gz" \
-	-append "console=ttyS0 panic=-1 quiet consoleblank=0" </dev/null >"$E2E/display-qemu.txt" 2>&1 &
+	-append "console=ttyS0 panic=-1 quiet consoleblank=0${GRUB_ONLY:+ grubonly}" </dev/null >"$E2E/display-qemu.txt" 2>&1 &
 qpid=$!
 shown= closed= l2=
 while kill -0 $qpid 2>/dev/null; do
@@ -135,6 +154,9 @@ if ! grep -q 'E2E: L1 up' "$log" 2>/dev/null; then
 	echo "FAIL e2e-display-l1: L1 did not come up; last lines:"; tail -n 10 "$log" 2>/dev/null | sed 's/^/  /'; exit 0
 fi
 grep 'E2E: dri\|kms:\|E2E: kmstest' "$log" | sed 's/^/  /'
+if [ -n "$GRUB_ONLY" ]; then
+	for t in kms-backend kms-restore hal-kms; do echo "SKIP e2e-display-$t: GRUB_ONLY is set"; done
+else
 qx=$((W / 4)) qy=$((H / 4)) rx=$((W * 3 / 4)) ry=$((H * 3 / 4))
 check e2e-display-kms-backend "$E2E/display-kmstest.ppm" $qx,$qy,ff0000 $rx,$qy,00ff00 $qx,$ry,0000ff $rx,$ry,ffffff
 check e2e-display-kms-restore "$E2E/display-restored.ppm" $qx,$qy,!ff0000 $rx,$ry,!ffffff
@@ -145,4 +167,55 @@ check e2e-display-hal-kms "$E2E/display-hal.ppm" \
 	1,799,ff0000 1,800,0000ff 1,1566,0000ff 2046,1566,ffffff \
 	1024,10,000000 1024,31,000000 1024,1568,000000 1024,1590,000000
 grep -o 'E2E: display hal rc=[0-9]*' "$log" | sed 's/^/  /'
+fi
+
+# GRUB: the screendumps L1 sent (gzip'd base64 PPM) -> display-grubN.ppm/.png
+grubdump() {
+	f=$E2E/display-$1
+	tr -d '\r' <"$log" | sed -n "/^E2E: BEGIN $1\$/,/^E2E: END $1\$/p" | sed '1d;$d' |
+		base64 -d 2>/dev/null | gunzip -c >"$f.ppm" 2>/dev/null
+	[ -s "$f.ppm" ] || { rm -f "$f.ppm"; return 1; }
+	python3 - "$f.ppm" "$f.png" <<'PY'
+import struct, sys, zlib
+d = open(sys.argv[1], "rb").read()
+parts = d.split(b"\n", 3)
+w, h = map(int, parts[1].split()); px = parts[3]
+raw = b"".join(b"\0" + px[y * w * 3:(y + 1) * w * 3] for y in range(h))
+def chunk(t, b):
+    return struct.pack(">I", len(b)) + t + b + struct.pack(">I", zlib.crc32(t + b))
+open(sys.argv[2], "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+    + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b""))
+PY
+}
+if [ -z "$grub" ]; then
+	echo "SKIP e2e-grub-menu-ocr: $grub_skip"
+	echo "SKIP e2e-grub-sendkey-down: $grub_skip"
+	exit 0
+fi
+tr -d '\r' <"$log" | grep 'E2E: grub \(menu\|t=[0-9]* bar after\|hal\|sent\)' | sed 's/^/  /'
+if ! grubdump grub0; then
+	echo "FAIL e2e-grub-menu-ocr: no screendump came from L1 (see $log)"
+	echo "FAIL e2e-grub-sendkey-down: no screendump came from L1"
+	exit 0
+fi
+if ! command -v tesseract >/dev/null 2>&1; then
+	echo "SKIP e2e-grub-menu-ocr: tesseract is missing (apt-get install tesseract-ocr)"
+else
+	tesseract "$E2E/display-grub0.png" "$E2E/display-grub0.ocr" >/dev/null 2>&1
+	ocr=$E2E/display-grub0.ocr.txt
+	miss=
+	for want in 'GNU GRUB' 'GNU/Linux' 'Memtest86' 'highlighted'; do
+		grep -qF "$want" "$ocr" 2>/dev/null || miss="$miss '$want'"
+	done
+	if [ -z "$miss" ]; then echo "PASS e2e-grub-menu-ocr"
+	else echo "FAIL e2e-grub-menu-ocr: OCR of $E2E/display-grub0.png lacks$miss: $(tr -s '\n' ' ' <"$ocr" 2>/dev/null | cut -c1-200)"; fi
+fi
+bar0=$("$E2E/halctl" -bar "$E2E/display-grub0.ppm")
+if ! grubdump grub1; then
+	echo "FAIL e2e-grub-sendkey-down: no second screendump came from L1 (bar before: $bar0)"
+else
+	bar1=$("$E2E/halctl" -bar "$E2E/display-grub1.ppm")
+	if [ "${bar1%% *}" -gt "${bar0%% *}" ] 2>/dev/null; then echo "PASS e2e-grub-sendkey-down"
+	else echo "FAIL e2e-grub-sendkey-down: the highlight bar did not move down (y height before: $bar0, after: $bar1)"; fi
+fi
 exit 0

@@ -16,7 +16,8 @@ sh tests/e2e/bed.sh
 
 # ---- display (tests/e2e/display.sh, docs/display-host.md) --------------------
 # A separate QEMU boot: L1 with bochs-display, the KMS backend alone, then
-# hal --display kms showing L2's picture, checked with QEMU's screendump.
+# hal --display kms showing L2's picture, checked with QEMU's screendump, then
+# GRUB's menu under hal (screendumps over --control, OCR'd here).
 # E2E_DISPLAY=0 leaves it out.
 if [ "${E2E_DISPLAY:-1}" != 0 ]; then
 	BUILD="$BUILD" MAKE="$MAKE" sh tests/e2e/display.sh

@@ -475,12 +475,15 @@ else
 	done
 
 	# GRUB's menu through SeaBIOS + vgabios-bochs-display, read back with OCR,
-	# then `down` moves the highlight. CPL-0 guest code is emulated on the
-	# project's machines (docs/testing.md): the BIOS draws text pixel by
-	# pixel, so this takes minutes there. HAL_GRUB_TIMEOUT (s) bounds it.
-	GT=${HAL_GRUB_TIMEOUT:-900}
+	# then `down` moves the highlight. Opt-in: CPL-0 guest code is emulated on
+	# the project's machines (docs/testing.md) and the BIOS draws text pixel
+	# by pixel, so GRUB does not reach its menu here in 5+ minutes. The same
+	# checks run in the nested test bed (tests/e2e/display.sh: e2e-grub-*).
+	# HAL_GRUB_TIMEOUT=SECONDS runs it here, bounded by that.
+	GT=${HAL_GRUB_TIMEOUT:-}
 	n=display-grub
-	if ! [ -f "$GRUB_ISO" ]; then skip $n "$GRUB_ISO is missing (apt-get install grub-rescue-pc)"
+	if [ -z "$GT" ]; then skip $n "covered by e2e-grub-menu-ocr/e2e-grub-sendkey-down in the nested test bed (tests/e2e/display.sh); this machine's /dev/kvm emulates firmware code, GRUB needs 5+ min to its menu (set HAL_GRUB_TIMEOUT=SECONDS to run it here)"
+	elif ! [ -f "$GRUB_ISO" ]; then skip $n "$GRUB_ISO is missing (apt-get install grub-rescue-pc)"
 	elif ! command -v tesseract >/dev/null; then skip $n "tesseract is missing (apt-get install tesseract-ocr)"
 	else
 		timeout -k 5 $((GT + 60)) "$HAL" --disk "$GRUB_ISO,ro" --mem 256M --serial none --display none \
