@@ -96,6 +96,7 @@ struct vm {
 };
 
 extern struct vm *the_vm;
+extern int vm_stop_efd; /* readable once the VM should stop (main loop) */
 
 int vm_create(struct vm *vm, uint64_t ram_size, int ncpus);
 void vm_destroy(struct vm *vm);
@@ -131,6 +132,7 @@ struct vcpu {
 int vcpus_create(struct vm *vm);
 int vcpus_start(struct vm *vm);
 void vcpus_stop(struct vm *vm);
+void vcpus_join_destroy(struct vm *vm);
 void vcpu_dump(struct vcpu *v);
 /* Register set-up for the boot paths (boot.c). */
 struct boot_regs {

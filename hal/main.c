@@ -45,8 +45,6 @@
 #define DIRECT_LFB  0xFD000000ULL
 #define DIRECT_MMIO 0xFEBF0000ULL
 
-extern int vm_stop_efd;
-void vcpus_join_destroy(struct vm *vm);
 
 static struct config cfg;
 static struct vm vm;

@@ -78,14 +78,11 @@ static bool write_zeroes(struct virtio_blk *b, uint64_t off, uint64_t len, bool 
 	if (fallocate(b->fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) == 0)
 		return true;
 	static const uint8_t zero[65536];
-	for (uint64_t done = 0; done < len;) {
-		size_t n = len - done < sizeof(zero) ? len - done : sizeof(zero);
-		ssize_t r = pwrite(b->fd, zero, n, (off_t)(off + done));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
+	for (uint64_t done = 0, n; done < len; done += n) {
+		n = len - done < sizeof(zero) ? len - done : sizeof(zero);
+		struct iovec z = { (void *)zero, n };
+		if (!rw_all(b, &z, 1, n, off + done, true))
 			return false;
-		done += (uint64_t)r;
 	}
 	return true;
 }
