@@ -51,11 +51,35 @@ endef
 $(BUILD)/.deps: Makefile | $(BUILD)/.dir
 	$(call need_pkgs,$(BUILD_DEPS))
 	@touch $@
-$(BUILD)/.test-deps: Makefile | $(BUILD)/.dir
+$(BUILD)/.test-deps: Makefile $(BUILD)/.deps
 	$(call need_pkgs,$(TEST_DEPS))
 	@touch $@
 deps: $(BUILD)/.deps
 test-deps: $(BUILD)/.test-deps
+
+# $(call deb_source,PKG,DIR): Debian's source package PKG of the release this
+# machine runs, unpacked (Debian's patches applied) into DIR/src, DIR/src/.stamp
+# touched. A private deb-src list for the machine's mirror (the release, its
+# updates and its security suite, so the source matches the installed binary
+# package) and a private lists directory under DIR/apt: no change to the
+# machine's apt configuration, works without root.
+define deb_source
+	@echo "  FETCH   $(1) (Debian source package)"
+	@set -e; d=$(2)/apt; rm -rf $$d $(2)/src; mkdir -p $$d/lists/partial; \
+	mirror=$$(sed -n 's/^URIs: *\([^ ]*\).*/\1/p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | grep -v -- -security | head -n 1); \
+	[ -n "$$mirror" ] || mirror=$$(sed -n 's/^deb  *\(\[[^]]*\] *\)\{0,1\}\([^ ]*\) .*/\2/p' /etc/apt/sources.list 2>/dev/null | grep -v -- -security | head -n 1); \
+	[ -n "$$mirror" ] || mirror=http://deb.debian.org/debian; \
+	secmirror=$$(sed -n 's/^URIs: *\([^ ]*-security\).*/\1/p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -n 1); \
+	[ -n "$$secmirror" ] || secmirror=http://deb.debian.org/debian-security; \
+	suite=$$(. /etc/os-release && echo $$VERSION_CODENAME); \
+	printf 'Types: deb-src\nURIs: %s\nSuites: %s %s-updates\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n\nTypes: deb-src\nURIs: %s\nSuites: %s-security\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+		"$$mirror" "$$suite" "$$suite" "$$secmirror" "$$suite" >$$d/src.sources; \
+	opts="-o Dir::Etc::SourceList=$$PWD/$$d/src.sources -o Dir::Etc::SourceParts=/dev/null -o Dir::State::Lists=$$PWD/$$d/lists -o Debug::NoLocking=1"; \
+	apt-get $$opts -q update >$$d/log 2>&1 || { cat $$d/log; exit 1; }; \
+	(cd $$d && apt-get $$opts -q source --download-only $(1)) >>$$d/log 2>&1 || { cat $$d/log; exit 1; }; \
+	dpkg-source -x $$(ls -v $$d/$(1)_*.dsc | tail -n 1) $(2)/src >>$$d/log 2>&1 || { cat $$d/log; exit 1; }; \
+	touch $(2)/src/.stamp
+endef
 
 $(BUILD)/.dir:
 	@mkdir -p $(BUILD) && touch $@
@@ -98,6 +122,7 @@ $(BUILD)/init: $(INIT_OBJS)
 include tests/tests.mk
 -include hal/libdrm.mk
 -include rdroot/rdroot.mk
+-include patches/qemu/qemu.mk
 
 clean:
 	rm -rf $(BUILD)

@@ -5,10 +5,8 @@
 # library: every GPU sub-library, the tests, man pages, valgrind and cairo
 # are off. Nothing is vendored.
 #
-# Getting the source needs no change to the machine's apt configuration: a
-# private deb-src list for the same mirror and suite as
-# /etc/apt/sources.list.d/debian.sources (or /etc/apt/sources.list) and a
-# private lists directory under $(BUILD)/libdrm/apt; works without root.
+# The source comes through deb_source (Makefile): no change to the machine's
+# apt configuration, works without root.
 #
 # Outputs: $(LIBDRM_A) and the headers under $(LIBDRM_PREFIX)/include.
 # Included by the top-level Makefile.
@@ -25,26 +23,12 @@ LIBDRM_OFF := intel radeon amdgpu nouveau vmwgfx omap exynos freedreno tegra vc4
               cairo-tests man-pages valgrind
 LIBDRM_FALSE := freedreno-kgsl install-test-programs udev tests
 
-$(BUILD)/.libdrm-deps: | $(BUILD)/.dir
+$(BUILD)/.libdrm-deps: $(BUILD)/.deps
 	$(call need_pkgs,$(LIBDRM_DEPS))
 	@touch $@
 
-# Source: apt-get source with a private source list, then dpkg-source -x
-# (which applies Debian's patches).
 $(LIBDRM_DIR)/src/.stamp: $(BUILD)/.libdrm-deps
-	@echo "  FETCH   libdrm (Debian source package)"
-	@set -e; d=$(LIBDRM_DIR)/apt; rm -rf $$d $(LIBDRM_DIR)/src; mkdir -p $$d/lists/partial; \
-	mirror=$$(sed -n 's/^URIs: *\([^ ]*\).*/\1/p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | grep -v -- -security | head -n 1); \
-	[ -n "$$mirror" ] || mirror=$$(sed -n 's/^deb  *\(\[[^]]*\] *\)\{0,1\}\([^ ]*\) .*/\2/p' /etc/apt/sources.list 2>/dev/null | grep -v -- -security | head -n 1); \
-	[ -n "$$mirror" ] || mirror=http://deb.debian.org/debian; \
-	suite=$$(. /etc/os-release && echo $$VERSION_CODENAME); \
-	printf 'Types: deb-src\nURIs: %s\nSuites: %s\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
-		"$$mirror" "$$suite" >$$d/src.sources; \
-	opts="-o Dir::Etc::SourceList=$$PWD/$$d/src.sources -o Dir::Etc::SourceParts=/dev/null -o Dir::State::Lists=$$PWD/$$d/lists -o Debug::NoLocking=1"; \
-	apt-get $$opts -q update >$$d/log 2>&1 || { cat $$d/log; exit 1; }; \
-	(cd $$d && apt-get $$opts -q source --download-only libdrm) >>$$d/log 2>&1 || { cat $$d/log; exit 1; }; \
-	dpkg-source -x $$d/libdrm_*.dsc $(LIBDRM_DIR)/src >>$$d/log 2>&1 || { cat $$d/log; exit 1; }; \
-	touch $@
+	$(call deb_source,libdrm,$(LIBDRM_DIR))
 
 $(LIBDRM_A): $(LIBDRM_DIR)/src/.stamp $(UAPI)/.stamp
 	@echo "  MESON   libdrm (static, musl)"

@@ -21,7 +21,8 @@ appendL2="console=ttyS0 panic=-1 quiet"
 
 now_ms() { date +%s%3N; }
 
-command -v qemu-system-x86_64 >/dev/null 2>&1 || { echo "SKIP e2e: qemu-system-x86_64 not installed (apt-get install qemu-system-x86)"; exit 0; }
+. tests/e2e/bedlib.sh
+bed_qemu_check e2e || exit 0
 mkdir -p "$E2E"
 
 if [ -n "${E2E_L1:-}" ]; then
@@ -45,17 +46,9 @@ kernel=$E2E/vmlinuz
 [ -s "$kernel" ] && [ -s "$l1" ] || { echo "FAIL e2e-build: missing $kernel or $l1"; exit 0; }
 
 # Boot L1. Every serial line gets the host time (s.ms since QEMU started).
-cr=$(printf '\r')
-t0=$(now_ms)
-timeout "$timeout_s" qemu-system-x86_64 -accel tcg -cpu EPYC -m 2048 -smp 1 \
-	-nographic -nodefaults -serial stdio -no-reboot \
-	-kernel "$kernel" -initrd "$l1" -append "console=ttyS0 panic=-1 quiet" \
-	</dev/null 2>&1 |
-	while IFS= read -r line || [ -n "$line" ]; do
-		ms=$(($(date +%s%3N) - t0))
-		printf '[%4d.%03d] %s\n' $((ms / 1000)) $((ms % 1000)) "${line%"$cr"}"
-	done >"$log"
-total=$(($(now_ms) - t0))
+bed_boot "$log" "$timeout_s" -m 2048 -smp 1 \
+	-kernel "$kernel" -initrd "$l1" -append "console=ttyS0 panic=-1 quiet"
+total=$bed_ms
 echo "e2e: time QEMU total $total ms (log: $log)"
 
 # host time (ms) of the first log line matching $1, or empty

@@ -5,13 +5,8 @@
 # test picture, then hal --display none booting GRUB from /grub.iso with
 # screendumps and a key press through --control. Lines for display.sh start
 # with "E2E: ".
-/bin/busybox --install -s /bin
-export PATH=/bin
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev 2>/dev/null
-echo "E2E: L1 up kernel=$(uname -r)"
-for m in $(cat /modules.list) $(cat /display.list); do
+. /l1lib.sh
+for m in $(cat /display.list); do
 	insmod "/lib/modules/$m" || echo "E2E: insmod $m failed"
 done
 i=0

@@ -32,7 +32,8 @@ grub=1
 if ! [ -f "$GRUB_ISO" ]; then grub=; grub_skip="$GRUB_ISO is missing (apt-get install grub-rescue-pc)"
 elif ! [ -f "$VGABIOS" ]; then grub=; grub_skip="$VGABIOS is missing (apt-get install seabios)"; fi
 
-command -v qemu-system-x86_64 >/dev/null 2>&1 || { echo "SKIP e2e-display: qemu-system-x86_64 not installed"; exit 0; }
+. tests/e2e/bedlib.sh
+bed_qemu_check e2e-display || exit 0
 command -v python3 >/dev/null 2>&1 || { echo "SKIP e2e-display: python3 not installed (QMP and picture checks)"; exit 0; }
 mkdir -p "$E2E"
 if ! $MAKE -s --no-print-directory BUILD="$BUILD" e2e-images "$E2E/kmstest" "$E2E/halctl" >"$E2E/display-make.log" 2>&1; then
@@ -107,7 +108,7 @@ PY
 
 rm -f "$sock" "$E2E"/display-*.ppm "$E2E"/display-*.png "$E2E"/display-*.ocr.txt "$log"
 t0=$(date +%s)
-timeout "$timeout_s" qemu-system-x86_64 -accel tcg,thread=multi -cpu EPYC -m 2048 -smp 2 \
+timeout "$timeout_s" "$QEMU" -accel tcg,thread=multi -cpu EPYC -m 2048 -smp 2 \
 	-display none -nodefaults -no-reboot -serial "file:$log" -qmp "unix:$sock,server=on,wait=off" \
 	-device bochs-display,xres=$W,yres=$H,vgamem=64M \
 	-kernel "$E2E/vmlinuz" -initrd "$E2E/display-l1.cpio.gz" \

@@ -2,22 +2,7 @@
 # PID 1 of the L1 guest of the nested test bed (QEMU TCG, -cpu EPYC: AMD SVM).
 # Loads kvm-amd, then boots the L2 Linux guest under hal with 1 and 2 vCPUs.
 # Every line meant for tests/e2e/run.sh starts with "E2E: ".
-/bin/busybox --install -s /bin
-export PATH=/bin
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev 2>/dev/null
-
-# milliseconds since L1's kernel started (/proc/uptime has 2 decimals)
-up_ms() { read -r u _ </proc/uptime; echo $(( ${u%.*} * 1000 + ${u#*.} * 10 )); }
-
-echo "E2E: L1 up uptime_ms=$(up_ms) kernel=$(uname -r) svm=$(grep -c -w svm /proc/cpuinfo)"
-t0=$(up_ms)
-for m in $(cat /modules.list); do
-	insmod "/lib/modules/$m" || echo "E2E: insmod $m failed"
-done
-echo "E2E: modules loaded ms=$(( $(up_ms) - t0 ))"
-if [ -c /dev/kvm ]; then echo "E2E: /dev/kvm present"; else echo "E2E: /dev/kvm missing"; fi
+. /l1lib.sh
 
 if [ -x /bin/hal ]; then
 	for n in 1 2; do

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Writes the L1 initramfs (gzip'd newc cpio) of the nested test bed:
 #   /init            tests/e2e/l1init.sh (busybox sh)
+#   /l1lib.sh        tests/e2e/l1lib.sh: what every L1 /init does first
 #   /bin/busybox     Debian's busybox-static, /bin/sh -> busybox
 #   /lib/modules/*   kvm-amd and its dependencies; /modules.list: load order
 #   /bin/hal         the VMM under test (left out when HAL is "none")
@@ -28,6 +29,7 @@ while read -r m; do basename "$m"; done <"$e2e/modules.list" >"$out.modules"
 	echo "nod /dev/console 0600 c 5 1"
 	echo "nod /dev/null 0666 c 1 3"
 	echo "file /init tests/e2e/l1init.sh 0755"
+	echo "file /l1lib.sh tests/e2e/l1lib.sh 0644"
 	echo "file /bin/busybox $busybox 0755"
 	echo "slink /bin/sh busybox 0777"
 	while read -r m; do

@@ -4,18 +4,7 @@
 # default variable store (/uefi.img.efivars, created from OVMF_VARS_4M.fd),
 # the second names the same file with --efivars. Lines for ovmf.sh start
 # with "E2E: ".
-/bin/busybox --install -s /bin
-export PATH=/bin
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev 2>/dev/null
-up_ms() { read -r u _ </proc/uptime; echo $(( ${u%.*} * 1000 + ${u#*.} * 10 )); }
-
-echo "E2E: L1 up uptime_ms=$(up_ms)"
-for m in $(cat /modules.list); do
-	insmod "/lib/modules/$m" || echo "E2E: insmod $m failed"
-done
-[ -c /dev/kvm ] && echo "E2E: /dev/kvm present" || echo "E2E: /dev/kvm missing"
+. /l1lib.sh
 vars=/uefi.img.efivars
 tmpl=/usr/share/OVMF/OVMF_VARS_4M.fd
 for n in 1 2; do

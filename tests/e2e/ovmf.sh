@@ -18,7 +18,8 @@ code=/usr/share/OVMF/OVMF_CODE_4M.fd
 vars=/usr/share/OVMF/OVMF_VARS_4M.fd
 now_ms() { date +%s%3N; }
 
-command -v qemu-system-x86_64 >/dev/null 2>&1 || { echo "SKIP e2e-ovmf: qemu-system-x86_64 not installed"; exit 0; }
+. tests/e2e/bedlib.sh
+bed_qemu_check e2e-ovmf || exit 0
 [ -s "$code" ] && [ -s "$vars" ] || { echo "SKIP e2e-ovmf: no $code (apt-get install ovmf)"; exit 0; }
 mkdir -p "$E2E"
 t0=$(now_ms)
@@ -37,17 +38,9 @@ fi
 cat "$E2E/l1.cpio.gz" "$E2E/ovmf-overlay.cpio.gz" >"$E2E/ovmf-l1.cpio.gz"
 echo "e2e: time OVMF images $(($(now_ms) - t0)) ms"
 
-cr=$(printf '\r')
-t0=$(now_ms)
-timeout "$timeout_s" qemu-system-x86_64 -accel tcg -cpu EPYC -m 2048 -smp 1 \
-	-nographic -nodefaults -serial stdio -no-reboot \
-	-kernel "$E2E/vmlinuz" -initrd "$E2E/ovmf-l1.cpio.gz" -append "console=ttyS0 panic=-1 quiet" \
-	</dev/null 2>&1 |
-	while IFS= read -r line || [ -n "$line" ]; do
-		ms=$(($(date +%s%3N) - t0))
-		printf '[%4d.%03d] %s\n' $((ms / 1000)) $((ms % 1000)) "${line%"$cr"}"
-	done >"$log"
-echo "e2e: time OVMF test bed (QEMU) $(($(now_ms) - t0)) ms (log: $log)"
+bed_boot "$log" "$timeout_s" -m 2048 -smp 1 \
+	-kernel "$E2E/vmlinuz" -initrd "$E2E/ovmf-l1.cpio.gz" -append "console=ttyS0 panic=-1 quiet"
+echo "e2e: time OVMF test bed (QEMU) $bed_ms ms (log: $log)"
 
 if ! grep -q 'E2E: /dev/kvm present' "$log"; then
 	echo "FAIL e2e-ovmf-l1: L1 did not come up with /dev/kvm; last lines:"

@@ -3,7 +3,7 @@
 # in run.sh); init (PID 1) runs in it and hal runs on its nested KVM.
 #
 # rd_qemu NAME TIMEOUT RESCUE QEMU-ARGS...
-#   Runs qemu-system-x86_64 -accel tcg QEMU-ARGS with the serial port on
+#   Runs $QEMU (tests/e2e/bedlib.sh) -accel tcg QEMU-ARGS with the serial port on
 #   stdio; every serial line goes to $E2E/NAME.log prefixed with host seconds
 #   since the start ("[  12.345] "). RESCUE "" sends nothing; otherwise once
 #   init's rescue-shell banner appears, RESCUE (a string with \n escapes, for
@@ -18,6 +18,7 @@
 
 BUILD=${BUILD:-build}
 E2E=${E2E:-$BUILD/e2e}
+. tests/e2e/bedlib.sh
 
 rd_now() { date +%s%3N; }
 
@@ -50,7 +51,7 @@ rd_qemu() {
 	_cr=$(printf '\r')
 	_t0=$(rd_now)
 	{
-		timeout "$_tmo" qemu-system-x86_64 -accel tcg -cpu EPYC -smp 1 \
+		timeout "$_tmo" "$QEMU" -accel tcg -cpu EPYC -smp 1 \
 			-nographic -nodefaults -serial stdio -no-reboot "$@" <"$_fifo" 2>&1
 		echo "RD-QEMU-EXIT $?"
 	} | while IFS= read -r _line || [ -n "$_line" ]; do

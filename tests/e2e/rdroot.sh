@@ -20,7 +20,7 @@ tmo=${RD_TIMEOUT:-400}
 only=${RD_ONLY:-boot nodisk nokvm crash}
 . tests/e2e/rdroot-lib.sh
 
-command -v qemu-system-x86_64 >/dev/null 2>&1 || { echo "SKIP rdroot: qemu-system-x86_64 not installed"; exit 0; }
+bed_qemu_check rdroot || exit 0
 mkdir -p "$E2E"
 t0=$(rd_now)
 if ! $MAKE -s --no-print-directory BUILD="$BUILD" rdroot "$BUILD/guest/bootdisk.img" "$E2E/mkcpio" >"$E2E/rd-make.log" 2>&1; then

@@ -10,7 +10,9 @@
 BUILD=${BUILD:-build}
 MAKE=${MAKE:-make}
 export BUILD MAKE
-command -v qemu-system-x86_64 >/dev/null 2>&1 || { echo "SKIP e2e: qemu-system-x86_64 not installed (apt-get install qemu-system-x86)"; exit 0; }
+. tests/e2e/bedlib.sh
+bed_qemu_check e2e || exit 0
+echo "e2e: QEMU $QEMU ($("$QEMU" --version | head -n 1))"
 
 sh tests/e2e/bed.sh
 

@@ -29,7 +29,7 @@ only=${USB_ONLY:-bios uefi}
 ovmf_code=/usr/share/OVMF/OVMF_CODE_4M.fd
 ovmf_vars=/usr/share/OVMF/OVMF_VARS_4M.fd
 
-command -v qemu-system-x86_64 >/dev/null 2>&1 || { echo "SKIP usb: qemu-system-x86_64 not installed"; exit 0; }
+bed_qemu_check usb || exit 0
 mkdir -p "$E2E"
 t0=$(rd_now)
 if ! $MAKE -s --no-print-directory BUILD="$BUILD" usb "$BUILD/guest/bootdisk.img" >"$E2E/usb-make.log" 2>&1; then

@@ -5,7 +5,9 @@
 #   payload32.bzimage  bzImage, 32-bit entry at code32_start
 #   (both also have a real-mode entry at setup+0x200 for QEMU -kernel)
 #   flatfw.bin         64 KiB firmware for hal --firmware, reset vector
-#   crc32, mkbzimage   host helpers
+#   crc32, halctl, ptyrun  helpers run by tests/guest/run.sh: static musl, so
+#                      the same binaries run on the host and in the nested bed
+#   mkbzimage          build-time host tool
 
 GUEST_SRC := tests/guest
 GUEST_OUT := $(BUILD)/guest
@@ -14,7 +16,7 @@ GUEST_LD      ?= ld
 GUEST_OBJCOPY ?= objcopy
 
 GUEST_BINS := $(GUEST_OUT)/payload64.bzimage $(GUEST_OUT)/payload32.bzimage \
-              $(GUEST_OUT)/flatfw.bin $(GUEST_OUT)/crc32 $(GUEST_OUT)/halctl
+              $(GUEST_OUT)/flatfw.bin $(GUEST_OUT)/crc32 $(GUEST_OUT)/halctl $(GUEST_OUT)/ptyrun
 
 GUEST_CFLAGS := -std=c11 -Os -ffreestanding -nostdlib -fno-pic -fno-pie -fno-stack-protector \
                 -mno-red-zone -mgeneral-regs-only -fno-strict-aliasing -fno-builtin \
@@ -27,10 +29,10 @@ $(GUEST_OUT)/.dir:
 	@mkdir -p $(GUEST_OUT) && touch $@
 
 # --- host helpers -------------------------------------------------------------
-$(GUEST_OUT)/crc32: $(GUEST_SRC)/crc32.c | $(GUEST_OUT)/.dir
-	$(HOSTCC) -std=c11 -O2 -Wall -Wextra -Werror -o $@ $<
-$(GUEST_OUT)/halctl: $(GUEST_SRC)/halctl.c $(GUEST_SRC)/pattern.h | $(GUEST_OUT)/.dir
-	$(HOSTCC) -std=c11 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -I$(GUEST_SRC) -o $@ $<
+$(GUEST_OUT)/crc32 $(GUEST_OUT)/ptyrun: $(GUEST_OUT)/%: $(GUEST_SRC)/%.c $(BUILD)/.deps | $(GUEST_OUT)/.dir
+	$(MUSLCC) -std=c11 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -static -s -o $@ $<
+$(GUEST_OUT)/halctl: $(GUEST_SRC)/halctl.c $(GUEST_SRC)/pattern.h $(BUILD)/.deps | $(GUEST_OUT)/.dir
+	$(MUSLCC) -std=c11 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -I$(GUEST_SRC) -static -s -o $@ $<
 $(GUEST_OUT)/mkbzimage: $(GUEST_SRC)/mkbzimage.c | $(GUEST_OUT)/.dir
 	$(HOSTCC) -std=c11 -O2 -Wall -Wextra -Werror -o $@ $<
 
