@@ -136,6 +136,11 @@ void vcpu_dump(struct vcpu *v)
 		r.r10, r.r11, r.r12, r.r13, r.r14, r.r15, s.cs.selector, s.cs.base, s.ss.selector,
 		s.ds.selector, s.es.selector, s.cr0, s.cr2, s.cr3, s.cr4, s.efer, s.gdt.base, s.gdt.limit,
 		s.idt.base, s.idt.limit);
+	/* KVM on AMD (SVM) reinitializes the VMCB on a shutdown intercept, so
+	 * after a triple fault there the registers read back as reset state. */
+	if (r.rip == 0xfff0 && s.cs.selector == 0xf000 && s.cs.base == 0xffff0000)
+		fprintf(stderr, "  (this is the reset state: KVM on AMD SVM reinitializes the vCPU on a "
+				"triple fault, the state at the fault is lost)\r\n");
 }
 
 static void handle_io(struct vcpu *v)

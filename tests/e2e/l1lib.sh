@@ -7,6 +7,7 @@ export PATH=/bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
+mkdir -p /dev/pts && mount -t devpts -o ptmxmode=0666 devpts /dev/pts && ln -sf pts/ptmx /dev/ptmx
 
 # milliseconds since L1's kernel started (/proc/uptime has 2 decimals)
 up_ms() { read -r u _ </proc/uptime; echo $(( ${u%.*} * 1000 + ${u#*.} * 10 )); }

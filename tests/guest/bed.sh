@@ -1,0 +1,60 @@
+#!/bin/sh
+# The integration layer in the nested test bed, for machines without a
+# usable /dev/kvm (tests/guest/run.sh execs this): QEMU TCG -cpu EPYC boots
+# the bed's L1 image (tests/e2e/mkl1.sh: Debian's kernel, kvm-amd, busybox,
+# build/hal as /bin/hal, SeaBIOS) with an overlay holding
+# tests/guest/bed-l1init.sh as /init, tests/guest/run.sh and build/guest/,
+# and the GRUB rescue image. One L1 boot runs every test; their PASS/FAIL/
+# SKIP lines and diagnostics come back over the serial console and are
+# printed here with the same names. Log: $BUILD/e2e/integration-log.txt.
+# Environment: BUILD, MAKE, BED_TIMEOUT (seconds for QEMU, default 1500).
+BUILD=${BUILD:-build}
+MAKE=${MAKE:-make}
+E2E=$BUILD/e2e
+G=$BUILD/guest
+log=$E2E/integration-log.txt
+GRUB_ISO=/usr/lib/grub-rescue/grub-rescue-cdrom.iso
+. tests/e2e/bedlib.sh
+if ! command -v "$QEMU" >/dev/null 2>&1; then
+	echo "FAIL guest-bed: no /dev/kvm and no QEMU for the nested test bed ($QEMU; make qemu)"
+	exit 0
+fi
+mkdir -p "$E2E"
+t0=$(bed_now_ms)
+if ! $MAKE -s --no-print-directory BUILD="$BUILD" e2e-images guests >"$E2E/integration-make.log" 2>&1; then
+	tail -n 20 "$E2E/integration-make.log" | sed 's/^/  /'
+	echo "FAIL guest-bed-build: make e2e-images guests failed (see $E2E/integration-make.log)"
+	exit 0
+fi
+echo hal-bed >"$E2E/integration-hostname"
+{
+	for d in /t /t/tests /t/tests/guest /t/build /t/build/guest /etc /usr /usr/lib /usr/lib/grub-rescue; do echo "dir $d 0755"; done
+	echo "file /init tests/guest/bed-l1init.sh 0755"
+	echo "file /t/tests/guest/run.sh tests/guest/run.sh 0644"
+	echo "file /t/tests/guest/bed.sh tests/guest/bed.sh 0644"
+	for f in payload64.bzimage payload32.bzimage flatfw.bin crc32 crash.bzimage bootdisk.img halctl ptyrun; do
+		echo "file /t/build/guest/$f $G/$f 0755"
+	done
+	echo "file /etc/hostname $E2E/integration-hostname 0644"
+	[ -f "$GRUB_ISO" ] && echo "file $GRUB_ISO $GRUB_ISO 0644"
+} | "$E2E/mkcpio" | gzip -1n >"$E2E/integration-overlay.cpio.gz"
+cat "$E2E/l1.cpio.gz" "$E2E/integration-overlay.cpio.gz" >"$E2E/integration-l1.cpio.gz"
+echo "  integration: L1 images $(($(bed_now_ms) - t0)) ms; QEMU $QEMU"
+
+bed_boot "$log" "${BED_TIMEOUT:-1500}" -accel tcg,thread=multi -m 3072 -smp 2 \
+	-kernel "$E2E/vmlinuz" -initrd "$E2E/integration-l1.cpio.gz" -append "console=ttyS0 panic=-1 quiet"
+echo "  integration: nested test bed $bed_ms ms (log: $log)"
+
+if ! grep -q 'E2E: /dev/kvm present' "$log"; then
+	echo "FAIL guest-bed: L1 did not come up with /dev/kvm; last lines:"
+	tail -n 10 "$log" | sed 's/^/  /'
+	exit 0
+fi
+# The tests' own lines, as run.sh printed them in L1.
+bed_section "$log" 'E2E: integration begin' 'E2E: integration end' | grep -v '^E2E: ' |
+	grep -E '^(PASS |FAIL |SKIP |  )'
+if ! grep -q 'E2E: integration end' "$log"; then
+	echo "FAIL guest-bed-complete: the tests did not finish in L1 (QEMU ran $bed_ms ms); last lines:"
+	tail -n 10 "$log" | sed 's/^/  /'
+fi
+exit 0
