@@ -142,6 +142,11 @@ int acpi_build(const struct acpi_cfg *c, struct acpi_tables *t)
 
 	uint32_t dsdt = alloc(t, sizeof(dsdt_aml_code), 8);
 	memcpy(t->blob[ACPI_TABLES] + dsdt, dsdt_aml_code, sizeof(dsdt_aml_code));
+	/* iasl filled in a checksum; the loader computes its own, and OVMF
+	 * stores the sum of the range as it is (SeaBIOS subtracts it), so the
+	 * field must be 0 in the blob, as QEMU's linker asserts. A stale one
+	 * makes OVMF take the DSDT for opaque data and not install it. */
+	t->blob[ACPI_TABLES][dsdt + 9] = 0;
 	t->csum[t->ncsum].file = ACPI_TABLES;
 	t->csum[t->ncsum].result = dsdt + 9;
 	t->csum[t->ncsum].start = dsdt;

@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/fs.h>
 #include <sys/io.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
@@ -117,6 +119,17 @@ int main(void)
 		/* non-volatile, boot service, runtime access */
 		uint8_t v[32] = { 7, 0, 0, 0 };
 		int len = snprintf((char *)v + 4, sizeof v - 4, "boot-%ld", boot);
+		/* efivarfs makes a variable it did not create this boot
+		 * immutable unless it is a well-known one: clear that first */
+		fd = open(VAR, O_RDONLY);
+		int fl;
+		if (fd >= 0 && ioctl(fd, FS_IOC_GETFLAGS, &fl) == 0 && (fl & FS_IMMUTABLE_FL)) {
+			fl &= ~FS_IMMUTABLE_FL;
+			if (ioctl(fd, FS_IOC_SETFLAGS, &fl) < 0)
+				say("L2UEFI: clearing HalTest's immutable flag failed: %s\n", strerror(errno));
+		}
+		if (fd >= 0)
+			close(fd);
 		fd = open(VAR, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 		if (fd < 0 || write(fd, v, (size_t)(4 + len)) != 4 + len)
 			say("L2UEFI: writing HalTest failed: %s\n", strerror(errno));

@@ -58,6 +58,101 @@ static void tables_link_and_checksum(void)
 	CHECK(acpi_build(&(struct acpi_cfg){ .ncpus = 0 }, &t) < 0);
 }
 
+/* Run etc/table-loader the way OVMF's AcpiPlatformDxe does: blobs placed at
+ * base[], ADD_POINTER adds the pointee's base, ADD_CHECKSUM *stores* the
+ * checksum of the range as it is (QEMU's linker contract: the field is 0 in
+ * the blob; SeaBIOS subtracts instead, so it forgives a non-zero field). */
+enum { CMD_ALLOCATE = 1, CMD_ADD_POINTER = 2, CMD_ADD_CHECKSUM = 3 };
+static int file_of(const uint8_t *name)
+{
+	for (int f = 0; f < ACPI_NFILES; f++)
+		if (!strcmp((const char *)name, acpi_file_names[f]))
+			return f;
+	return -1;
+}
+
+static void ovmf_load(struct acpi_tables *t, const uint8_t *s, size_t len, const uint64_t base[ACPI_NFILES])
+{
+	for (const uint8_t *e = s; e < s + len; e += 128) {
+		if (rd32(e) == CMD_ADD_POINTER) {
+			int dst = file_of(e + 4), src = file_of(e + 60);
+			uint32_t off = rd32(e + 116), size = e[120];
+			CHECK(dst >= 0 && src >= 0 && (size == 4 || size == 8));
+			CHECK(off + size <= t->len[dst]);
+			uint64_t v = 0;
+			memcpy(&v, t->blob[dst] + off, size);
+			CHECK(v < t->len[src]);
+			v += base[src];
+			memcpy(t->blob[dst] + off, &v, size);
+		} else if (rd32(e) == CMD_ADD_CHECKSUM) {
+			int f = file_of(e + 4);
+			uint32_t res = rd32(e + 60), start = rd32(e + 64), n = rd32(e + 68);
+			CHECK(f >= 0 && res < t->len[f] && start + n <= t->len[f]);
+			t->blob[f][res] = acpi_checksum(t->blob[f] + start, n);
+		} else {
+			CHECK_EQ(rd32(e), CMD_ALLOCATE);
+		}
+	}
+}
+
+/* Does the script have an ADD_POINTER for the field at `off` in the tables blob? */
+static int has_pointer(const uint8_t *s, size_t len, uint32_t off, uint8_t size)
+{
+	for (const uint8_t *e = s; e < s + len; e += 128)
+		if (rd32(e) == CMD_ADD_POINTER && file_of(e + 4) == ACPI_TABLES && rd32(e + 116) == off && e[120] == size)
+			return 1;
+	return 0;
+}
+
+static void table_loader_as_ovmf_runs_it(void)
+{
+	struct acpi_cfg c = { .ncpus = 2, .pm_base = 0xb000, .sci_irq = 9 };
+	struct acpi_tables t;
+	CHECK(acpi_build(&c, &t) == 0);
+	size_t len;
+	uint8_t *s = acpi_loader_script(&t, &len);
+	CHECK(s && len % 128 == 0);
+	/* QEMU's contract: every checksum field is 0 until the loader fills it */
+	for (int i = 0; i < t.ncsum; i++)
+		CHECK_EQ(t.blob[t.csum[i].file][t.csum[i].result], 0);
+	const uint64_t base[ACPI_NFILES] = { 0x7ffde000, 0x7ffc0000 };
+	ovmf_load(&t, s, len, base);
+
+	/* OVMF installs each ADD_POINTER pointee that is a FACS or a table with a
+	 * valid checksum; anything else is dropped silently. */
+	int fadt_seen = 0;
+	for (const uint8_t *e = s; e < s + len; e += 128) {
+		if (rd32(e) != CMD_ADD_POINTER)
+			continue;
+		int dst = file_of(e + 4), src = file_of(e + 60);
+		uint64_t v = 0;
+		memcpy(&v, t.blob[dst] + rd32(e + 116), e[120]);
+		const uint8_t *p = t.blob[src] + (v - base[src]);
+		uint32_t n = rd32(p + 4);
+		CHECK(n >= 36 && v - base[src] + n <= t.len[src]);
+		if (!memcmp(p, "FACS", 4))
+			continue;
+		CHECK_EQ(acpi_checksum(p, n), 0);
+		if (memcmp(p, "FACP", 4))
+			continue;
+		fadt_seen++;
+		uint32_t fadt = (uint32_t)(v - base[src]);
+		CHECK(has_pointer(s, len, fadt + 36, 4)); /* FIRMWARE_CTRL */
+		CHECK(has_pointer(s, len, fadt + 40, 4)); /* DSDT */
+		if (n >= 148) {                           /* X_FIRMWARE_CTRL, X_DSDT */
+			CHECK(has_pointer(s, len, fadt + 132, 8) || rd32(p + 36));
+			CHECK(has_pointer(s, len, fadt + 140, 8));
+		}
+		const uint8_t *dsdt = t.blob[ACPI_TABLES] + (rd32(p + 40) - base[ACPI_TABLES]);
+		CHECK(!memcmp(dsdt, "DSDT", 4));
+		CHECK_EQ(acpi_checksum(dsdt, rd32(dsdt + 4)), 0);
+		CHECK(!memcmp(t.blob[ACPI_TABLES] + (rd32(p + 36) - base[ACPI_TABLES]), "FACS", 4));
+	}
+	CHECK_EQ(fadt_seen, 1);
+	free(s);
+	acpi_free(&t);
+}
+
 static struct kvm_cpuid2 *fake_cpuid(void)
 {
 	struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + 8 * sizeof(struct kvm_cpuid_entry2));
@@ -124,6 +219,7 @@ static void bus_dispatch_and_floating_reads(void)
 int main(void)
 {
 	RUN(tables_link_and_checksum);
+	RUN(table_loader_as_ovmf_runs_it);
 	RUN(cpuid_describes_each_vcpu);
 	RUN(bus_dispatch_and_floating_reads);
 	return 0;
