@@ -119,10 +119,10 @@ $(BUILD)/init: $(INIT_OBJS)
 	@echo "  LD      $@"
 	@$(MUSLCC) $(MUSL_LDFLAGS) -o $@ $^
 
+include patches/qemu/qemu.mk
 include tests/tests.mk
 -include hal/libdrm.mk
 -include rdroot/rdroot.mk
--include patches/qemu/qemu.mk
 
 clean:
 	rm -rf $(BUILD)

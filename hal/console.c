@@ -103,9 +103,11 @@ const struct display_backend *display_choose(const char *name, struct display_mo
 			return NULL;
 		}
 	}
-	if (any)
+	if (any) {
 		dbg("display: no screen (no KMS device, no /dev/fb0)");
-	else
+	} else {
+		err("--display %s: no such display (kms, fb, auto or none)", name);
 		*failed = true;
+	}
 	return NULL;
 }

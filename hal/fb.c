@@ -11,6 +11,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "console.h"
 #include "fb.h"
 #include "hal.h"
 #include "loop.h"
@@ -277,16 +278,6 @@ static void on_backend(void *ctx)
 		fb.be->on_event();
 }
 
-static const struct display_backend *backend_ptr(const char *name)
-{
-	const struct display_backend *volatile p = NULL;
-	if (!strcmp(name, "kms"))
-		p = &display_kms;
-	else if (!strcmp(name, "fb"))
-		p = &display_fbdev;
-	return p;
-}
-
 static void fb_atexit(void)
 {
 	if (fb.be)
@@ -298,31 +289,15 @@ int fb_start(const struct fb_source *src, const char *name, bool need_core)
 {
 	if (src)
 		fb_set_source(src);
-	if (!name)
-		name = "none";
-	if (!strcmp(name, "auto")) {
-		static const char *order[] = { "kms", "fb" };
-		for (size_t i = 0; i < 2 && !fb.be; i++) {
-			const struct display_backend *b = backend_ptr(order[i]);
-			if (b && b->open(&fb.mode, true) == 0)
-				fb.be = b;
-		}
-	} else if (strcmp(name, "none")) {
-		const struct display_backend *b = backend_ptr(name);
-		if (!b) {
-			err("--display %s: this hal was built without that backend", name);
-			return -1;
-		}
-		if (b->open(&fb.mode, false) < 0)
-			return -1;
-		fb.be = b;
-	}
+	bool failed;
+	fb.be = display_choose(name, &fb.mode, &failed);
+	if (failed)
+		return -1;
 	if (fb.be) {
 		static bool registered;
 		if (!registered)
 			atexit(fb_atexit);
 		registered = true;
-		dbg("display: %s %dx%d", fb.be->name, fb.mode.width, fb.mode.height);
 		fb.be_fd = fb.be->fd ? fb.be->fd() : -1;
 		if (fb.be_fd >= 0 && loop_add(fb.be_fd, on_backend, NULL) < 0)
 			fb.be_fd = -1;

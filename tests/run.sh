@@ -7,6 +7,7 @@ layers=${*:-unit integration e2e}
 {
 	for layer in $layers; do
 		echo "== $layer"
+		t0=$(date +%s)
 		case $layer in
 		unit)
 			for t in "$BUILD"/unit/test_*; do
@@ -19,5 +20,6 @@ layers=${*:-unit integration e2e}
 			if [ -n "$HAL_SKIP_E2E" ]; then echo "SKIP e2e: HAL_SKIP_E2E is set"
 			else sh tests/e2e/run.sh 2>&1; fi ;;
 		esac
+		echo "== $layer: $(($(date +%s) - t0)) s"
 	done
 } | tests/report.sh

@@ -29,7 +29,7 @@ $(BUILD)/unit/%: tests/unit/%.c tests/unit/check.h $(HOST_HAL_OBJS) $(HOST_INIT_
 unit: $(UNIT_BINS)
 	@for t in $(UNIT_BINS); do $$t || echo "FAIL $$(basename $$t): exited $$?"; done
 
-test: all $(BUILD)/.test-deps $(UNIT_BINS) $(GUEST_BINS)
+test: all $(BUILD)/.test-deps $(UNIT_BINS) $(GUEST_BINS) $(BED_QEMU)
 	@tests/run.sh
 
 .PHONY: unit

@@ -554,16 +554,35 @@ static void test_pci_cfg_window(void)
 	pci_cfg_read(d, c + 16, data, 1);
 	CHECK_EQ(data[0], 1);
 	CHECK_EQ(b->vdev.isr, 0);
-	off = 0x4000 - 2; /* window bounds are checked, nothing happens */
-	len = 4;
-	pci_cfg_write(d, c + 8, (uint8_t *)&off, 4);
-	pci_cfg_write(d, c + 12, (uint8_t *)&len, 4);
-	off = 0xfffffffc;
-	pci_cfg_write(d, c + 8, (uint8_t *)&off, 4);
-	pci_cfg_write(d, c + 12, (uint8_t *)&len, 4);
+	/* No BAR 9: the data written stays in the window, nothing is accessed. */
+	const uint8_t sentinel[4] = { 0xa5, 0xa5, 0xa5, 0xa5 };
 	bar = 9;
+	len = 4;
+	off = 0x14;
 	pci_cfg_write(d, c + 4, &bar, 1);
+	pci_cfg_write(d, c + 8, (uint8_t *)&off, 4);
 	pci_cfg_write(d, c + 12, (uint8_t *)&len, 4);
+	pci_cfg_write(d, c + 16, sentinel, 4);
+	CHECK_EQ(b->vdev.status, 3);
+	pci_cfg_read(d, c + 16, data, 4);
+	CHECK(!memcmp(data, sentinel, 4));
+	/* Past the BAR's end, wrapping around, misaligned over the status byte:
+	 * a read leaves the window's data alone, a write changes nothing. */
+	const uint32_t bad[] = { 0x4000 - 2, 0xfffffffc, 0x13 };
+	bar = 4;
+	pci_cfg_write(d, c + 4, &bar, 1);
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		off = bad[i];
+		pci_cfg_write(d, c + 8, (uint8_t *)&off, 4);
+		pci_cfg_write(d, c + 16, sentinel, 4); /* a write */
+		CHECK_EQ(b->vdev.status, 3);
+		pci_cfg_write(d, c + 12, (uint8_t *)&len, 4); /* a read */
+		pci_cfg_read(d, c + 16, data, 4);
+		CHECK(!memcmp(data, sentinel, 4));
+		const uint8_t zero[4] = { 0 };
+		pci_cfg_write(d, c + 16, zero, 4); /* a write */
+		CHECK_EQ(b->vdev.status, 3);
+	}
 }
 
 /* The real thing: virtio_blk_create, the I/O thread woken by a notify that
