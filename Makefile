@@ -51,7 +51,7 @@ endef
 $(BUILD)/.deps: Makefile | $(BUILD)/.dir
 	$(call need_pkgs,$(BUILD_DEPS))
 	@touch $@
-$(BUILD)/.test-deps: Makefile $(BUILD)/.deps
+$(BUILD)/.test-deps: Makefile | $(BUILD)/.deps
 	$(call need_pkgs,$(TEST_DEPS))
 	@touch $@
 deps: $(BUILD)/.deps
@@ -127,9 +127,21 @@ include tests/tests.mk
 clean:
 	rm -rf $(BUILD)
 
-# The bundled default guest: the project's own bzImage payload, which prints
-# the command line, initrd checksum and memory map hal handed it, then powers
-# off. Runs in well under a second on any /dev/kvm.
-demo: all $(BUILD)/.test-deps $(GUEST_BINS)
-	$(BUILD)/hal --kernel $(BUILD)/guest/payload64.bzimage --initrd README.md \
-		--append "console=ttyS0 hal-demo" --mem 256M --cpus 2
+# The product's main job (rdroot/demo/demo.sh): the bundled default guest
+# disk ($(DEMO)/guest.img: SYSLINUX, Debian's kernel, rdroot/demo/guest-init.c
+# as its user space, FAT label HALGUEST so init finds it) booted by hal on
+# /dev/kvm, or, without one, a QEMU machine booting the USB stick image
+# ($(DEMO)/usb.img: build/usb.img's contents with the serial console as
+# /dev/console) with that disk inside. Writes build/demo.png.
+DEMO := $(BUILD)/demo
+$(DEMO)/guest-init: rdroot/demo/guest-init.c $(UAPI)/.stamp
+	@mkdir -p $(DEMO)
+	$(MUSLCC) $(MUSL_CFLAGS) -static -s -o $@ $<
+$(DEMO)/guest.img: $(E2E)/kver $(DEMO)/guest-init $(E2E)/mkcpio tests/e2e/mkguestdisk.sh
+	GUEST_LABEL=HALGUEST GUEST_MODS= GUEST_APPEND="console=ttyS0 console=tty0 panic=-1 quiet" \
+		sh tests/e2e/mkguestdisk.sh $(E2E) $(E2E)/mkcpio $(DEMO)/guest-init $@ -
+$(DEMO)/usb.img: $(BUILD)/vmlinuz $(BUILD)/rdroot.img rdroot/mkusb.sh $(BUILD)/.usb-deps
+	@sh rdroot/mkusb.sh $(BUILD)/vmlinuz $(BUILD)/rdroot.img \
+		"console=tty0 console=ttyS0,115200n8 panic=-1 quiet hal.mem=256M" $@ >$(DEMO)/usb.log
+demo: all $(BUILD)/.test-deps $(BUILD)/usb.img $(DEMO)/usb.img $(DEMO)/guest.img $(GUEST_OUT)/halctl
+	@sh rdroot/demo/demo.sh $(BUILD)

@@ -23,7 +23,7 @@ LIBDRM_OFF := intel radeon amdgpu nouveau vmwgfx omap exynos freedreno tegra vc4
               cairo-tests man-pages valgrind
 LIBDRM_FALSE := freedreno-kgsl install-test-programs udev tests
 
-$(BUILD)/.libdrm-deps: $(BUILD)/.deps
+$(BUILD)/.libdrm-deps: | $(BUILD)/.deps
 	$(call need_pkgs,$(LIBDRM_DEPS))
 	@touch $@
 

@@ -18,7 +18,7 @@ USB_APPEND  ?=
 rdroot: $(BUILD)/vmlinuz $(BUILD)/rdroot.img
 usb: $(BUILD)/usb.img
 
-$(BUILD)/.usb-deps: $(BUILD)/.test-deps
+$(BUILD)/.usb-deps: | $(BUILD)/.test-deps
 	$(call need_pkgs,$(USB_DEPS))
 	@touch $@
 

@@ -18,12 +18,12 @@ QEMU_DEPS     := libglib2.0-dev libpixman-1-dev libfdt-dev meson ninja-build pkg
 QEMU_PATCHES  := $(sort $(wildcard patches/qemu/*.patch))
 QEMU_FWPATH   := /usr/share/qemu:/usr/share/seabios:/usr/lib/ipxe/qemu
 
-$(BUILD)/.qemu-deps: $(BUILD)/.deps
+$(BUILD)/.qemu-deps: | $(BUILD)/.deps
 	$(call need_pkgs,$(QEMU_DEPS))
 	@touch $@
 
 # A new or changed patch unpacks the source anew and rebuilds.
-$(QEMU_DIR)/src/.patched: $(BUILD)/.qemu-deps $(QEMU_PATCHES)
+$(QEMU_DIR)/src/.patched: $(QEMU_PATCHES) | $(BUILD)/.qemu-deps
 	$(call deb_source,qemu,$(QEMU_DIR))
 	@set -e; cd $(QEMU_DIR)/src; for p in $(QEMU_PATCHES:%=$(CURDIR)/%); do \
 		echo "  PATCH   qemu: $$(basename $$p)"; patch -s -p1 --no-backup-if-mismatch <$$p; done

@@ -3,7 +3,10 @@
 # Debian's packages: MBR (syslinux's mbr.bin) + one FAT16 partition holding
 # SYSLINUX, Debian's kernel and a small initramfs (tests/e2e/l2disk.c as
 # /init, with the virtio modules). Also writes the data disk the guest reads
-# and writes. Usage: mkguestdisk.sh E2EDIR MKCPIO L2DISK OUTDISK OUTDATA
+# and writes. Usage: mkguestdisk.sh E2EDIR MKCPIO L2DISK OUTDISK OUTDATA|-
+# Environment (make demo's guest disk sets them): GUEST_LABEL (the FAT label,
+# default GUESTBOOT), GUEST_APPEND (the kernel command line), GUEST_MODS
+# (modules for the initramfs, default "virtio_pci virtio_blk"; "" for none).
 set -eu
 e2e=$1 mkcpio=$2 l2disk=$3 out=$4 data=$5
 kver=$(cat "$e2e/kver")
@@ -19,7 +22,7 @@ deps() {
 	for d in $(echo "${line#*:}" | tr ' ' '\n' | tac); do echo "$d"; done
 	echo "${line%%:*}"
 }
-{ deps virtio_pci; deps virtio_blk; } | awk '!seen[$0]++' >"$tmp/mods"
+for m in ${GUEST_MODS-virtio_pci virtio_blk}; do deps "$m"; done | awk '!seen[$0]++' >"$tmp/mods"
 {
 	echo "dir /dev 0755"; echo "nod /dev/console 0600 c 5 1"; echo "dir /proc 0555"
 	echo "dir /lib 0755"; echo "dir /lib/modules 0755"
@@ -30,14 +33,14 @@ deps() {
 } >"$tmp/spec"
 "$mkcpio" <"$tmp/spec" | gzip -9n >"$tmp/initrd.gz"
 
-cat >"$tmp/syslinux.cfg" <<'CFG'
+cat >"$tmp/syslinux.cfg" <<CFG
 SERIAL 0 115200
 DEFAULT linux
 PROMPT 0
 TIMEOUT 0
 LABEL linux
   KERNEL vmlinuz
-  APPEND initrd=initrd.gz console=ttyS0 panic=-1 quiet
+  APPEND initrd=initrd.gz ${GUEST_APPEND:-console=ttyS0 panic=-1 quiet}
 CFG
 
 # 24 MiB disk, partition 1 from sector 2048, FAT16, active
@@ -46,7 +49,7 @@ off=$((2048 * 512))
 rm -f "$out.tmp"
 truncate -s ${size_mib}M "$out.tmp"
 printf 'label: dos\nstart=2048, type=6, bootable\n' | sfdisk -q "$out.tmp"
-mkfs.fat -F 16 -n GUESTBOOT -h 2048 --offset 2048 "$out.tmp" $(((size_mib - 1) * 1024)) >/dev/null
+mkfs.fat -F 16 -n "${GUEST_LABEL:-GUESTBOOT}" -h 2048 --offset 2048 "$out.tmp" $(((size_mib - 1) * 1024)) >/dev/null
 MTOOLS_SKIP_CHECK=1 mcopy -i "$out.tmp@@$off" "$e2e/vmlinuz" ::vmlinuz
 MTOOLS_SKIP_CHECK=1 mcopy -i "$out.tmp@@$off" "$tmp/initrd.gz" ::initrd.gz
 MTOOLS_SKIP_CHECK=1 mcopy -i "$out.tmp@@$off" "$tmp/syslinux.cfg" ::syslinux.cfg
@@ -55,7 +58,9 @@ dd if=/usr/lib/syslinux/mbr/mbr.bin of="$out.tmp" conv=notrunc bs=440 count=1 st
 mv "$out.tmp" "$out"
 
 # the data disk: a string for the guest to read in sector 0
-truncate -s 0 "$data" && truncate -s 1M "$data"
-printf 'HOST-DATA-FOR-GUEST' | dd of="$data" conv=notrunc status=none
+if [ "$data" != - ]; then
+	truncate -s 0 "$data" && truncate -s 1M "$data"
+	printf 'HOST-DATA-FOR-GUEST' | dd of="$data" conv=notrunc status=none
+fi
 rm -rf "$tmp"
 echo "e2e: time guest disk $(($(date +%s%3N) - t0)) ms ($(($(wc -c <"$out") / 1024)) KiB)"
