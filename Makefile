@@ -84,7 +84,7 @@ endef
 $(BUILD)/.dir:
 	@mkdir -p $(BUILD) && touch $@
 
-$(UAPI)/.stamp: $(BUILD)/.deps
+$(UAPI)/.stamp: | $(BUILD)/.deps
 	@mkdir -p $(UAPI)
 	@ln -sfn /usr/include/linux $(UAPI)/linux
 	@ln -sfn /usr/include/asm-generic $(UAPI)/asm-generic
@@ -138,7 +138,7 @@ $(DEMO)/guest-init: rdroot/demo/guest-init.c $(UAPI)/.stamp
 	@mkdir -p $(DEMO)
 	$(MUSLCC) $(MUSL_CFLAGS) -static -s -o $@ $<
 $(DEMO)/guest.img: $(E2E)/kver $(DEMO)/guest-init $(E2E)/mkcpio tests/e2e/mkguestdisk.sh
-	GUEST_LABEL=HALGUEST GUEST_MODS= GUEST_APPEND="console=ttyS0 console=tty0 panic=-1 quiet vga=791" \
+	GUEST_LABEL=HALGUEST GUEST_MODS=bochs GUEST_APPEND="console=ttyS0 console=tty0 panic=-1 quiet" \
 		sh tests/e2e/mkguestdisk.sh $(E2E) $(E2E)/mkcpio $(DEMO)/guest-init $@ -
 $(DEMO)/usb.img: $(BUILD)/vmlinuz $(BUILD)/rdroot.img rdroot/mkusb.sh $(BUILD)/.usb-deps
 	@mkdir -p $(DEMO) && sh rdroot/mkusb.sh $(BUILD)/vmlinuz $(BUILD)/rdroot.img \
