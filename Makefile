@@ -134,9 +134,9 @@ clean:
 # ($(DEMO)/usb.img: build/usb.img's contents with the serial console as
 # /dev/console) with that disk inside. Writes build/demo.png.
 DEMO := $(BUILD)/demo
-$(DEMO)/guest-init: rdroot/demo/guest-init.c $(UAPI)/.stamp
+$(DEMO)/guest-init: rdroot/demo/guest-init.c tests/e2e/l2mods.h $(UAPI)/.stamp
 	@mkdir -p $(DEMO)
-	$(MUSLCC) $(MUSL_CFLAGS) -static -s -o $@ $<
+	$(MUSLCC) $(MUSL_CFLAGS) -Itests/e2e -static -s -o $@ $<
 $(DEMO)/guest.img: $(E2E)/kver $(DEMO)/guest-init $(E2E)/mkcpio tests/e2e/mkguestdisk.sh
 	GUEST_LABEL=HALGUEST GUEST_MODS=bochs GUEST_APPEND="console=ttyS0 console=tty0 panic=-1 quiet" \
 		sh tests/e2e/mkguestdisk.sh $(E2E) $(E2E)/mkcpio $(DEMO)/guest-init $@ -

@@ -4,15 +4,15 @@
  * console on hal's screen), greets on the serial console and on the screen,
  * waits a few seconds so the screen can be seen (and screendumped), and
  * powers off. */
-#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
-#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <unistd.h>
+
+#include "l2mods.h"
 
 static void say(const char *dev, const char *msg)
 {
@@ -25,33 +25,12 @@ static void say(const char *dev, const char *msg)
 	close(fd);
 }
 
-static void load_modules(void)
-{
-	char list[4096] = "", *save = NULL;
-	int fd = open("/modules.list", O_RDONLY);
-	ssize_t n = fd >= 0 ? read(fd, list, sizeof list - 1) : -1;
-	list[n > 0 ? n : 0] = 0;
-	if (fd >= 0)
-		close(fd);
-	for (char *m = strtok_r(list, "\n", &save); m; m = strtok_r(NULL, "\n", &save)) {
-		char path[300], msg[400];
-		snprintf(path, sizeof path, "/lib/modules/%s", m);
-		int mfd = open(path, O_RDONLY | O_CLOEXEC);
-		if (mfd < 0 || (syscall(SYS_finit_module, mfd, "", 0) < 0 && errno != EEXIST)) {
-			snprintf(msg, sizeof msg, "  demo guest: cannot load %s: %s\r\n", m, strerror(errno));
-			say("/dev/ttyS0", msg);
-		}
-		if (mfd >= 0)
-			close(mfd);
-	}
-}
-
 int main(void)
 {
 	struct utsname u;
 	char msg[512];
 	mount("devtmpfs", "/dev", "devtmpfs", 0, NULL);
-	load_modules();
+	load_modules("  demo guest");
 	sleep(1); /* fbcon takes over tty0 */
 	uname(&u);
 	snprintf(msg, sizeof msg,

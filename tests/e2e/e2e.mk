@@ -29,19 +29,19 @@ $(E2E)/mkcpio: tests/e2e/mkcpio.c | $(BUILD)/.dir
 
 $(E2E)/l2init: tests/e2e/l2init.c $(UAPI)/.stamp
 	@mkdir -p $(E2E)
-	$(MUSLCC) $(MUSL_CFLAGS) -static -s -o $@ $<
+	$(MUSLCC) $(MUSL_CFLAGS) -Itests/e2e -static -s -o $@ $<
 
 $(E2E)/l2.cpio.gz: $(E2E)/l2init $(E2E)/mkcpio
 	printf 'dir /dev 0755\nnod /dev/console 0600 c 5 1\ndir /proc 0555\nfile /init %s 0755\n' $< \
 		| $(E2E)/mkcpio | gzip -9n >$@.tmp && mv $@.tmp $@
 
-$(E2E)/l2disk: tests/e2e/l2disk.c $(UAPI)/.stamp
+$(E2E)/l2disk: tests/e2e/l2disk.c tests/e2e/l2mods.h $(UAPI)/.stamp
 	@mkdir -p $(E2E)
-	$(MUSLCC) $(MUSL_CFLAGS) -static -s -o $@ $<
+	$(MUSLCC) $(MUSL_CFLAGS) -Itests/e2e -static -s -o $@ $<
 
-$(E2E)/l2uefi: tests/e2e/l2uefi.c $(UAPI)/.stamp
+$(E2E)/l2uefi: tests/e2e/l2uefi.c tests/e2e/l2mods.h $(UAPI)/.stamp
 	@mkdir -p $(E2E)
-	$(MUSLCC) $(MUSL_CFLAGS) -static -s -o $@ $<
+	$(MUSLCC) $(MUSL_CFLAGS) -Itests/e2e -static -s -o $@ $<
 
 # A UEFI disk (GPT, ESP, unified kernel image) booted by hal through OVMF
 # (tests/e2e/ovmf.sh).

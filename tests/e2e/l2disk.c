@@ -16,31 +16,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "l2mods.h"
+
 static void say(const char *fmt, const char *arg)
 {
 	char line[600];
 	int n = snprintf(line, sizeof line, fmt, arg);
 	if (write(1, line, (size_t)n) < 0) {
 		/* nothing to do: the console is all we have */
-	}
-}
-
-static void load_modules(void)
-{
-	char list[4096] = "", *save = NULL;
-	int fd = open("/modules.list", O_RDONLY);
-	ssize_t n = fd >= 0 ? read(fd, list, sizeof list - 1) : -1;
-	list[n > 0 ? n : 0] = 0;
-	if (fd >= 0)
-		close(fd);
-	for (char *m = strtok_r(list, "\n", &save); m; m = strtok_r(NULL, "\n", &save)) {
-		char path[300];
-		snprintf(path, sizeof path, "/lib/modules/%s", m);
-		int mfd = open(path, O_RDONLY | O_CLOEXEC);
-		if (mfd < 0 || (syscall(SYS_finit_module, mfd, "", 0) < 0 && errno != EEXIST))
-			say("L2DISK: cannot load %s\n", m);
-		if (mfd >= 0)
-			close(mfd);
 	}
 }
 
@@ -61,7 +44,7 @@ int main(void)
 	cmdline[n > 0 ? n : 0] = 0;
 	cmdline[strcspn(cmdline, "\n")] = 0;
 	say("L2DISK: booted by SYSLINUX, cmdline=%s\n", cmdline);
-	load_modules();
+	load_modules("L2DISK");
 
 	/* the second virtio disk: vdb */
 	for (int i = 0; i < 100 && access("/dev/vdb", F_OK) != 0; i++)

@@ -28,6 +28,8 @@
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 #include <stdarg.h>
+
+#include "l2mods.h"
 static void say(const char *fmt, ...)
 {
 	char line[600];
@@ -39,25 +41,6 @@ static void say(const char *fmt, ...)
 		n = sizeof line - 1;
 	if (write(1, line, (size_t)n) < 0) {
 		/* the console is all we have */
-	}
-}
-
-static void load_modules(void)
-{
-	char list[4096] = "", *save = NULL;
-	int fd = open("/modules.list", O_RDONLY);
-	ssize_t n = fd >= 0 ? read(fd, list, sizeof list - 1) : -1;
-	list[n > 0 ? n : 0] = 0;
-	if (fd >= 0)
-		close(fd);
-	for (char *m = strtok_r(list, "\n", &save); m; m = strtok_r(NULL, "\n", &save)) {
-		char path[300];
-		snprintf(path, sizeof path, "/lib/modules/%s", m);
-		int mfd = open(path, O_RDONLY | O_CLOEXEC);
-		if (mfd < 0 || (syscall(SYS_finit_module, mfd, "", 0) < 0 && errno != EEXIST))
-			say("L2UEFI: cannot load %s: %s\n", m, strerror(errno));
-		if (mfd >= 0)
-			close(mfd);
 	}
 }
 
@@ -95,7 +78,7 @@ int main(void)
 	int uefi = stat("/sys/firmware/efi", &st) == 0;
 	say("L2UEFI: hello from Linux booted by %s, cmdline=%s\n", uefi ? "UEFI" : "no UEFI (BIOS?)", cmdline);
 
-	load_modules();
+	load_modules("L2UEFI");
 	if (!uefi || mount("efivarfs", EFIVARS, "efivarfs", 0, NULL) < 0) {
 		say("L2UEFI: efivarfs not mounted: %s\n", uefi ? strerror(errno) : "no /sys/firmware/efi");
 	} else {
