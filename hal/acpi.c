@@ -98,29 +98,54 @@ static uint32_t build_madt(struct acpi_tables *t, const struct acpi_cfg *c)
 	return off;
 }
 
+/* A Generic Address Structure (ACPI 6.5, 5.2.3.2) for an I/O port range. */
+static void gas_io(uint8_t *g, uint8_t bits, uint16_t port)
+{
+	g[0] = 1; /* system I/O space */
+	g[1] = bits;
+	put32(g + 4, port);
+}
+
+/* FADT revision 3 (ACPI 2.0 layout, 244 bytes, as QEMU's q35): the X_
+ * fields and the reset register are what OVMF's AcpiTableDxe, Linux and
+ * Windows read from an ACPI 2.0 FADT. (QEMU's i440FX machine keeps
+ * revision 1 for Windows 2000, which hal does not serve.) Offsets are
+ * ACPI 6.5 table 5.9. */
 static uint32_t build_fadt(struct acpi_tables *t, const struct acpi_cfg *c, uint32_t facs, uint32_t dsdt)
 {
-	const uint32_t len = 116; /* revision 1, as QEMU's i440FX machine */
+	const uint32_t len = 244;
 	uint32_t off = alloc(t, len, 8);
 	uint8_t *f = t->blob[ACPI_TABLES] + off;
-	header(t, off, "FACP", len, 1);
-	pointer(t, ACPI_TABLES, off + 36, 4, ACPI_TABLES, facs);
+	uint16_t pm = c->pm_base;
+	header(t, off, "FACP", len, 3);
+	pointer(t, ACPI_TABLES, off + 36, 4, ACPI_TABLES, facs); /* FIRMWARE_CTRL; X_ stays 0 */
 	pointer(t, ACPI_TABLES, off + 40, 4, ACPI_TABLES, dsdt);
+	pointer(t, ACPI_TABLES, off + 140, 8, ACPI_TABLES, dsdt); /* X_DSDT */
 	put16(f + 46, c->sci_irq);
 	put32(f + 48, 0xb2);        /* SMI_CMD */
 	f[52] = 0xf1;               /* ACPI_ENABLE */
 	f[53] = 0xf0;               /* ACPI_DISABLE */
-	put32(f + 56, c->pm_base);  /* PM1a_EVT_BLK */
-	put32(f + 64, c->pm_base + 4u); /* PM1a_CNT_BLK */
-	put32(f + 76, c->pm_base + 8u); /* PM_TMR_BLK */
+	put32(f + 56, pm);          /* PM1a_EVT_BLK */
+	put32(f + 64, pm + 4u);     /* PM1a_CNT_BLK */
+	put32(f + 76, pm + 8u);     /* PM_TMR_BLK */
 	put32(f + 80, 0xafe0);      /* GPE0_BLK */
-	f[88] = 4; f[89] = 2; f[91] = 4; f[92] = 4;
+	f[88] = 4; f[89] = 2; f[91] = 4; f[92] = 4; /* their lengths */
 	put16(f + 96, 0xfff);       /* no C2 */
 	put16(f + 98, 0xfff);       /* no C3 */
 	f[108] = 0x32;              /* CMOS century register */
-	/* WBINVD, PROC_C1, SLP_BUTTON (no sleep button), RTC_S4, USE_PLATFORM_CLOCK;
-	 * PWR_BUTTON clear: the power button is the fixed-feature one. */
-	put32(f + 112, (1u << 0) | (1u << 2) | (1u << 5) | (1u << 7) | (1u << 15));
+	/* IAPC_BOOT_ARCH: LEGACY_DEVICES, 8042. Without the 8042 bit Linux
+	 * takes a revision >= 2 FADT to mean there is no keyboard controller. */
+	put16(f + 109, 0x0003);
+	/* WBINVD, PROC_C1, SLP_BUTTON (no sleep button), RTC_S4, RESET_REG_SUP,
+	 * USE_PLATFORM_CLOCK; PWR_BUTTON clear: the power button is the
+	 * fixed-feature one. */
+	put32(f + 112, (1u << 0) | (1u << 2) | (1u << 5) | (1u << 7) | (1u << 10) | (1u << 15));
+	gas_io(f + 116, 8, 0xcf9);  /* RESET_REG: PIIX reset control */
+	f[128] = 0x06;              /* RESET_VALUE: system reset + CPU reset */
+	gas_io(f + 148, 32, pm);    /* X_PM1a_EVT_BLK */
+	gas_io(f + 172, 16, pm + 4u); /* X_PM1a_CNT_BLK */
+	gas_io(f + 208, 32, pm + 8u); /* X_PM_TMR_BLK */
+	gas_io(f + 220, 32, 0xafe0);  /* X_GPE0_BLK */
 	return off;
 }
 
@@ -139,6 +164,7 @@ int acpi_build(const struct acpi_cfg *c, struct acpi_tables *t)
 	uint32_t facs = alloc(t, 64, 64);
 	memcpy(t->blob[ACPI_TABLES] + facs, "FACS", 4);
 	put32(t->blob[ACPI_TABLES] + facs + 4, 64);
+	t->blob[ACPI_TABLES][facs + 32] = 1; /* version: ACPI 2.0 FACS */
 
 	uint32_t dsdt = alloc(t, sizeof(dsdt_aml_code), 8);
 	memcpy(t->blob[ACPI_TABLES] + dsdt, dsdt_aml_code, sizeof(dsdt_aml_code));

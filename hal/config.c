@@ -26,6 +26,8 @@ void config_usage(FILE *f)
 		"  --efivars PATH|none  UEFI variable store (flash below the firmware), created\n"
 		"                       from OVMF_VARS_4M.fd when missing; default with ovmf:\n"
 		"                       DISK.efivars beside the first disk if it is a file\n"
+		"  --boot-menu SECONDS  the firmware waits SECONDS for a key (Esc: SeaBIOS's boot\n"
+		"                       menu, OVMF's setup pages) before it boots (default: no wait)\n"
 		"  --display auto|kms|fb|none\n"
 		"                       where the guest's screen goes; auto tries kms, then fb,\n"
 		"                       then none (default: auto when started on a Linux text\n"
@@ -89,7 +91,7 @@ static int parse_out(const char *s, enum out_kind *k, const char **path)
 
 int config_parse(int argc, char **argv, struct config *c, char *why, size_t whylen)
 {
-	enum { O_KERNEL = 256, O_INITRD, O_APPEND, O_FIRMWARE, O_MEM, O_CPUS, O_SERIAL, O_DEBUGCON, O_ENTRY32, O_NOREBOOT, O_DISK, O_DISPLAY, O_CONTROL, O_EFIVARS };
+	enum { O_KERNEL = 256, O_INITRD, O_APPEND, O_FIRMWARE, O_MEM, O_CPUS, O_SERIAL, O_DEBUGCON, O_ENTRY32, O_NOREBOOT, O_DISK, O_DISPLAY, O_CONTROL, O_EFIVARS, O_BOOTMENU };
 	static const struct option opts[] = {
 		{ "kernel", required_argument, 0, O_KERNEL }, { "initrd", required_argument, 0, O_INITRD },
 		{ "append", required_argument, 0, O_APPEND }, { "firmware", required_argument, 0, O_FIRMWARE },
@@ -98,10 +100,11 @@ int config_parse(int argc, char **argv, struct config *c, char *why, size_t whyl
 		{ "entry32", no_argument, 0, O_ENTRY32 }, { "no-reboot", no_argument, 0, O_NOREBOOT },
 		{ "disk", required_argument, 0, O_DISK }, { "display", required_argument, 0, O_DISPLAY },
 		{ "control", required_argument, 0, O_CONTROL }, { "efivars", required_argument, 0, O_EFIVARS },
-		{ "verbose", no_argument, 0, 'v' },
+		{ "boot-menu", required_argument, 0, O_BOOTMENU }, { "verbose", no_argument, 0, 'v' },
 		{ "help", no_argument, 0, 'h' }, { "version", no_argument, 0, 'V' }, { 0, 0, 0, 0 },
 	};
 	memset(c, 0, sizeof(*c));
+	c->boot_menu_ms = -1;
 	c->mem = 512 * MiB;
 	c->cpus = 1;
 	c->serial = OUT_STDIO;
@@ -119,6 +122,13 @@ int config_parse(int argc, char **argv, struct config *c, char *why, size_t whyl
 		case O_APPEND: c->append = optarg; break;
 		case O_FIRMWARE: c->firmware = optarg; break;
 		case O_EFIVARS: c->efivars = optarg; break;
+		case O_BOOTMENU: {
+			long n = strtol(optarg, &end, 10);
+			if (*end || end == optarg || n < 0 || n > 60)
+				USAGE("--boot-menu %s: expected seconds from 0 to 60", optarg);
+			c->boot_menu_ms = (int)n * 1000;
+			break;
+		}
 		case O_MEM:
 			if (parse_size(optarg, &c->mem) < 0)
 				USAGE("--mem %s: expected a size such as 512M or 4G", optarg);
@@ -164,6 +174,8 @@ int config_parse(int argc, char **argv, struct config *c, char *why, size_t whyl
 		USAGE("--initrd and --append need --kernel");
 	if (c->kernel && c->firmware)
 		USAGE("--kernel and --firmware exclude each other");
+	if (c->kernel && c->boot_menu_ms >= 0)
+		USAGE("--boot-menu is for firmware boots, not --kernel");
 	if (!c->kernel && !c->firmware)
 		c->firmware = "bios";
 	if (c->efivars && (!c->firmware || !strcmp(c->firmware, "bios")))

@@ -221,13 +221,19 @@ static int fwcfg_setup(void)
 	r |= fwcfg_add_u16(&fwcfg, FW_CFG_NB_CPUS, (uint16_t)cfg.cpus);
 	r |= fwcfg_add_u16(&fwcfg, FW_CFG_MAX_CPUS, (uint16_t)cfg.cpus);
 	r |= fwcfg_add_u16(&fwcfg, FW_CFG_NOGRAPHIC, 0);
-	r |= fwcfg_add_u16(&fwcfg, FW_CFG_BOOT_MENU, 0);
+	/* QEMU's -boot menu=on,splash-time=MS: SeaBIOS shows "Press ESC for
+	 * boot menu", OVMF a "Start boot option" bar; both wait that long. */
+	r |= fwcfg_add_u16(&fwcfg, FW_CFG_BOOT_MENU, cfg.boot_menu_ms >= 0);
 	r |= fwcfg_add_u32(&fwcfg, FW_CFG_IRQ0_OVERRIDE, 0); /* KVM routes IRQ0 to pin 0 */
 	r |= !fwcfg_add_file(&fwcfg, "etc/e820", e, (uint32_t)(n * (int)sizeof(e[0])));
 	if (cfg.ndisks) { /* the first disk boots first; others after it */
 		char order[32];
 		int len = snprintf(order, sizeof(order), "/pci@i0cf8/*@%x\n", DISK_SLOT0);
 		r |= !fwcfg_add_file(&fwcfg, "bootorder", order, (uint32_t)len + 1);
+	}
+	if (cfg.boot_menu_ms >= 0) {
+		uint16_t wait = (uint16_t)cfg.boot_menu_ms;
+		r |= !fwcfg_add_file(&fwcfg, "etc/boot-menu-wait", &wait, 2);
 	}
 	uint32_t fail_wait = 60000;
 	r |= !fwcfg_add_file(&fwcfg, "etc/boot-fail-wait", &fail_wait, 4);

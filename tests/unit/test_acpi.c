@@ -36,6 +36,19 @@ static void tables_link_and_checksum(void)
 	CHECK_EQ(rd32(fadt + 64), 0x604);  /* PM1a_CNT where pm.c decodes it */
 	CHECK_EQ(rd32(fadt + 76), 0x608);  /* PM timer */
 	CHECK_EQ(fadt[46], 9);             /* SCI */
+	/* revision 3: ACPI 2.0 layout with the X_ fields OVMF and Windows read */
+	CHECK_EQ(fadt[8], 3);
+	CHECK_EQ(rd32(fadt + 4), 244);
+	CHECK_EQ(rd32(fadt + 140), rd32(fadt + 40)); /* X_DSDT = DSDT */
+	CHECK_EQ(rd32(fadt + 144), 0);
+	CHECK_EQ(fadt[109] & 2, 2);        /* 8042 present: else Linux skips i8042 */
+	CHECK_EQ(rd32(fadt + 112) >> 10 & 1, 1); /* RESET_REG_SUP */
+	CHECK(fadt[116] == 1 && fadt[117] == 8 && rd32(fadt + 120) == 0xcf9 && fadt[128] == 6);
+	/* X_PM1a_EVT, X_PM1a_CNT, X_PM_TMR, X_GPE0: I/O space, the same ports */
+	const uint32_t xoff[] = { 148, 172, 208, 220 }, xport[] = { 0x600, 0x604, 0x608, 0xafe0 };
+	const uint8_t xbits[] = { 32, 16, 32, 32 };
+	for (int i = 0; i < 4; i++)
+		CHECK(fadt[xoff[i]] == 1 && fadt[xoff[i] + 1] == xbits[i] && rd32(fadt + xoff[i] + 4) == xport[i]);
 	uint32_t facs_addr = rd32(fadt + 36);
 	CHECK_EQ(facs_addr % 64, 0);       /* FACS must be 64-byte aligned */
 	CHECK(!memcmp(deref(&t, base[1], facs_addr), "FACS", 4));

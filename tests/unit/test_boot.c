@@ -196,6 +196,12 @@ static void command_line_options(void)
 	CHECK_EQ(config_parse(3, bad4, &c, why, sizeof(why)), CONFIG_USAGE);
 	char *bad5[] = { "hal", "--kernel", NULL };
 	CHECK_EQ(config_parse(2, bad5, &c, why, sizeof(why)), CONFIG_USAGE);
+	char *menu[] = { "hal", "--boot-menu", "5", NULL };
+	CHECK_EQ(config_parse(3, menu, &c, why, sizeof(why)), CONFIG_OK);
+	CHECK_EQ(c.boot_menu_ms, 5000);
+	char *menu_bad[] = { "hal", "--boot-menu", "61", NULL };
+	CHECK_EQ(config_parse(3, menu_bad, &c, why, sizeof(why)), CONFIG_USAGE);
+	CHECK(strstr(why, "--boot-menu"));
 	char *fw[] = { "hal", NULL };
 	CHECK_EQ(config_parse(1, fw, &c, why, sizeof(why)), CONFIG_OK);
 	CHECK(!strcmp(c.firmware, "bios")); /* no kernel: boot the disk through SeaBIOS */
