@@ -137,7 +137,7 @@ DEMO := $(BUILD)/demo
 $(DEMO)/guest-init: rdroot/demo/guest-init.c tests/e2e/l2mods.h $(UAPI)/.stamp
 	@mkdir -p $(DEMO)
 	$(MUSLCC) $(MUSL_CFLAGS) -Itests/e2e -static -s -o $@ $<
-$(DEMO)/guest.img: $(E2E)/kver $(DEMO)/guest-init $(E2E)/mkcpio tests/e2e/mkguestdisk.sh
+$(DEMO)/guest.img: $(E2E)/kver $(DEMO)/guest-init $(E2E)/mkcpio tests/e2e/mkguestdisk.sh tests/e2e/moddeps.sh
 	GUEST_LABEL=HALGUEST GUEST_MODS=bochs GUEST_APPEND="console=ttyS0 console=tty0 panic=-1 quiet" \
 		sh tests/e2e/mkguestdisk.sh $(E2E) $(E2E)/mkcpio $(DEMO)/guest-init $@ -
 $(DEMO)/usb.img: $(BUILD)/vmlinuz $(BUILD)/rdroot.img rdroot/mkusb.sh $(BUILD)/.usb-deps

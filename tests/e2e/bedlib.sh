@@ -13,6 +13,11 @@
 #                    ("[  12.345] "), carriage returns removed; sets $bed_ms
 #                    to QEMU's wall time
 #   bed_section LOG BEGIN END   the lines of LOG from BEGIN to END, unprefixed
+#   bed_screendump LOG NAME OUT the picture L1 sent as NAME (l1_send in
+#                    tests/e2e/l1lib.sh) -> OUT.ppm and OUT.png; 1 if none
+#   bed_ocr PNG TEXT...         tesseract reads every TEXT in PNG: prints
+#                    nothing and returns 0, else what was missing and what it
+#                    read (returns 1); returns 2 without tesseract
 BUILD=${BUILD:-build}
 if [ -z "${QEMU:-}" ]; then
 	if [ -x "$BUILD/qemu/bin/qemu-system-x86_64" ]; then QEMU=$BUILD/qemu/bin/qemu-system-x86_64
@@ -45,4 +50,33 @@ bed_boot() {
 
 bed_section() {
 	sed -n "/$2/,/$3/p" "$1" | sed 's/^\[ *[0-9]*\.[0-9]*\] //'
+}
+
+bed_screendump() {
+	tr -d '\r' <"$1" | sed 's/^\[ *[0-9]*\.[0-9]*\] //' | sed -n "/^E2E: BEGIN $2\$/,/^E2E: END $2\$/p" |
+		sed '1d;$d' | base64 -d 2>/dev/null | gunzip -c >"$3.ppm" 2>/dev/null
+	[ -s "$3.ppm" ] || { rm -f "$3.ppm"; return 1; }
+	python3 - "$3.ppm" "$3.png" <<'PY'
+import struct, sys, zlib
+d = open(sys.argv[1], "rb").read()
+parts = d.split(b"\n", 3)
+w, h = map(int, parts[1].split()); px = parts[3]
+raw = b"".join(b"\0" + px[y * w * 3:(y + 1) * w * 3] for y in range(h))
+def chunk(t, b):
+    return struct.pack(">I", len(b)) + t + b + struct.pack(">I", zlib.crc32(t + b))
+open(sys.argv[2], "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+    + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b""))
+PY
+}
+
+bed_ocr() {
+	command -v tesseract >/dev/null 2>&1 || return 2
+	_png=$1
+	shift
+	tesseract "$_png" "${_png%.png}.ocr" >/dev/null 2>&1
+	_miss=
+	for _w in "$@"; do grep -qF "$_w" "${_png%.png}.ocr.txt" 2>/dev/null || _miss="$_miss '$_w'"; done
+	[ -z "$_miss" ] && return 0
+	echo "lacks$_miss; read: $(tr -s '\n' ' ' <"${_png%.png}.ocr.txt" 2>/dev/null | cut -c1-200)"
+	return 1
 }

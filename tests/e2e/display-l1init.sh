@@ -27,20 +27,6 @@ fi
 # vgabios-bochs-display, headless: halctl takes screendumps over hal's control
 # socket; display.sh gets them as gzip'd base64 PPMs between BEGIN/END lines
 # and OCRs them. The menu is there when halctl -bar finds the highlight bar.
-stable() { # stable OUT: screendumps 3 s apart until two are the same (<= 60 s)
-	halctl /tmp/s screendump /tmp/p.ppm >/dev/null
-	for _ in $(seq 20); do
-		sleep 3
-		halctl /tmp/s screendump "$1" >/dev/null
-		cmp -s /tmp/p.ppm "$1" && return 0
-		cp "$1" /tmp/p.ppm
-	done
-}
-send() { # send NAME FILE
-	echo "E2E: BEGIN $1"
-	gzip -9c "$2" | base64
-	echo "E2E: END $1"
-}
 [ -e /grub.iso ] || { echo "E2E: grub: no /grub.iso"; poweroff -f; }
 dmesg -n 1
 echo "E2E: grub begin"
@@ -69,7 +55,7 @@ if [ -n "$bar0" ]; then
 	# GRUB counts down to booting the first entry and redraws that line every
 	# second: a key stops it ("up" on the first entry moves nothing).
 	halctl /tmp/s sendkey up >/dev/null
-	stable /tmp/g0.ppm # the whole menu drawn (the BIOS draws it pixel by pixel)
+	l1_stable /tmp/s /tmp/g0.ppm # the whole menu drawn (the BIOS draws it pixel by pixel)
 	bar0=$(halctl -bar /tmp/g0.ppm 2>/dev/null)
 	halctl /tmp/s sendkey down >/dev/null
 	bar1=$bar0 i=0 # until a whole bar is lower (or 30 tries): display.sh checks
@@ -78,7 +64,7 @@ if [ -n "$bar0" ]; then
 		halctl /tmp/s screendump /tmp/g.ppm >/dev/null 2>&1 && bar1=$(halctl -bar /tmp/g.ppm 2>/dev/null)
 	done
 	echo "E2E: grub t=$(t) bar after down=$bar1"
-	stable /tmp/g1.ppm
+	l1_stable /tmp/s /tmp/g1.ppm
 else
 	halctl /tmp/s screendump /tmp/g0.ppm >/dev/null 2>&1
 fi
@@ -87,7 +73,7 @@ wait $hp
 echo "E2E: grub hal rc=$? t=$(t)"
 sed 's/^/E2E: grub hal: /' /tmp/grub.err | head -n 20
 # hal has ended: the serial line is L1's alone now
-[ -s /tmp/g0.ppm ] && send grub0 /tmp/g0.ppm
-[ -s /tmp/g1.ppm ] && send grub1 /tmp/g1.ppm
+[ -s /tmp/g0.ppm ] && l1_send grub0 /tmp/g0.ppm
+[ -s /tmp/g1.ppm ] && l1_send grub1 /tmp/g1.ppm
 echo "E2E: grub sent t=$(t)"
 poweroff -f

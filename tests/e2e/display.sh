@@ -171,23 +171,7 @@ grep -o 'E2E: display hal rc=[0-9]*' "$log" | sed 's/^/  /'
 fi
 
 # GRUB: the screendumps L1 sent (gzip'd base64 PPM) -> display-grubN.ppm/.png
-grubdump() {
-	f=$E2E/display-$1
-	tr -d '\r' <"$log" | sed -n "/^E2E: BEGIN $1\$/,/^E2E: END $1\$/p" | sed '1d;$d' |
-		base64 -d 2>/dev/null | gunzip -c >"$f.ppm" 2>/dev/null
-	[ -s "$f.ppm" ] || { rm -f "$f.ppm"; return 1; }
-	python3 - "$f.ppm" "$f.png" <<'PY'
-import struct, sys, zlib
-d = open(sys.argv[1], "rb").read()
-parts = d.split(b"\n", 3)
-w, h = map(int, parts[1].split()); px = parts[3]
-raw = b"".join(b"\0" + px[y * w * 3:(y + 1) * w * 3] for y in range(h))
-def chunk(t, b):
-    return struct.pack(">I", len(b)) + t + b + struct.pack(">I", zlib.crc32(t + b))
-open(sys.argv[2], "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
-    + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b""))
-PY
-}
+grubdump() { bed_screendump "$log" "$1" "$E2E/display-$1"; }
 if [ -z "$grub" ]; then
 	echo "SKIP e2e-grub-menu-ocr: $grub_skip"
 	echo "SKIP e2e-grub-sendkey-down: $grub_skip"
@@ -199,18 +183,12 @@ if ! grubdump grub0; then
 	echo "FAIL e2e-grub-sendkey-down: no screendump came from L1"
 	exit 0
 fi
-if ! command -v tesseract >/dev/null 2>&1; then
-	echo "SKIP e2e-grub-menu-ocr: tesseract is missing (apt-get install tesseract-ocr)"
-else
-	tesseract "$E2E/display-grub0.png" "$E2E/display-grub0.ocr" >/dev/null 2>&1
-	ocr=$E2E/display-grub0.ocr.txt
-	miss=
-	for want in 'GNU GRUB' 'GNU/Linux' 'Memtest86' 'highlighted'; do
-		grep -qF "$want" "$ocr" 2>/dev/null || miss="$miss '$want'"
-	done
-	if [ -z "$miss" ]; then echo "PASS e2e-grub-menu-ocr"
-	else echo "FAIL e2e-grub-menu-ocr: OCR of $E2E/display-grub0.png lacks$miss: $(tr -s '\n' ' ' <"$ocr" 2>/dev/null | cut -c1-200)"; fi
-fi
+why=$(bed_ocr "$E2E/display-grub0.png" 'GNU GRUB' 'GNU/Linux' 'Memtest86' 'highlighted')
+case $? in
+0) echo "PASS e2e-grub-menu-ocr" ;;
+2) echo "SKIP e2e-grub-menu-ocr: tesseract is missing (apt-get install tesseract-ocr)" ;;
+*) echo "FAIL e2e-grub-menu-ocr: OCR of $E2E/display-grub0.png $why" ;;
+esac
 bar0=$("$E2E/halctl" -bar "$E2E/display-grub0.ppm")
 if ! grubdump grub1; then
 	echo "FAIL e2e-grub-sendkey-down: no second screendump came from L1 (bar before: $bar0)"

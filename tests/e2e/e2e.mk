@@ -45,12 +45,16 @@ $(E2E)/l2uefi: tests/e2e/l2uefi.c tests/e2e/l2mods.h $(UAPI)/.stamp
 
 # A UEFI disk (GPT, ESP, unified kernel image) booted by hal through OVMF
 # (tests/e2e/ovmf.sh).
-$(E2E)/uefi.img: $(E2E)/kver $(E2E)/l2uefi $(E2E)/mkcpio tests/e2e/mkuefidisk.sh
-	sh tests/e2e/mkuefidisk.sh $(E2E) $(E2E)/mkcpio $(E2E)/l2uefi $@
+$(E2E)/uefi.img: $(E2E)/kver $(E2E)/l2uefi $(E2E)/mkcpio tests/e2e/mkuefidisk.sh tests/e2e/moddeps.sh
+	sh tests/e2e/mkuefidisk.sh uki $(E2E) $(E2E)/mkcpio $(E2E)/l2uefi $@
+
+# The same Linux behind GRUB's EFI menu, with efibootmgr (tests/e2e/ovmf.sh).
+$(E2E)/uefi-grub.img: $(E2E)/kver $(E2E)/l2uefi $(E2E)/mkcpio tests/e2e/mkuefidisk.sh tests/e2e/moddeps.sh
+	sh tests/e2e/mkuefidisk.sh grub $(E2E) $(E2E)/mkcpio $(E2E)/l2uefi $@
 
 # A BIOS disk built from Debian's packages (SYSLINUX + kernel + initramfs),
 # booted by hal through SeaBIOS, and a data disk it reads and writes.
-$(E2E)/guest.img: $(E2E)/kver $(E2E)/l2disk $(E2E)/mkcpio tests/e2e/mkguestdisk.sh
+$(E2E)/guest.img: $(E2E)/kver $(E2E)/l2disk $(E2E)/mkcpio tests/e2e/mkguestdisk.sh tests/e2e/moddeps.sh
 	sh tests/e2e/mkguestdisk.sh $(E2E) $(E2E)/mkcpio $(E2E)/l2disk $@ $(E2E)/data.img
 
 $(E2E)/l1.cpio.gz: $(E2E)/kver $(E2E)/l2.cpio.gz $(E2E)/mkcpio $(BUILD)/hal $(E2E)/guest.img \

@@ -19,3 +19,22 @@ for m in $(cat /modules.list); do
 done
 echo "E2E: modules loaded ms=$(( $(up_ms) - _t0 ))"
 if [ -c /dev/kvm ]; then echo "E2E: /dev/kvm present"; else echo "E2E: /dev/kvm missing"; fi
+
+# Screendumps through hal's --control socket SOCK (halctl from build/guest):
+# l1_stable SOCK OUT   screendumps 3 s apart until two are the same (<= 60 s)
+# l1_send NAME FILE    FILE gzip'd and base64'd between "E2E: BEGIN NAME" and
+#                      "E2E: END NAME", for the host to decode and OCR
+l1_stable() {
+	halctl "$1" screendump /tmp/stable.ppm >/dev/null
+	for _ in $(seq 20); do
+		sleep 3
+		halctl "$1" screendump "$2" >/dev/null
+		cmp -s /tmp/stable.ppm "$2" && return 0
+		cp "$2" /tmp/stable.ppm
+	done
+}
+l1_send() {
+	echo "E2E: BEGIN $1"
+	gzip -9c "$2" | base64
+	echo "E2E: END $1"
+}

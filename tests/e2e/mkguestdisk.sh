@@ -15,14 +15,9 @@ t0=$(date +%s%3N)
 tmp=$out.d
 rm -rf "$tmp" && mkdir -p "$tmp"
 
-# virtio modules in dependency order (modules.dep lists a module's deps after it)
-deps() {
-	line=$(grep -E "(^|/)$1\.ko(\.[a-z]+)?:" "$mdir/modules.dep" | head -n 1)
-	[ -n "$line" ] || { echo "mkguestdisk.sh: no module $1" >&2; exit 1; }
-	for d in $(echo "${line#*:}" | tr ' ' '\n' | tac); do echo "$d"; done
-	echo "${line%%:*}"
-}
-for m in ${GUEST_MODS-virtio_pci virtio_blk}; do deps "$m"; done | awk '!seen[$0]++' >"$tmp/mods"
+. tests/e2e/moddeps.sh
+# shellcheck disable=SC2086
+moddeps "$mdir" ${GUEST_MODS-virtio_pci virtio_blk} >"$tmp/mods" || exit 1
 {
 	echo "dir /dev 0755"; echo "nod /dev/console 0600 c 5 1"; echo "dir /proc 0555"
 	echo "dir /lib 0755"; echo "dir /lib/modules 0755"

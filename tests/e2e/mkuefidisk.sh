@@ -1,51 +1,104 @@
 #!/bin/sh
 # Builds, without root or loop devices, a UEFI guest disk from Debian's
-# packages: a GPT disk with one EFI system partition (FAT16) holding
-# \EFI\BOOT\BOOTX64.EFI, a unified kernel image: systemd-boot-efi's
-# linuxx64.efi.stub + Debian's kernel + an initramfs with
-# tests/e2e/l2uefi.c as /init and efivarfs.ko.
-# Usage: mkuefidisk.sh E2EDIR MKCPIO L2UEFI OUT
+# packages: a GPT disk (protective MBR without boot code) with one EFI
+# system partition (FAT16). Its Linux is Debian's kernel with an initramfs
+# holding tests/e2e/l2uefi.c as /init and the modules it needs.
+#   uki   \EFI\BOOT\BOOTX64.EFI is a unified kernel image: systemd-boot-efi's
+#         linuxx64.efi.stub + the kernel + the initramfs (efivarfs.ko).
+#   grub  \EFI\BOOT\BOOTX64.EFI is GRUB (grub-efi-amd64-bin, grub-mkstandalone)
+#         whose menu waits for a key, booting /vmlinuz with "l2uefi=removable";
+#         \EFI\hal\grubx64.efi is a second GRUB booting it at once with
+#         "l2uefi=entry reboot=acpi", for the boot entry the guest adds with
+#         efibootmgr. The initramfs adds the virtio disk modules and Debian's
+#         efibootmgr with the shared libraries it needs.
+# Usage: mkuefidisk.sh uki|grub E2EDIR MKCPIO L2UEFI OUT
 set -eu
-e2e=$1 mkcpio=$2 l2uefi=$3 out=$4
+mode=$1 e2e=$2 mkcpio=$3 l2uefi=$4 out=$5
 kver=$(cat "$e2e/kver")
 mdir=$e2e/kroot/lib/modules/$kver
-stub=/usr/lib/systemd/boot/efi/linuxx64.efi.stub
 t0=$(date +%s%3N)
-[ -s "$stub" ] || { echo "mkuefidisk.sh: no $stub (apt-get install systemd-boot-efi)" >&2; exit 1; }
 tmp=$out.d
-rm -rf "$tmp" && mkdir -p "$tmp"
+rm -rf "$tmp" && mkdir -p "$tmp/esp"
+. tests/e2e/moddeps.sh
 
-efivarfs=$(sed -n 's|^\(.*/efivarfs\.ko\):.*|\1|p' "$mdir/modules.dep" | head -n 1)
-[ -n "$efivarfs" ] || { echo "mkuefidisk.sh: no efivarfs.ko in $mdir" >&2; exit 1; }
-echo efivarfs.ko >"$tmp/modules.list"
+need() { [ -e "$1" ] || { echo "mkuefidisk.sh: no $1 (apt-get install $2)" >&2; exit 1; }; }
+case $mode in
+uki) need /usr/lib/systemd/boot/efi/linuxx64.efi.stub systemd-boot-efi; mods=efivarfs ;;
+grub)
+	need /usr/lib/grub/x86_64-efi/linux.mod grub-efi-amd64-bin
+	need /usr/bin/grub-mkstandalone grub-common
+	need /usr/bin/efibootmgr efibootmgr
+	mods="efivarfs virtio_pci virtio_blk" ;;
+*) echo "mkuefidisk.sh: mode $mode: expected uki or grub" >&2; exit 2 ;;
+esac
+
+# shellcheck disable=SC2086
+moddeps "$mdir" $mods >"$tmp/mods" || exit 1
+while read -r m; do basename "$m"; done <"$tmp/mods" >"$tmp/modules.list"
 {
-	echo "dir /dev 0755"; echo "nod /dev/console 0600 c 5 1"; echo "dir /proc 0555"; echo "dir /sys 0555"
-	echo "dir /lib 0755"; echo "dir /lib/modules 0755"
+	for d in /dev /proc /sys /lib /lib/modules; do echo "dir $d 0755"; done
+	echo "nod /dev/console 0600 c 5 1"
 	echo "file /init $l2uefi 0755"
-	echo "file /lib/modules/efivarfs.ko $mdir/$efivarfs 0644"
+	while read -r m; do echo "file /lib/modules/$(basename "$m") $mdir/$m 0644"; done <"$tmp/mods"
 	echo "file /modules.list $tmp/modules.list 0644"
+	if [ "$mode" = grub ]; then
+		# efibootmgr and what ldd says it loads, at the paths ldd names
+		echo "dir /bin 0755"
+		echo "file /bin/efibootmgr /usr/bin/efibootmgr 0755"
+		ldd /usr/bin/efibootmgr | sed -n 's|.*=> \(/[^ ]*\) .*|\1|p; s|^[[:space:]]*\(/[^ ]*\) .*|\1|p' >"$tmp/libs"
+		sed 's|/[^/]*$||' "$tmp/libs" | sort -u | while read -r d; do
+			p=
+			for c in $(echo "$d" | tr '/' ' '); do p=$p/$c; echo "dir $p 0755"; done
+		done | awk '!seen[$0]++'
+		while read -r l; do echo "file $l $(readlink -f "$l") 0755"; done <"$tmp/libs"
+	fi
 } | "$mkcpio" | gzip -9n >"$tmp/initrd.gz"
 
-# The unified kernel image: each added section after the stub's last one,
-# page aligned (as rdroot/mkusb.sh).
-printf 'ID=hal-test\nNAME="hal UEFI test"\n' >"$tmp/osrel"
-printf 'console=ttyS0 panic=-1 quiet' >"$tmp/cmdline"
-align=4096 end=0
-for e in $(objdump -h "$stub" | awk '$1 ~ /^[0-9]+$/ { print "0x" $4 "+0x" $3 }'); do
-	[ $(($e)) -le "$end" ] || end=$(($e))
-done
-vma=$(((end + align - 1) / align * align))
-args=""
-for s in osrel:"$tmp/osrel" cmdline:"$tmp/cmdline" linux:"$e2e/vmlinuz" initrd:"$tmp/initrd.gz"; do
-	name=${s%%:*} file=${s#*:}
-	args="$args --add-section .$name=$file --change-section-vma .$name=$(printf '0x%x' "$vma")"
-	vma=$(((vma + $(wc -c <"$file") + align - 1) / align * align))
-done
-# shellcheck disable=SC2086
-objcopy $args "$stub" "$tmp/BOOTX64.EFI"
+mkdir -p "$tmp/esp/EFI/BOOT"
+if [ "$mode" = uki ]; then
+	# The unified kernel image: each added section after the stub's last
+	# one, page aligned (as rdroot/mkusb.sh).
+	stub=/usr/lib/systemd/boot/efi/linuxx64.efi.stub
+	printf 'ID=hal-test\nNAME="hal UEFI test"\n' >"$tmp/osrel"
+	printf 'console=ttyS0 panic=-1 quiet' >"$tmp/cmdline"
+	align=4096 end=0
+	for e in $(objdump -h "$stub" | awk '$1 ~ /^[0-9]+$/ { print "0x" $4 "+0x" $3 }'); do
+		[ $(($e)) -le "$end" ] || end=$(($e))
+	done
+	vma=$(((end + align - 1) / align * align))
+	args=""
+	for s in osrel:"$tmp/osrel" cmdline:"$tmp/cmdline" linux:"$e2e/vmlinuz" initrd:"$tmp/initrd.gz"; do
+		name=${s%%:*} file=${s#*:}
+		args="$args --add-section .$name=$file --change-section-vma .$name=$(printf '0x%x' "$vma")"
+		vma=$(((vma + $(wc -c <"$file") + align - 1) / align * align))
+	done
+	# shellcheck disable=SC2086
+	objcopy $args "$stub" "$tmp/esp/EFI/BOOT/BOOTX64.EFI"
+else
+	mkdir -p "$tmp/esp/EFI/hal"
+	cp "$e2e/vmlinuz" "$tmp/esp/vmlinuz"
+	cp "$tmp/initrd.gz" "$tmp/esp/initrd.gz"
+	grub() { # grub OUT TIMEOUT TITLE CMDLINE: a standalone GRUB with this menu
+		cat >"$tmp/grub.cfg" <<-CFG
+		search --no-floppy --file --set=root /vmlinuz
+		set timeout=$2
+		menuentry "$3" {
+			linux /vmlinuz console=ttyS0 panic=-1 quiet $4
+			initrd /initrd.gz
+		}
+		CFG
+		grub-mkstandalone -O x86_64-efi -o "$1" --locales= --fonts= --themes= \
+			--install-modules="normal linux search search_fs_file part_gpt fat echo test" \
+			--modules="part_gpt fat" "boot/grub/grub.cfg=$tmp/grub.cfg"
+	}
+	# timeout -1: the menu stays until a key (ovmf.sh presses Enter
+	# through hal's PS/2 keyboard)
+	grub "$tmp/esp/EFI/BOOT/BOOTX64.EFI" -1 "hal removable path" "l2uefi=removable"
+	grub "$tmp/esp/EFI/hal/grubx64.efi" 0 "hal boot entry" "l2uefi=entry reboot=acpi"
+fi
 
-# ESP: the UKI + 4 MiB, FAT16; the disk: 1 MiB in front (GPT), 1 MiB behind
-esp_mib=$(($(wc -c <"$tmp/BOOTX64.EFI") / 1048576 + 5))
+# ESP: its files + 4 MiB, FAT16; the disk: 1 MiB in front (GPT), 1 MiB behind
+esp_mib=$(($(du -sk "$tmp/esp" | cut -f1) / 1024 + 5))
 total_mib=$((esp_mib + 2))
 rm -f "$out.tmp"
 truncate -s "${total_mib}M" "$out.tmp"
@@ -56,8 +109,7 @@ start=2048, size=$((esp_mib * 2048)), type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B,
 GPT
 mkfs.vfat -F 16 -n HALUEFI --offset 2048 "$out.tmp" $((esp_mib * 1024)) >/dev/null 2>&1
 export MTOOLS_SKIP_CHECK=1
-mmd -i "$out.tmp@@1M" ::/EFI ::/EFI/BOOT
-mcopy -i "$out.tmp@@1M" "$tmp/BOOTX64.EFI" ::/EFI/BOOT/BOOTX64.EFI
+mcopy -s -i "$out.tmp@@1M" "$tmp/esp/"* ::/
 mv "$out.tmp" "$out"
 rm -rf "$tmp"
-echo "e2e: time UEFI disk $(($(date +%s%3N) - t0)) ms ($total_mib MiB)"
+echo "e2e: time UEFI disk ($mode) $(($(date +%s%3N) - t0)) ms ($total_mib MiB)"

@@ -1,18 +1,19 @@
 #!/bin/sh
 # OVMF under hal in the nested test bed (docs/testing.md): QEMU TCG -cpu EPYC
 # boots L1 (the usual image plus tests/e2e/ovmf-l1init.sh as /init, Debian's
-# OVMF_CODE_4M.fd/OVMF_VARS_4M.fd and build/e2e/uefi.img), which runs
-#   hal --firmware ovmf --disk /uefi.img [--efivars /uefi.img.efivars]
-# twice. OVMF boots \EFI\BOOT\BOOTX64.EFI (a unified kernel image, tests/e2e/
-# mkuefidisk.sh) whose /init (tests/e2e/l2uefi.c) reports the UEFI variable
-# HalTest left by the boot before, writes it (boot-N) through efivarfs, and
-# powers off through the ACPI tables OVMF installed from hal's table-loader.
+# OVMF_CODE_4M.fd/OVMF_VARS_4M.fd, build/e2e/uefi.img and uefi-grub.img,
+# halctl), which runs hal --firmware ovmf on them (ovmf-l1init.sh says how).
+# The guests' /init (tests/e2e/l2uefi.c) reports the ACPI tables OVMF
+# installed from hal's table-loader and the UEFI variable HalTest left by
+# the boot before, writes it (boot-N) through efivarfs, adds and follows a
+# boot entry with efibootmgr, reboots and powers off. The screendumps of
+# OVMF's screen and GRUB's menu are OCR'd here (tesseract).
 # Prints PASS/FAIL/SKIP and "e2e: time" lines; log: $BUILD/e2e/ovmf-log.txt.
-# Environment: BUILD, MAKE, OVMF_TIMEOUT (seconds for QEMU, default 800).
+# Environment: BUILD, MAKE, OVMF_TIMEOUT (seconds for QEMU, default 1500).
 BUILD=${BUILD:-build}
 MAKE=${MAKE:-make}
 E2E=$BUILD/e2e
-timeout_s=${OVMF_TIMEOUT:-800}
+timeout_s=${OVMF_TIMEOUT:-1500}
 log=$E2E/ovmf-log.txt
 code=/usr/share/OVMF/OVMF_CODE_4M.fd
 vars=/usr/share/OVMF/OVMF_VARS_4M.fd
@@ -23,7 +24,7 @@ bed_qemu_check e2e-ovmf || exit 0
 [ -s "$code" ] && [ -s "$vars" ] || { echo "SKIP e2e-ovmf: no $code (apt-get install ovmf)"; exit 0; }
 mkdir -p "$E2E"
 t0=$(now_ms)
-if ! $MAKE -s --no-print-directory BUILD="$BUILD" e2e-images "$E2E/uefi.img" >"$E2E/ovmf-make.log" 2>&1; then
+if ! $MAKE -s --no-print-directory BUILD="$BUILD" e2e-images "$E2E/uefi.img" "$E2E/uefi-grub.img" "$BUILD/guest/halctl" >"$E2E/ovmf-make.log" 2>&1; then
 	tail -n 20 "$E2E/ovmf-make.log" | sed 's/^/  /'
 	echo "FAIL e2e-ovmf-build: see $E2E/ovmf-make.log"
 	exit 0
@@ -31,6 +32,8 @@ fi
 {
 	for d in /usr /usr/share /usr/share/OVMF; do echo "dir $d 0755"; done
 	echo "file /init tests/e2e/ovmf-l1init.sh 0755"
+	echo "file /bin/halctl $BUILD/guest/halctl 0755"
+	echo "file /uefi-grub.img $E2E/uefi-grub.img 0644"
 	echo "file $code $code 0644"
 	echo "file $vars $vars 0644"
 	echo "file /uefi.img $E2E/uefi.img 0644"
@@ -38,7 +41,7 @@ fi
 cat "$E2E/l1.cpio.gz" "$E2E/ovmf-overlay.cpio.gz" >"$E2E/ovmf-l1.cpio.gz"
 echo "e2e: time OVMF images $(($(now_ms) - t0)) ms"
 
-bed_boot "$log" "$timeout_s" -m 2048 -smp 1 \
+bed_boot "$log" "$timeout_s" -m 2048 -smp 2 \
 	-kernel "$E2E/vmlinuz" -initrd "$E2E/ovmf-l1.cpio.gz" -append "console=ttyS0 panic=-1 quiet"
 echo "e2e: time OVMF test bed (QEMU) $bed_ms ms (log: $log)"
 
@@ -57,13 +60,13 @@ else
 fi
 if grep -q 'BdsDxe: starting Boot' "$log"; then echo "PASS e2e-ovmf-boots-disk"
 else echo "FAIL e2e-ovmf-boots-disk: OVMF under hal never reached 'BdsDxe: starting Boot'"; fi
+check() { # name, fixed string, what it proves (in $sec)
+	if grep -q -F -- "$2" "$sec"; then echo "PASS $1"; else
+		echo "FAIL $1: no '$2' ($3); last lines:"; tail -n 8 "$sec" | sed 's/^/  /'; fi
+}
+section() { bed_section "$log" "E2E: begin $1\$" "E2E: run $1 " >"$E2E/ovmf-$1.txt"; sec=$E2E/ovmf-$1.txt; }
 for n in 1 2; do
-	sec=$E2E/ovmf-run$n.txt
-	sed -n "/E2E: begin uefi$n\$/,/E2E: run uefi$n /p" "$log" >"$sec"
-	check() { # name, fixed string, what it proves
-		if grep -q -F -- "$2" "$sec"; then echo "PASS $1"; else
-			echo "FAIL $1: no '$2' ($3); last lines:"; tail -n 8 "$sec" | sed 's/^/  /'; fi
-	}
+	section uefi$n
 	check e2e-ovmf$n-boot "L2UEFI: hello from Linux booted by UEFI, cmdline=console=ttyS0 panic=-1 quiet" \
 		"OVMF booted the UKI from the virtio disk"
 	if [ $n = 1 ]; then
@@ -79,5 +82,58 @@ for n in 1 2; do
 	ms=$(sed -n "s/.*E2E: run uefi$n rc=[0-9]* ms=\([0-9]*\).*/\1/p" "$sec")
 	mk=$(grep -o 'hal: marker 0x12 at [0-9.]* ms' "$sec" | head -n 1 | sed 's/.* at \([0-9.]*\) ms/\1/')
 	echo "e2e: time hal OVMF boot $n: ${ms:-?} ms wall in L1 (hal start to marker 0x12: ${mk:-?} ms)"
+done
+
+# The ACPI tables Linux got from OVMF are hal's: FADT revision 3 with
+# X_DSDT and the reset register, valid checksums, the DSDT byte for byte.
+section uefi1
+check e2e-ovmf-acpi-fadt "L2UEFI: ACPI FACP rev 3 len 244 oem 'HAL   ' checksum ok" "OVMF installed hal's FADT"
+check e2e-ovmf-acpi-madt "L2UEFI: ACPI APIC rev 1 len " "hal's MADT"
+check e2e-ovmf-acpi-facs "L2UEFI: ACPI FACS len 64 version 1" "a FACS"
+check e2e-ovmf-acpi-reset "reset 0xcf9 value 0x6" "the FADT's reset register"
+if grep -q "L2UEFI: ACPI APIC .* oem 'HAL   ' checksum ok" "$sec"; then echo "PASS e2e-ovmf-acpi-madt-sum"
+else echo "FAIL e2e-ovmf-acpi-madt-sum: $(grep 'ACPI APIC' "$sec")"; fi
+if grep -q "ACPI FACP DSDT \(0x[0-9a-f]*\) X_DSDT \1 " "$sec"; then echo "PASS e2e-ovmf-acpi-xdsdt"
+else echo "FAIL e2e-ovmf-acpi-xdsdt: DSDT and X_DSDT differ: $(grep 'FACP DSDT' "$sec")"; fi
+want=$(python3 -c 'import sys, zlib; print("%08x" % zlib.crc32(open(sys.argv[1], "rb").read()))' "$BUILD/gen/dsdt.aml")
+check e2e-ovmf-acpi-dsdt "L2UEFI: ACPI DSDT crc32 $want" "Linux's DSDT is hal's dsdt.aml byte for byte"
+
+# grub1: OVMF's screen, GRUB's EFI menu, Enter through PS/2, efibootmgr -c
+section grub1
+grep 'E2E: grub1 OVMF' "$sec" | sed 's/^/  /'
+if ! bed_screendump "$log" ovmf "$E2E/ovmf-screen"; then
+	echo "FAIL e2e-ovmf-screen: no screendump of OVMF's screen came from L1"
+else
+	why=$(bed_ocr "$E2E/ovmf-screen.png" "Start boot option")
+	case $? in
+	0) echo "PASS e2e-ovmf-screen" ;;
+	2) echo "SKIP e2e-ovmf-screen: tesseract is missing (apt-get install tesseract-ocr)" ;;
+	*) echo "FAIL e2e-ovmf-screen: OCR of $E2E/ovmf-screen.png (OVMF's boot-menu wait) $why" ;;
+	esac
+fi
+if ! bed_screendump "$log" grub "$E2E/ovmf-grub"; then
+	echo "FAIL e2e-ovmf-grub-menu: no screendump of GRUB's menu came from L1"
+else
+	why=$(bed_ocr "$E2E/ovmf-grub.png" "GNU GRUB" "hal removable path")
+	case $? in
+	0) echo "PASS e2e-ovmf-grub-menu" ;;
+	2) echo "SKIP e2e-ovmf-grub-menu: tesseract is missing (apt-get install tesseract-ocr)" ;;
+	*) echo "FAIL e2e-ovmf-grub-menu: OCR of $E2E/ovmf-grub.png $why" ;;
+	esac
+fi
+check e2e-ovmf-grub-key "l2uefi=removable" "Enter reached GRUB through OVMF's PS/2 driver and it booted its entry"
+check e2e-ovmf-efibootmgr "L2UEFI: efibootmgr -c exit 0" "efibootmgr added a boot entry"
+check e2e-ovmf-grub1-rc "E2E: run grub1 rc=0 " "power-off after the entry was written"
+entry=$(sed -n 's/.*L2UEFI: efibootmgr: Boot\([0-9A-F]\{4\}\)\* hal entry.*/\1/p' "$sec" | head -n 1)
+
+# grub2: OVMF boots the entry from the store; a reboot keeps the variables
+section grub2
+check e2e-ovmf-bootentry "l2uefi=entry" "the next boot went through the entry efibootmgr wrote"
+check e2e-ovmf-bootcurrent "L2UEFI: efibootmgr: BootCurrent: ${entry:-????}" "BootCurrent is the new entry (Boot${entry:-????})"
+check e2e-ovmf-reboot "guest reset: restarting" "reboot=acpi: the FADT's reset register reset the machine"
+check e2e-ovmf-reboot-vars "L2UEFI: found HalTest=boot-2" "the variables outlived the reset"
+check e2e-ovmf-grub2-rc "E2E: run grub2 rc=0 " "the boot after the reset powered off"
+for r in grub1 grub2; do
+	echo "e2e: time hal OVMF $r: $(sed -n "s/.*E2E: run $r rc=[0-9]* ms=\([0-9]*\).*/\1/p" "$log") ms wall in L1"
 done
 exit 0

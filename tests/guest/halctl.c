@@ -3,7 +3,9 @@
  *                               reply; exit 0 on "ok ...", 1 otherwise
  *   halctl -pattern W H OUT.ppm the picture `payload draw` paints (pattern.h)
  *   halctl -bar FILE.ppm        top row of the widest band of light rows (a
- *                               highlighted menu entry): prints "Y HEIGHT" */
+ *                               highlighted menu entry): prints "Y HEIGHT"
+ *   halctl -lit FILE.ppm        how many pixels are not (near) black; exit 0
+ *                               when some are: something is on the screen */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -110,8 +112,20 @@ int main(int argc, char **argv)
 		printf("%d %d\n", best, best_len);
 		return best < 0;
 	}
+	if (argc == 3 && !strcmp(argv[1], "-lit")) {
+		int w, h;
+		uint8_t *px = read_ppm(argv[2], &w, &h);
+		if (!px)
+			return 2;
+		size_t lit = 0;
+		for (size_t i = 0; i < (size_t)w * (size_t)h * 3; i += 3)
+			lit += px[i] > 64 || px[i + 1] > 64 || px[i + 2] > 64;
+		free(px);
+		printf("%zu\n", lit);
+		return lit == 0;
+	}
 	if (argc >= 3)
 		return ctl(argv[1], argc - 2, argv + 2);
-	fprintf(stderr, "usage: halctl SOCK COMMAND... | -pattern W H OUT.ppm | -bar FILE.ppm\n");
+	fprintf(stderr, "usage: halctl SOCK COMMAND... | -pattern W H OUT.ppm | -bar FILE.ppm | -lit FILE.ppm\n");
 	return 2;
 }
