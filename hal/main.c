@@ -325,7 +325,10 @@ static void undo_devices(void)
  * window and ports; the framebuffer core shows whichever is active. */
 static int step_display(void)
 {
-	if (vgatext_init(&vga) < 0 || bochs_init(&bochs, &vga, cfg.kernel ? NULL : VGABIOS_PATH) < 0 ||
+	/* The VGA BIOS is for SeaBIOS; OVMF drives the display itself
+	 * (QemuVideoDxe: its GOP) and runs no legacy option ROM. */
+	bool vgabios = !cfg.kernel && strcmp(cfg.firmware, "ovmf");
+	if (vgatext_init(&vga) < 0 || bochs_init(&bochs, &vga, vgabios ? VGABIOS_PATH : NULL) < 0 ||
 	    pci_register(&bochs.pci, DISPLAY_SLOT, 0) < 0)
 		return -1;
 	int r = bus_register(BUS_PIO, 0x3c0, 0x20, vgatext_io, &vga);
