@@ -14,7 +14,8 @@
 #                    to QEMU's wall time
 #   bed_section LOG BEGIN END   the lines of LOG from BEGIN to END, unprefixed
 #   bed_screendump LOG NAME OUT the picture L1 sent as NAME (l1_send in
-#                    tests/e2e/l1lib.sh) -> OUT.ppm and OUT.png; 1 if none
+#                    tests/e2e/l1lib.sh): a PNG -> OUT.png, a PPM -> OUT.ppm
+#                    and OUT.png; 1 if none
 #   bed_ocr PNG TEXT...         tesseract reads every TEXT in PNG: prints
 #                    nothing and returns 0, else what was missing and what it
 #                    read (returns 1); returns 2 without tesseract
@@ -56,6 +57,7 @@ bed_screendump() {
 	tr -d '\r' <"$1" | sed 's/^\[ *[0-9]*\.[0-9]*\] //' | sed -n "/^E2E: BEGIN $2\$/,/^E2E: END $2\$/p" |
 		sed '1d;$d' | base64 -d 2>/dev/null | gunzip -c >"$3.ppm" 2>/dev/null
 	[ -s "$3.ppm" ] || { rm -f "$3.ppm"; return 1; }
+	if [ "$(head -c 4 "$3.ppm" | tail -c 3)" = PNG ]; then mv "$3.ppm" "$3.png"; return 0; fi
 	python3 - "$3.ppm" "$3.png" <<'PY'
 import struct, sys, zlib
 d = open(sys.argv[1], "rb").read()

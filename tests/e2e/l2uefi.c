@@ -84,7 +84,11 @@ static void report_acpi(void)
 		char path[64];
 		snprintf(path, sizeof path, "/sys/firmware/acpi/tables/%s", sig[i]);
 		int fd = open(path, O_RDONLY);
-		ssize_t n = fd >= 0 ? read(fd, t, sizeof t) : -1;
+		ssize_t n = 0, r = 0; /* sysfs hands out a page per read */
+		while (fd >= 0 && (size_t)n < sizeof t && (r = read(fd, t + n, sizeof t - (size_t)n)) > 0)
+			n += r;
+		if (fd < 0 || r < 0)
+			n = -1;
 		if (fd >= 0)
 			close(fd);
 		if (n < 36) {
