@@ -52,6 +52,10 @@ $(E2E)/uefi.img: $(E2E)/kver $(E2E)/l2uefi $(E2E)/mkcpio tests/e2e/mkuefidisk.sh
 $(E2E)/uefi-grub.img: $(E2E)/kver $(E2E)/l2uefi $(E2E)/mkcpio tests/e2e/mkuefidisk.sh tests/e2e/moddeps.sh
 	sh tests/e2e/mkuefidisk.sh grub $(E2E) $(E2E)/mkcpio $(E2E)/l2uefi $@
 
+# Debian's signed chain (shim, GRUB, kernel) for Secure Boot (tests/e2e/ovmf.sh).
+$(E2E)/uefi-shim.img: $(E2E)/kver $(E2E)/l2uefi $(E2E)/mkcpio tests/e2e/mkuefidisk.sh tests/e2e/moddeps.sh
+	sh tests/e2e/mkuefidisk.sh shim $(E2E) $(E2E)/mkcpio $(E2E)/l2uefi $@
+
 # A BIOS disk built from Debian's packages (SYSLINUX + kernel + initramfs),
 # booted by hal through SeaBIOS, and a data disk it reads and writes.
 $(E2E)/guest.img: $(E2E)/kver $(E2E)/l2disk $(E2E)/mkcpio tests/e2e/mkguestdisk.sh tests/e2e/moddeps.sh

@@ -11,6 +11,8 @@
  *                       for \EFI\hal\grubx64.efi with efibootmgr, power off
  *   l2uefi=entry        (booted through that entry) show efibootmgr -v; reboot
  *                       when N is even, else power off
+ *   l2uefi=shim         (Debian's signed shim and GRUB) power off
+ * It also reports the SecureBoot variable.
  * Marker 0x12 before the power-off. Every line starts with "L2UEFI: ". */
 #include <errno.h>
 #include <fcntl.h>
@@ -32,6 +34,7 @@
 #define EFIVARS "/sys/firmware/efi/efivars"
 #define VAR EFIVARS "/HalTest-48414c42-5445-5354-8000-000000000001"
 #define BOOTORDER EFIVARS "/BootOrder-8be4df61-93ca-11d2-aa0d-00e098032b8c"
+#define SECUREBOOT EFIVARS "/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c"
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 #include <stdarg.h>
@@ -192,6 +195,8 @@ int main(void)
 		} else {
 			say("L2UEFI: no HalTest variable yet\n");
 		}
+		n = read_var(SECUREBOOT, buf, sizeof buf);
+		say("L2UEFI: SecureBoot=%s\n", n == 1 ? (buf[4] ? "1" : "0") : "(none)");
 		n = read_var(BOOTORDER, buf, sizeof buf);
 		char hex[128] = "";
 		for (ssize_t i = 0; i + 1 < n && strlen(hex) < sizeof hex - 8; i += 2)

@@ -11,7 +11,11 @@
 #         "l2uefi=entry reboot=acpi", for the boot entry the guest adds with
 #         efibootmgr. The initramfs adds the virtio disk modules and Debian's
 #         efibootmgr with the shared libraries it needs.
-# Usage: mkuefidisk.sh uki|grub E2EDIR MKCPIO L2UEFI OUT
+#   shim  Debian's signed boot chain, for Secure Boot: \EFI\BOOT\BOOTX64.EFI
+#         is shim (shim-signed), grubx64.efi beside it Debian's signed GRUB
+#         (grub-efi-amd64-signed), which reads grub.cfg from its directory and
+#         boots the (signed) kernel at once with "l2uefi=shim".
+# Usage: mkuefidisk.sh uki|grub|shim E2EDIR MKCPIO L2UEFI OUT
 set -eu
 mode=$1 e2e=$2 mkcpio=$3 l2uefi=$4 out=$5
 kver=$(cat "$e2e/kver")
@@ -29,7 +33,11 @@ grub)
 	need /usr/bin/grub-mkstandalone grub-common
 	need /usr/bin/efibootmgr efibootmgr
 	mods="efivarfs virtio_pci virtio_blk" ;;
-*) echo "mkuefidisk.sh: mode $mode: expected uki or grub" >&2; exit 2 ;;
+shim)
+	need /usr/lib/shim/shimx64.efi.signed shim-signed
+	need /usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed grub-efi-amd64-signed
+	mods=efivarfs ;;
+*) echo "mkuefidisk.sh: mode $mode: expected uki, grub or shim" >&2; exit 2 ;;
 esac
 
 # shellcheck disable=SC2086
@@ -74,6 +82,19 @@ if [ "$mode" = uki ]; then
 	done
 	# shellcheck disable=SC2086
 	objcopy $args "$stub" "$tmp/esp/EFI/BOOT/BOOTX64.EFI"
+elif [ "$mode" = shim ]; then
+	cp /usr/lib/shim/shimx64.efi.signed "$tmp/esp/EFI/BOOT/BOOTX64.EFI"
+	cp /usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed "$tmp/esp/EFI/BOOT/grubx64.efi"
+	cp "$e2e/vmlinuz" "$tmp/esp/vmlinuz"
+	cp "$tmp/initrd.gz" "$tmp/esp/initrd.gz"
+	cat >"$tmp/esp/EFI/BOOT/grub.cfg" <<-CFG
+	search --no-floppy --file --set=root /vmlinuz
+	set timeout=0
+	menuentry "hal secure boot" {
+		linux /vmlinuz console=ttyS0 panic=-1 quiet l2uefi=shim
+		initrd /initrd.gz
+	}
+	CFG
 else
 	mkdir -p "$tmp/esp/EFI/hal"
 	cp "$e2e/vmlinuz" "$tmp/esp/vmlinuz"
