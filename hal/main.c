@@ -561,9 +561,6 @@ int main(int argc, char **argv)
 		return HAL_EXIT_USAGE;
 	}
 	hal_verbose = cfg.verbose;
-	int fwcode = choose_firmware();
-	if (fwcode)
-		return fwcode;
 
 	/* All signals are taken by the event loop through a signalfd; vCPU
 	 * threads inherit this mask and only unblock their kick signal. */
@@ -576,6 +573,9 @@ int main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	sigdelset(&set, SIGUSR1);
 	signal(SIGPIPE, SIG_IGN);
+	int fwcode = choose_firmware(); /* after the mask: a SIGTERM from here on ends hal with 5 */
+	if (fwcode)
+		return fwcode;
 
 	serial_out_fd = open_out(cfg.serial, cfg.serial_path);
 	dbgport.debugcon_fd = open_out(cfg.debugcon, cfg.debugcon_path);
