@@ -393,18 +393,16 @@ out:
  * exit status. */
 static int choose_firmware(void)
 {
-	if (!cfg.firmware) /* --kernel */
-		return 0;
-	bool is_auto = !strcmp(cfg.firmware, "auto");
-	if (!cfg.ndisks || (!is_auto && strcmp(cfg.firmware, "ovmf"))) {
-		if (!is_auto)
-			return 0;
+	bool is_auto = cfg.firmware && !strcmp(cfg.firmware, "auto");
+	bool ovmf = cfg.firmware && !strcmp(cfg.firmware, "ovmf");
+	if (!is_auto && (!ovmf || !cfg.ndisks))
+		return 0; /* --kernel, bios, PATH, or ovmf without a disk */
+	if (!cfg.ndisks) {
 		cfg.firmware = "bios"; /* no disk: SeaBIOS, as always */
-		if (cfg.efivars) {
-			err("--efivars needs UEFI firmware, and without a --disk hal boots SeaBIOS: add --firmware ovmf");
-			return HAL_EXIT_USAGE;
-		}
-		return 0;
+		if (!cfg.efivars)
+			return 0;
+		err("--efivars needs UEFI firmware, and without a --disk hal boots SeaBIOS: add --firmware ovmf");
+		return HAL_EXIT_USAGE;
 	}
 	static char path[4096];
 	char why[160];
