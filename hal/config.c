@@ -19,13 +19,17 @@ void config_usage(FILE *f)
 		"  --disk PATH[,ro][,serial=S]\n"
 		"                       a virtio disk: raw image or block device (repeatable; the\n"
 		"                       first is the boot disk)\n"
-		"  --firmware bios|ovmf|PATH\n"
+		"  --firmware auto|bios|ovmf|PATH\n"
 		"                       firmware image mapped below 4 GiB and entered at the\n"
 		"                       reset vector (bios = Debian's SeaBIOS, ovmf = Debian's\n"
-		"                       OVMF_CODE_4M.fd: UEFI)\n"
+		"                       OVMF_CODE_4M.fd: UEFI). Default auto: ovmf when the first\n"
+		"                       disk has an EFI system partition and no BIOS boot code\n"
+		"                       in its MBR, else bios (the choice is said on stderr)\n"
 		"  --efivars PATH|none  UEFI variable store (flash below the firmware), created\n"
 		"                       from OVMF_VARS_4M.fd when missing; default with ovmf:\n"
-		"                       DISK.efivars beside the first disk if it is a file\n"
+		"                       DISK.efivars beside the first disk if it is a file. A\n"
+		"                       store of the wrong size is refused; a corrupt one is\n"
+		"                       kept as PATH.corrupt and a new one made\n"
 		"  --boot-menu SECONDS  the firmware waits SECONDS for a key (Esc: SeaBIOS's boot\n"
 		"                       menu, OVMF's setup pages) before it boots (default: no wait)\n"
 		"  --display auto|kms|fb|none\n"
@@ -177,7 +181,8 @@ int config_parse(int argc, char **argv, struct config *c, char *why, size_t whyl
 	if (c->kernel && c->boot_menu_ms >= 0)
 		USAGE("--boot-menu is for firmware boots, not --kernel");
 	if (!c->kernel && !c->firmware)
-		c->firmware = "bios";
+		c->firmware = "auto"; /* main.c: from the first disk's label */
+	/* with auto, main.c refuses it once the disk says bios */
 	if (c->efivars && (!c->firmware || !strcmp(c->firmware, "bios")))
 		USAGE("--efivars needs --firmware ovmf (or a UEFI firmware image)");
 	return CONFIG_OK;

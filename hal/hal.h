@@ -150,6 +150,11 @@ int host_phys_bits(void);
 uint64_t now_ns(void);
 extern uint64_t hal_start_ns;
 
+/* ---- files ------------------------------------------------------------------ */
+/* A whole regular file or block device of at most max bytes, malloc'd; NULL
+ * after a message naming it as `what` ("kernel", "firmware"...). */
+uint8_t *hal_read_file(const char *what, const char *path, size_t max, size_t *size);
+
 /* ---- logging ---------------------------------------------------------------- */
 #define err(...) hal_log("error", __VA_ARGS__)
 #define warnx(...) hal_log("warning", __VA_ARGS__)

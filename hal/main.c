@@ -5,9 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/signalfd.h>
-#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
@@ -19,6 +17,8 @@
 #include "config.h"
 #include "console.h"
 #include "debug.h"
+#include "disklabel.h"
+#include "efivars.h"
 #include "evdev.h"
 #include "fb.h"
 #include "fwcfg.h"
@@ -34,8 +34,6 @@
 #include "virtio.h"
 
 #define SEABIOS_PATH "/usr/share/seabios/bios-256k.bin"
-#define OVMF_CODE_PATH "/usr/share/OVMF/OVMF_CODE_4M.fd"
-#define OVMF_VARS_PATH "/usr/share/OVMF/OVMF_VARS_4M.fd"
 #define PM_BASE 0x600
 #define SCI_IRQ 9
 #define DISK_SLOT0 3
@@ -96,42 +94,6 @@ static int term_init(void)
 
 
 /* ---- file helpers -------------------------------------------------------- */
-
-static uint8_t *read_file(const char *what, const char *path, size_t max, size_t *size)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		err("cannot open %s %s: %s", what, path, strerror(errno));
-		goto fail;
-	}
-	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
-		err("%s %s is not a file", what, path);
-		goto fail;
-	}
-	if ((uint64_t)st.st_size > max) {
-		err("%s %s is too large (%lld bytes, at most %zu)", what, path, (long long)st.st_size, max);
-		goto fail;
-	}
-	uint8_t *buf = malloc(st.st_size ? (size_t)st.st_size : 1);
-	size_t got = 0;
-	while (buf && got < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-		if (n <= 0) {
-			err("cannot read %s %s: %s", what, path, n ? strerror(errno) : "file shrank");
-			free(buf);
-			goto fail;
-		}
-		got += (size_t)n;
-	}
-	close(fd);
-	*size = got;
-	return buf;
-fail:
-	if (fd >= 0)
-		close(fd);
-	return NULL;
-}
 
 static int open_out(enum out_kind k, const char *path)
 {
@@ -355,12 +317,12 @@ static int boot_kernel(void)
 	uint8_t *kernel = NULL, *initrd = NULL;
 	int ret = -1;
 
-	kernel = read_file("kernel", cfg.kernel, 512 * MiB, &a.kernel_size);
+	kernel = hal_read_file("kernel", cfg.kernel, 512 * MiB, &a.kernel_size);
 	if (!kernel)
 		goto out;
 	a.kernel = kernel;
 	if (cfg.initrd) {
-		initrd = read_file("initrd", cfg.initrd, vm.mem.low_end, &a.initrd_size);
+		initrd = hal_read_file("initrd", cfg.initrd, vm.mem.low_end, &a.initrd_size);
 		if (!initrd)
 			goto out;
 		a.initrd = initrd;
@@ -380,126 +342,8 @@ out:
 	return ret;
 }
 
-/* ---- UEFI variable store: CFI flash just below the firmware image ---------
- * Loaded once (it outlives guest resets, as flash does); each boot maps it
- * afresh. Backed by a file (writes go through) or, without one, by memory
- * (variables last until hal exits). */
-static struct pflash vars;
-static bool vars_loaded;
-static int vars_slot = -1;
-static char vars_default[4096];
-
-static void vars_set_array(void *ctx, bool array)
-{
-	(void)ctx;
-	if (vm_rom_slot(vars_slot, vars.base, vars.size, vars.mem, array) < 0)
-		warnx("UEFI variable store: cannot %s the read-only slot", array ? "map" : "unmap");
-}
-
-/* The file given, or DISK.efivars beside a first disk that is a file, or
- * NULL (volatile). */
-static const char *vars_path(void)
-{
-	if (cfg.efivars)
-		return strcmp(cfg.efivars, "none") ? cfg.efivars : NULL;
-	if (strcmp(cfg.firmware, "ovmf") || !cfg.ndisks)
-		return NULL;
-	struct stat st;
-	size_t n = strcspn(cfg.disks[0], ",");
-	if (n + sizeof(".efivars") > sizeof(vars_default))
-		return NULL;
-	memcpy(vars_default, cfg.disks[0], n);
-	vars_default[n] = 0;
-	if (stat(vars_default, &st) < 0 || !S_ISREG(st.st_mode))
-		return NULL;
-	strcat(vars_default, ".efivars");
-	return vars_default;
-}
-
-static int vars_load(void)
-{
-	const char *path = vars_path();
-	const char *tmpl = strcmp(cfg.firmware, "ovmf") ? NULL : OVMF_VARS_PATH;
-	uint8_t *img = NULL;
-	size_t size = 0;
-	int fd = -1;
-	if (path) {
-		fd = open(path, O_RDWR | O_CLOEXEC);
-		if (fd < 0 && errno == ENOENT && tmpl) {
-			/* first use: a copy of the firmware's empty store */
-			img = read_file("UEFI variable template", tmpl, 16 * MiB, &size);
-			if (!img)
-				return -1;
-			fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-			if (fd >= 0 && (write(fd, img, size) != (ssize_t)size || fdatasync(fd) < 0)) {
-				err("cannot write UEFI variable store %s: %s", path, strerror(errno));
-				close(fd);
-				unlink(path);
-				free(img);
-				return -1;
-			}
-			if (fd >= 0)
-				hal_log(NULL, "UEFI variables: created %s from %s", path, tmpl);
-		}
-		if (fd < 0) {
-			err("cannot open UEFI variable store %s: %s", path, strerror(errno));
-			free(img);
-			return -1;
-		}
-		if (!img && !(img = read_file("UEFI variable store", path, 16 * MiB, &size))) {
-			close(fd);
-			return -1;
-		}
-	} else {
-		if (!tmpl) {
-			err("--efivars none needs --firmware ovmf (no template for %s)", cfg.firmware);
-			return -1;
-		}
-		if (!(img = read_file("UEFI variable template", tmpl, 16 * MiB, &size)))
-			return -1;
-		dbg("UEFI variables: in memory only (no --efivars, first disk not a file)");
-	}
-	int ret = -1;
-	if (size < PFLASH_BLOCK || size % PFLASH_BLOCK) {
-		err("UEFI variable store %s: %zu bytes is not a whole number of 4 KiB blocks", path ? path : tmpl, size);
-		goto out;
-	}
-	size_t map = size;
-	uint8_t *mem = mmap(NULL, map, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (mem == MAP_FAILED) {
-		err("cannot map the UEFI variable store: %s", strerror(errno));
-		goto out;
-	}
-	memcpy(mem, img, size);
-	pflash_init(&vars, 0, mem, size, fd, vars_set_array, NULL);
-	vars_loaded = true;
-	fd = -1;
-	ret = 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	free(img);
-	return ret;
-}
-
-/* Place the store just below the firmware image at fw_base. */
-static int vars_attach(uint64_t fw_base)
-{
-	if (!vars_loaded && vars_load() < 0)
-		return -1;
-	if (vars.size > fw_base - 0xFF000000ULL) {
-		err("firmware and UEFI variable store do not fit in the top 16 MiB");
-		return -1;
-	}
-	vars.base = fw_base - vars.size;
-	vars_slot = vm_rom_slot(-1, vars.base, vars.size, vars.mem, true);
-	if (vars_slot < 0 || bus_register(BUS_MMIO, vars.base, vars.size, pflash_io, &vars) < 0)
-		return -1;
-	pflash_reset(&vars);
-	dbg("UEFI variable store at 0x%llx (0x%llx bytes), %s", (unsigned long long)vars.base,
-	    (unsigned long long)vars.size, vars.fd >= 0 ? "backed by a file" : "in memory");
-	return 0;
-}
+/* --firmware auto (the default without --kernel) was decided from this disk. */
+static const char *fw_auto_disk;
 
 static int boot_firmware(void)
 {
@@ -507,10 +351,12 @@ static int boot_firmware(void)
 			   !strcmp(cfg.firmware, "ovmf") ? OVMF_CODE_PATH : cfg.firmware;
 	bool uefi = !strcmp(cfg.firmware, "ovmf") || cfg.efivars;
 	size_t size;
-	uint8_t *img = read_file("firmware", path, 16 * MiB, &size);
+	uint8_t *img = hal_read_file("firmware", path, 16 * MiB, &size);
 	if (!img) {
 		if (path == (const char *)SEABIOS_PATH)
 			err("install Debian's seabios package, or give --kernel or --firmware PATH");
+		else if (path == (const char *)OVMF_CODE_PATH && fw_auto_disk)
+			err("install Debian's ovmf package: %s needs UEFI firmware (or force --firmware bios)", fw_auto_disk);
 		else if (path == (const char *)OVMF_CODE_PATH)
 			err("install Debian's ovmf package for --firmware ovmf");
 		return -1;
@@ -525,7 +371,8 @@ static int boot_firmware(void)
 	 * variable store (flash) right below it (OVMF_CODE_4M: 0xFFC00000). */
 	if (vm_add_rom(0x100000000ULL - size, img, size) < 0)
 		goto out;
-	if (uefi && vars_attach(0x100000000ULL - size) < 0)
+	struct efivars_cfg ec = { cfg.firmware, cfg.efivars, cfg.ndisks ? cfg.disks[0] : NULL };
+	if (uefi && efivars_attach(&ec, 0x100000000ULL - size) < 0)
 		goto out;
 	size_t low = size < 128 * KiB ? size : 128 * KiB;
 	uint8_t *dst = gpa_ptr(&vm.mem, HIMEM_START - low, low);
@@ -538,6 +385,55 @@ static int boot_firmware(void)
 out:
 	free(img);
 	return ret;
+}
+
+/* --firmware auto: decided once, when hal starts, from the first disk's
+ * label (hal/disklabel.c); a guest reboot keeps the firmware. With
+ * --firmware ovmf, a disk OVMF cannot boot gets a warning. Returns 0 or an
+ * exit status. */
+static int choose_firmware(void)
+{
+	bool is_auto = cfg.firmware && !strcmp(cfg.firmware, "auto");
+	bool ovmf = cfg.firmware && !strcmp(cfg.firmware, "ovmf");
+	if (!is_auto && (!ovmf || !cfg.ndisks))
+		return 0; /* --kernel, bios, PATH, or ovmf without a disk */
+	if (!cfg.ndisks) {
+		cfg.firmware = "bios"; /* no disk: SeaBIOS, as always */
+		if (!cfg.efivars)
+			return 0;
+		err("--efivars needs UEFI firmware, and without a --disk hal boots SeaBIOS: add --firmware ovmf");
+		return HAL_EXIT_USAGE;
+	}
+	static char path[4096];
+	char why[160];
+	size_t n = strcspn(cfg.disks[0], ","); /* PATH[,ro][,serial=S] */
+	if (n >= sizeof(path))
+		n = sizeof(path) - 1;
+	memcpy(path, cfg.disks[0], n);
+	path[n] = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		err("--disk %s: %s", path, strerror(errno));
+		return HAL_EXIT_ERROR;
+	}
+	struct disklabel dl;
+	disklabel_probe_fd(fd, &dl);
+	close(fd);
+	enum disklabel_fw fw = disklabel_firmware(&dl, why, sizeof(why));
+	if (!is_auto) {
+		if (!disklabel_uefi_bootable(&dl))
+			warnx("%s has no EFI system partition (%s): OVMF will find nothing to boot on it", path, why);
+		return 0;
+	}
+	cfg.firmware = fw == DISKLABEL_OVMF ? "ovmf" : "bios";
+	fw_auto_disk = path;
+	hal_log(NULL, "%s: %s: booting with --firmware %s", path, why, cfg.firmware);
+	if (fw == DISKLABEL_BIOS && cfg.efivars) {
+		err("--efivars needs UEFI firmware, but %s boots through BIOS (%s): add --firmware ovmf to boot it with OVMF",
+		    path, why);
+		return HAL_EXIT_USAGE;
+	}
+	return 0;
 }
 
 static int step_boot(void) { return cfg.kernel ? boot_kernel() : boot_firmware(); }
@@ -675,6 +571,9 @@ int main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	sigdelset(&set, SIGUSR1);
 	signal(SIGPIPE, SIG_IGN);
+	int fwcode = choose_firmware(); /* after the mask: a SIGTERM from here on ends hal with 5 */
+	if (fwcode)
+		return fwcode;
 
 	serial_out_fd = open_out(cfg.serial, cfg.serial_path);
 	dbgport.debugcon_fd = open_out(cfg.debugcon, cfg.debugcon_path);
@@ -706,11 +605,7 @@ int main(int argc, char **argv)
 			break;
 		hal_log(NULL, "guest reset: restarting");
 	}
-	if (vars_loaded) {
-		pflash_sync(&vars);
-		dbg("UEFI variable store: %llu bytes programmed, %llu blocks erased", (unsigned long long)vars.programs,
-		    (unsigned long long)vars.erases);
-	}
+	efivars_exit();
 	evdev_stop();
 	control_stop();
 	fb_stop();

@@ -14,6 +14,7 @@ E2E=$BUILD/e2e
 G=$BUILD/guest
 log=$E2E/integration-log.txt
 GRUB_ISO=/usr/lib/grub-rescue/grub-rescue-cdrom.iso
+OVMF_FILES="/usr/share/OVMF/OVMF_CODE_4M.fd /usr/share/OVMF/OVMF_VARS_4M.fd"
 . tests/e2e/bedlib.sh
 if ! command -v "$QEMU" >/dev/null 2>&1; then
 	echo "FAIL guest-bed: no /dev/kvm and no QEMU for the nested test bed ($QEMU; make qemu)"
@@ -28,15 +29,17 @@ if ! $MAKE -s --no-print-directory BUILD="$BUILD" e2e-images guests >"$E2E/integ
 fi
 echo hal-bed >"$E2E/integration-hostname"
 {
-	for d in /t /t/tests /t/tests/guest /t/build /t/build/guest /etc /usr /usr/lib /usr/lib/grub-rescue; do echo "dir $d 0755"; done
+	for d in /t /t/tests /t/tests/guest /t/build /t/build/guest /etc /usr /usr/lib /usr/lib/grub-rescue /usr/share /usr/share/OVMF; do echo "dir $d 0755"; done
 	echo "file /init tests/guest/bed-l1init.sh 0755"
 	echo "file /t/tests/guest/run.sh tests/guest/run.sh 0644"
 	echo "file /t/tests/guest/bed.sh tests/guest/bed.sh 0644"
-	for f in payload64.bzimage payload32.bzimage flatfw.bin crc32 crash.bzimage bootdisk.img halctl ptyrun; do
+	for f in payload64.bzimage payload32.bzimage flatfw.bin crc32 crash.bzimage bootdisk.img halctl ptyrun \
+		fw-esp.img fw-hybrid.img fw-mbr-esp.img fw-noesp.img; do
 		echo "file /t/build/guest/$f $G/$f 0755"
 	done
 	echo "file /etc/hostname $E2E/integration-hostname 0644"
 	[ -f "$GRUB_ISO" ] && echo "file $GRUB_ISO $GRUB_ISO 0644"
+	for f in $OVMF_FILES; do [ -f "$f" ] && echo "file $f $f 0644"; done
 } | "$E2E/mkcpio" | gzip -1n >"$E2E/integration-overlay.cpio.gz"
 cat "$E2E/l1.cpio.gz" "$E2E/integration-overlay.cpio.gz" >"$E2E/integration-l1.cpio.gz"
 echo "  integration: L1 images $(($(bed_now_ms) - t0)) ms; QEMU $QEMU"

@@ -105,3 +105,11 @@ $(GUEST_OUT)/crashpm.bin: $(GUEST_OUT)/crash.o
 $(GUEST_OUT)/crash.bzimage: $(GUEST_OUT)/setup32.bin $(GUEST_OUT)/crashpm.bin $(GUEST_OUT)/mkbzimage
 	$(GUEST_OUT)/mkbzimage $(GUEST_OUT)/setup32.bin $(GUEST_OUT)/crashpm.bin $@
 .SECONDARY: $(GUEST_OUT)/crashpm.bin
+
+# --- disks of the firmware-choice tests (tests/guest/mkfwdisk.sh) -------------
+#   fw-esp.img fw-hybrid.img fw-mbr-esp.img fw-noesp.img   4 MiB each
+FW_DISKS := $(GUEST_OUT)/fw-esp.img $(GUEST_OUT)/fw-hybrid.img $(GUEST_OUT)/fw-mbr-esp.img $(GUEST_OUT)/fw-noesp.img
+GUEST_BINS += $(FW_DISKS)
+guests: $(FW_DISKS)
+$(GUEST_OUT)/fw-%.img: $(GUEST_SRC)/mkfwdisk.sh | $(GUEST_OUT)/.dir
+	sh $(GUEST_SRC)/mkfwdisk.sh $* $@

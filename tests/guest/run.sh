@@ -39,7 +39,7 @@ skip() { echo "SKIP $1: $2"; }
 # diag FILE: show the last lines of FILE indented (not counted by report.sh)
 diag() { [ -s "$1" ] && tail -n "${2:-8}" "$1" | tr -d '\r' | sed 's/^/  | /'; return 0; }
 
-TEST_GROUPS="payload64 payload32 payload64-nocmdline payload64-5G payload32-5G flatfw errors crash terminal bios display"
+TEST_GROUPS="payload64 payload32 payload64-nocmdline payload64-5G payload32-5G flatfw errors crash terminal bios firmware display"
 
 if ! [ -c /dev/kvm ] || ! { : ; } 3<>/dev/kvm 2>/dev/null; then
 	if [ -n "${HAL_IN_BED:-}" ]; then
@@ -53,7 +53,7 @@ if ! [ -x "$HAL" ]; then
 	fail guest-setup "$HAL is missing (run make)"
 	exit 0
 fi
-GUEST_FILES="payload64.bzimage payload32.bzimage flatfw.bin crc32 crash.bzimage bootdisk.img halctl ptyrun"
+GUEST_FILES="payload64.bzimage payload32.bzimage flatfw.bin crc32 crash.bzimage bootdisk.img halctl ptyrun fw-esp.img fw-hybrid.img fw-mbr-esp.img fw-noesp.img"
 for f in $GUEST_FILES; do
 	if ! [ -f "$G/$f" ]; then
 		make -s BUILD="$BUILD" guests >/dev/null 2>&1
@@ -426,6 +426,125 @@ else
 		else fail bios-grub-no-crash-no-reset "hal exited $rc (want 5: SIGTERM; 3 = crash, 4 = reset), SeaBIOS POSTs: $posts (want 1)"; diag "$T/bios-grub.err"; fi
 	fi
 fi
+# --- firmware choice and the UEFI variable store (docs/usage.md) -------------
+# Disks from tests/guest/mkfwdisk.sh. Without --firmware hal reads the first
+# disk's label and says on stderr which firmware it boots and why; OVMF gets
+# a variable store beside the disk. hal runs until the line a test waits
+# for (OVMF: the store is made, which is before the guest runs; SeaBIOS: its
+# log says it boots the disk), then SIGTERM ends it with 5.
+OVMF_CODE=/usr/share/OVMF/OVMF_CODE_4M.fd
+OVMF_VARS=/usr/share/OVMF/OVMF_VARS_4M.fd
+# fw_run NAME PATTERN FILE ARGS...: hal in the background until FILE has
+# PATTERN (or hal ends, or 60 s * SLOW); sets $rc; stderr in $T/NAME.err
+fw_run() {
+	_n=$1 _p=$2 _f=$3
+	shift 3
+	"$HAL" "$@" --mem 128M --serial none --display none --no-reboot \
+		</dev/null >"$T/$_n.out" 2>"$T/$_n.err" &
+	_pid=$!
+	wait_log "$_f" "$_p" $((60 * SLOW)) $_pid
+	stop_hal $_pid
+}
+# has NAME FILE FIXED-STRING WHAT: PASS when FILE has the string
+has() {
+	if grep -qF -- "$3" "$2"; then pass "$1"
+	else fail "$1" "$4: no '$3'"; diag "$2" 6; fi
+}
+stopped() { # NAME: hal ran until the SIGTERM (5), not an error (1) or a crash
+	if [ "$rc" = 5 ]; then pass "$1"
+	else fail "$1" "hal exited $rc, want 5 (it ran until SIGTERM)"; diag "$T/${1%-stopped}.err" 6; fi
+}
+for k in esp hybrid mbr-esp noesp; do cp "$G/fw-$k.img" "$T/$k.img"; done
+cp "$G/bootdisk.img" "$T/fw-bootdisk.img"
+
+# The premise of the GPT rule: a disk labelled by sfdisk has no boot code.
+if [ -z "$(od -An -v -tx1 -N440 "$T/esp.img" | tr -d ' 0\n')" ]; then pass fw-sfdisk-leaves-no-boot-code
+else fail fw-sfdisk-leaves-no-boot-code "sfdisk wrote bytes into the MBR's 440-byte code area"; fi
+if "$HAL" --help | grep -q -- '--firmware auto|bios|ovmf|PATH'; then pass fw-help-auto
+else fail fw-help-auto "hal --help does not show --firmware auto|bios|ovmf|PATH"; fi
+
+# BIOS choices: SeaBIOS is what runs.
+if ! [ -f "$BIOS" ]; then
+	fail fw-auto-bios "$BIOS is missing (apt-get install seabios)"
+else
+	fw_run fw-auto-hybrid '^Booting from Hard Disk' "$T/fw-auto-hybrid.dbg" --disk "$T/hybrid.img" --debugcon "file:$T/fw-auto-hybrid.dbg"
+	has fw-auto-hybrid-bios "$T/fw-auto-hybrid.err" "hal: $T/hybrid.img: GPT with an EFI system partition and BIOS boot code: booting with --firmware bios" \
+		"syslinux's gptmbr.bin in front of a GPT + ESP"
+	has fw-auto-hybrid-seabios-boots "$T/fw-auto-hybrid.dbg" "Booting from Hard Disk" "SeaBIOS's log"
+	stopped fw-auto-hybrid-stopped
+	if ! [ -e "$T/hybrid.img.efivars" ]; then pass fw-auto-hybrid-no-store
+	else fail fw-auto-hybrid-no-store "a UEFI variable store was made for a BIOS boot"; fi
+
+	fw_run fw-forced-bios '^Booting from Hard Disk' "$T/fw-forced-bios.dbg" --firmware bios --disk "$T/esp.img" --debugcon "file:$T/fw-forced-bios.dbg"
+	if grep -q 'booting with --firmware' "$T/fw-forced-bios.err"; then fail fw-forced-bios-no-choice "hal chose although --firmware bios was given"; diag "$T/fw-forced-bios.err" 4
+	else pass fw-forced-bios-no-choice; fi
+	has fw-forced-bios-seabios-boots "$T/fw-forced-bios.dbg" "Booting from Hard Disk" "SeaBIOS's log (--firmware bios on a UEFI disk)"
+	if ! [ -e "$T/esp.img.efivars" ]; then pass fw-forced-bios-no-store
+	else fail fw-forced-bios-no-store "a UEFI variable store was made under --firmware bios"; fi
+
+	has fw-auto-mbr-boot-code-bios "$T/bios-bootdisk.err" "hal: $T/bootdisk.img: MBR with BIOS boot code: booting with --firmware bios" \
+		"the BIOS boot disk test's stderr"
+	if grep -q 'booting with --firmware' "$T/bios-nodisk.err"; then fail fw-auto-nodisk-silent "without a disk hal still said a choice"; diag "$T/bios-nodisk.err" 4
+	else pass fw-auto-nodisk-silent; fi
+fi
+# --efivars wants UEFI: with a disk auto boots through BIOS, a usage error.
+expect_rc fw-auto-bios-efivars 2 'add --firmware ovmf' --disk "$T/fw-bootdisk.img" --efivars "$T/x.efivars" --mem 64M
+if ! [ -e "$T/x.efivars" ]; then pass fw-auto-bios-efivars-no-store
+else fail fw-auto-bios-efivars-no-store "$T/x.efivars was made"; fi
+
+# OVMF choices, and the store's rules.
+if ! [ -f "$OVMF_CODE" ] || ! [ -f "$OVMF_VARS" ]; then
+	fail fw-ovmf "$OVMF_CODE or $OVMF_VARS is missing (apt-get install ovmf)"
+else
+	fw_run fw-auto-esp 'UEFI variables: created' "$T/fw-auto-esp.err" --disk "$T/esp.img"
+	has fw-auto-esp-ovmf "$T/fw-auto-esp.err" "hal: $T/esp.img: GPT with an EFI system partition and no BIOS boot code: booting with --firmware ovmf" \
+		"GPT + ESP, no boot code"
+	has fw-auto-esp-store-created "$T/fw-auto-esp.err" "UEFI variables: created $T/esp.img.efivars from $OVMF_VARS" "the default store"
+	if [ "$(wc -c <"$T/esp.img.efivars" 2>/dev/null)" = "$(wc -c <"$OVMF_VARS")" ]; then pass fw-auto-esp-store-size
+	else fail fw-auto-esp-store-size "$T/esp.img.efivars is missing or not the size of $OVMF_VARS"; fi
+	stopped fw-auto-esp-stopped
+
+	fw_run fw-auto-mbr-esp 'UEFI variables: created' "$T/fw-auto-mbr-esp.err" --disk "$T/mbr-esp.img"
+	has fw-auto-mbr-esp-ovmf "$T/fw-auto-mbr-esp.err" "hal: $T/mbr-esp.img: MBR with an EFI system partition (type 0xEF) and no BIOS boot code: booting with --firmware ovmf" \
+		"MBR with a type 0xEF partition, no boot code"
+	stopped fw-auto-mbr-esp-stopped
+
+	fw_run fw-ovmf-no-esp 'UEFI variables: created' "$T/fw-ovmf-no-esp.err" --firmware ovmf --disk "$T/noesp.img"
+	has fw-ovmf-no-esp-warning "$T/fw-ovmf-no-esp.err" "hal: warning: $T/noesp.img has no EFI system partition" "--firmware ovmf, GPT without ESP"
+	has fw-ovmf-no-esp-nothing-to-boot "$T/fw-ovmf-no-esp.err" "OVMF will find nothing to boot on it" "the warning's consequence"
+	stopped fw-ovmf-no-esp-stopped
+
+	# a store of another size (OVMF_VARS.fd of the 2 MiB build is 128 KiB):
+	# refused, exit 1, the file as it was
+	vsize=$(wc -c <"$OVMF_VARS")
+	head -c 131072 /dev/urandom >"$T/wrong.efivars"
+	cp "$T/wrong.efivars" "$T/wrong.orig"
+	expect_rc efivars-wrong-size 1 "is 131072 bytes, but this OVMF needs $vsize" --disk "$T/esp.img" --efivars "$T/wrong.efivars" --mem 128M --serial none
+	if cmp -s "$T/wrong.efivars" "$T/wrong.orig"; then pass efivars-wrong-size-untouched
+	else fail efivars-wrong-size-untouched "the store changed"; fi
+	if ! [ -e "$T/wrong.efivars.corrupt" ]; then pass efivars-wrong-size-not-renamed
+	else fail efivars-wrong-size-not-renamed "$T/wrong.efivars.corrupt exists"; fi
+
+	# a corrupt store (no "_FVH"): kept as .corrupt, a fresh one made
+	cp "$OVMF_VARS" "$T/bad.efivars"
+	printf 'XXXX' | dd of="$T/bad.efivars" bs=1 seek=40 conv=notrunc 2>/dev/null
+	cp "$T/bad.efivars" "$T/bad.orig"
+	fw_run efivars-corrupt 'UEFI variables: created' "$T/efivars-corrupt.err" --disk "$T/esp.img" --efivars "$T/bad.efivars"
+	has efivars-corrupt-message "$T/efivars-corrupt.err" "UEFI variable store $T/bad.efivars is corrupt (no \"_FVH\" firmware volume signature at offset 40): kept it as $T/bad.efivars.corrupt" \
+		"the corrupt store"
+	if cmp -s "$T/bad.efivars.corrupt" "$T/bad.orig"; then pass efivars-corrupt-kept
+	else fail efivars-corrupt-kept "$T/bad.efivars.corrupt is missing or differs from the old store"; fi
+	has efivars-corrupt-new-store "$T/efivars-corrupt.err" "UEFI variables: created $T/bad.efivars from $OVMF_VARS" "the new store"
+	head -c 100 "$OVMF_VARS" >"$T/vars.head"
+	head -c 100 "$T/bad.efivars" >"$T/bad.head" 2>/dev/null
+	if cmp -s "$T/vars.head" "$T/bad.head"; then pass efivars-corrupt-new-store-valid
+	else fail efivars-corrupt-new-store-valid "$T/bad.efivars does not start with the template's headers"; fi
+	stopped efivars-corrupt-stopped
+
+	mkdir "$T/dir.efivars"
+	expect_rc efivars-not-a-file 1 "is a directory" --disk "$T/esp.img" --efivars "$T/dir.efivars" --mem 128M --serial none
+fi
+
 # --- display (docs/display.md): screen_info framebuffer, screendump, GRUB ----
 CTL=$G/halctl
 # ctl_wait SOCK SECONDS: until the control socket answers status

@@ -204,7 +204,15 @@ static void command_line_options(void)
 	CHECK(strstr(why, "--boot-menu"));
 	char *fw[] = { "hal", NULL };
 	CHECK_EQ(config_parse(1, fw, &c, why, sizeof(why)), CONFIG_OK);
-	CHECK(!strcmp(c.firmware, "bios")); /* no kernel: boot the disk through SeaBIOS */
+	CHECK(!strcmp(c.firmware, "auto")); /* no kernel: the disk's label decides (main.c) */
+	char *fw2[] = { "hal", "--firmware", "bios", "--efivars", "x", NULL };
+	CHECK_EQ(config_parse(5, fw2, &c, why, sizeof(why)), CONFIG_USAGE);
+	CHECK(strstr(why, "--efivars"));
+	char *fw3[] = { "hal", "--disk", "d.img", "--efivars", "x", NULL }; /* auto: decided once the disk is read */
+	CHECK_EQ(config_parse(5, fw3, &c, why, sizeof(why)), CONFIG_OK);
+	CHECK(!strcmp(c.firmware, "auto") && !strcmp(c.efivars, "x"));
+	char *fw4[] = { "hal", "--kernel", "k", "--firmware", "auto", NULL };
+	CHECK_EQ(config_parse(5, fw4, &c, why, sizeof(why)), CONFIG_USAGE);
 }
 
 int main(void)

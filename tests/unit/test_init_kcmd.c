@@ -89,6 +89,12 @@ static void test_hal_argv(void)
 	CHECK_EQ(n, 1);
 	CHECK(!strcmp(argv[0], "/bin/hal"));
 	kcmd_free(argv);
+	/* a disk and no hal.firmware: no --firmware, hal picks it from the disk */
+	kcmd_set(&e, "hal.disk", "LABEL=guest");
+	n = kcmd_hal_argv(&e, "/dev/sdb", &argv, &why);
+	CHECK_EQ(n, 3);
+	CHECK(!strcmp(argv[1], "--disk") && !strcmp(argv[2], "/dev/sdb"));
+	kcmd_free(argv);
 	kcmd_set(&e, "hal.args", "--append 'oops");
 	CHECK_EQ(kcmd_hal_argv(&e, NULL, &argv, &why), -1);
 	CHECK(why && strstr(why, "quote"));
