@@ -30,6 +30,9 @@ void config_usage(FILE *f)
 		"                       DISK.efivars beside the first disk if it is a file. A\n"
 		"                       store of the wrong size is refused; a corrupt one is\n"
 		"                       kept as PATH.corrupt and a new one made\n"
+		"  --secure-boot        a new variable store gets Microsoft's Secure Boot keys\n"
+		"                       (OVMF_VARS_4M.ms.fd): OVMF boots only signed loaders\n"
+		"                       such as Debian's shim; needs UEFI (ovmf or auto)\n"
 		"  --boot-menu SECONDS  the firmware waits SECONDS for a key (Esc: SeaBIOS's boot\n"
 		"                       menu, OVMF's setup pages) before it boots (default: no wait)\n"
 		"  --display auto|kms|fb|none\n"
@@ -95,7 +98,7 @@ static int parse_out(const char *s, enum out_kind *k, const char **path)
 
 int config_parse(int argc, char **argv, struct config *c, char *why, size_t whylen)
 {
-	enum { O_KERNEL = 256, O_INITRD, O_APPEND, O_FIRMWARE, O_MEM, O_CPUS, O_SERIAL, O_DEBUGCON, O_ENTRY32, O_NOREBOOT, O_DISK, O_DISPLAY, O_CONTROL, O_EFIVARS, O_BOOTMENU };
+	enum { O_KERNEL = 256, O_INITRD, O_APPEND, O_FIRMWARE, O_MEM, O_CPUS, O_SERIAL, O_DEBUGCON, O_ENTRY32, O_NOREBOOT, O_DISK, O_DISPLAY, O_CONTROL, O_EFIVARS, O_BOOTMENU, O_SECUREBOOT };
 	static const struct option opts[] = {
 		{ "kernel", required_argument, 0, O_KERNEL }, { "initrd", required_argument, 0, O_INITRD },
 		{ "append", required_argument, 0, O_APPEND }, { "firmware", required_argument, 0, O_FIRMWARE },
@@ -104,7 +107,7 @@ int config_parse(int argc, char **argv, struct config *c, char *why, size_t whyl
 		{ "entry32", no_argument, 0, O_ENTRY32 }, { "no-reboot", no_argument, 0, O_NOREBOOT },
 		{ "disk", required_argument, 0, O_DISK }, { "display", required_argument, 0, O_DISPLAY },
 		{ "control", required_argument, 0, O_CONTROL }, { "efivars", required_argument, 0, O_EFIVARS },
-		{ "boot-menu", required_argument, 0, O_BOOTMENU }, { "verbose", no_argument, 0, 'v' },
+		{ "boot-menu", required_argument, 0, O_BOOTMENU }, { "secure-boot", no_argument, 0, O_SECUREBOOT }, { "verbose", no_argument, 0, 'v' },
 		{ "help", no_argument, 0, 'h' }, { "version", no_argument, 0, 'V' }, { 0, 0, 0, 0 },
 	};
 	memset(c, 0, sizeof(*c));
@@ -126,6 +129,7 @@ int config_parse(int argc, char **argv, struct config *c, char *why, size_t whyl
 		case O_APPEND: c->append = optarg; break;
 		case O_FIRMWARE: c->firmware = optarg; break;
 		case O_EFIVARS: c->efivars = optarg; break;
+		case O_SECUREBOOT: c->secure_boot = true; break;
 		case O_BOOTMENU: {
 			long n = strtol(optarg, &end, 10);
 			if (*end || end == optarg || n < 0 || n > 60)
@@ -185,5 +189,8 @@ int config_parse(int argc, char **argv, struct config *c, char *why, size_t whyl
 	/* with auto, main.c refuses it once the disk says bios */
 	if (c->efivars && (!c->firmware || !strcmp(c->firmware, "bios")))
 		USAGE("--efivars needs --firmware ovmf (or a UEFI firmware image)");
+	/* the keys come with Debian's OVMF: a PATH image has its own store */
+	if (c->secure_boot && (!c->firmware || (strcmp(c->firmware, "ovmf") && strcmp(c->firmware, "auto"))))
+		USAGE("--secure-boot needs --firmware ovmf (Debian's OVMF and its key store)");
 	return CONFIG_OK;
 }

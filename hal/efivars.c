@@ -74,6 +74,36 @@ int efivars_check(const uint8_t *img, size_t size, char *why, size_t n)
 	return 0;
 }
 
+/* EFI_GLOBAL_VARIABLE (8BE4DF61-93CA-11D2-AA0D-00E098032B8C), as stored. */
+static const uint8_t global_guid[16] = { 0x61, 0xdf, 0xe4, 0x8b, 0xca, 0x93, 0xd2, 0x11,
+					 0xaa, 0x0d, 0x00, 0xe0, 0x98, 0x03, 0x2b, 0x8c };
+
+/* EDK2's variable headers (VariableFormat.h): StartId 0x55AA, State,
+ * reserved, Attributes, then (authenticated only) MonotonicCount,
+ * TimeStamp, PubKeyIndex; then NameSize, DataSize, VendorGuid; the name and
+ * the data follow, the next header 4-byte aligned. A variable is live in
+ * state VAR_ADDED (0x3F), or 0x3E while a newer copy is being written. */
+bool efivars_has_pk(const uint8_t *img, size_t size)
+{
+	size_t hlen = le16(img + FV_HDR_LENGTH), off = hlen + VS_HDR_SIZE;
+	bool auth = !memcmp(img + hlen, auth_var_guid, 16);
+	size_t hdr = auth ? 60 : 32, sizes = auth ? 36 : 8; /* where NameSize is */
+	size_t end = hlen + le32(img + hlen + 16);
+	if (end > size)
+		end = size;
+	while (off + hdr <= end && le16(img + off) == 0x55aa) {
+		const uint8_t *v = img + off;
+		uint64_t name = le32(v + sizes), data = le32(v + sizes + 4);
+		if (name > end - off - hdr || data > end - off - hdr - name)
+			break; /* a header that runs past the store: nothing after it counts */
+		if ((v[2] == 0x3f || v[2] == 0x3e) && name == 6 && !memcmp(v + sizes + 8, global_guid, 16) &&
+		    !memcmp(v + hdr, "P\0K\0\0\0", 6))
+			return true;
+		off = (off + hdr + name + data + 3) & ~(size_t)3;
+	}
+	return false;
+}
+
 /* ---- the store file --------------------------------------------------------- */
 
 static int write_all(int fd, const uint8_t *p, size_t len)
@@ -269,7 +299,7 @@ static const char *vars_path(const struct efivars_cfg *c)
 static int vars_load(const struct efivars_cfg *c)
 {
 	const char *path = vars_path(c);
-	const char *tmpl = strcmp(c->firmware, "ovmf") ? NULL : OVMF_VARS_PATH;
+	const char *tmpl = strcmp(c->firmware, "ovmf") ? NULL : c->secure_boot ? OVMF_VARS_MS_PATH : OVMF_VARS_PATH;
 	uint8_t *img = NULL;
 	size_t size = 0;
 	int fd = -1;
@@ -296,6 +326,14 @@ static int vars_load(const struct efivars_cfg *c)
 		goto out;
 	}
 	memcpy(mem, img, size);
+	/* An existing store keeps its keys: --secure-boot only picks the
+	 * template of a new one. Say when the two disagree. */
+	bool pk = tmpl && efivars_has_pk(img, size);
+	if (c->secure_boot && !pk)
+		warnx("UEFI variable store %s has no Secure Boot keys (it was made without --secure-boot): "
+		      "Secure Boot stays off; move it away to start from %s", path ? path : tmpl, OVMF_VARS_MS_PATH);
+	else if (pk)
+		hal_log(NULL, "UEFI variables: the store has a platform key: OVMF enforces Secure Boot");
 	pflash_init(&vars, 0, mem, size, fd, vars_set_array, NULL);
 	vars_loaded = true;
 	fd = -1;

@@ -3,17 +3,21 @@
  * variable store"). */
 #ifndef EFIVARS_H
 #define EFIVARS_H
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 /* Debian's OVMF (package ovmf): the code and the empty store it comes with. */
 #define OVMF_CODE_PATH "/usr/share/OVMF/OVMF_CODE_4M.fd"
 #define OVMF_VARS_PATH "/usr/share/OVMF/OVMF_VARS_4M.fd"
+/* The same store with Microsoft's KEK and db enrolled and Secure Boot on. */
+#define OVMF_VARS_MS_PATH "/usr/share/OVMF/OVMF_VARS_4M.ms.fd"
 
 struct efivars_cfg {
 	const char *firmware; /* "ovmf" (Debian's, OVMF_VARS_PATH is the template) or an image path */
 	const char *efivars;  /* --efivars: a file, "none", or NULL (the default) */
 	const char *disk;     /* the first --disk (PATH[,options]), or NULL */
+	bool secure_boot;     /* --secure-boot: OVMF_VARS_MS_PATH is the template */
 };
 
 /* Places the store just below the firmware at fw_base. The first call loads
@@ -27,6 +31,9 @@ void efivars_exit(void);
  * length = size, header checksum) followed by a variable store header.
  * 0, or -1 with why saying what is wrong. */
 int efivars_check(const uint8_t *img, size_t size, char *why, size_t n);
+/* Whether a store efivars_check accepts holds a live platform key (PK):
+ * with one, OVMF enforces Secure Boot. */
+bool efivars_has_pk(const uint8_t *img, size_t size);
 /* Opens the store file at path read-write, or creates it as a copy of tmpl.
  * With tmpl (Debian's OVMF) the store must be as large as tmpl, and one
  * that fails efivars_check is renamed to PATH.corrupt (PATH.corrupt.N when

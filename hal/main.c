@@ -371,7 +371,7 @@ static int boot_firmware(void)
 	 * variable store (flash) right below it (OVMF_CODE_4M: 0xFFC00000). */
 	if (vm_add_rom(0x100000000ULL - size, img, size) < 0)
 		goto out;
-	struct efivars_cfg ec = { cfg.firmware, cfg.efivars, cfg.ndisks ? cfg.disks[0] : NULL };
+	struct efivars_cfg ec = { cfg.firmware, cfg.efivars, cfg.ndisks ? cfg.disks[0] : NULL, cfg.secure_boot };
 	if (uefi && efivars_attach(&ec, 0x100000000ULL - size) < 0)
 		goto out;
 	size_t low = size < 128 * KiB ? size : 128 * KiB;
@@ -399,9 +399,10 @@ static int choose_firmware(void)
 		return 0; /* --kernel, bios, PATH, or ovmf without a disk */
 	if (!cfg.ndisks) {
 		cfg.firmware = "bios"; /* no disk: SeaBIOS, as always */
-		if (!cfg.efivars)
+		if (!cfg.efivars && !cfg.secure_boot)
 			return 0;
-		err("--efivars needs UEFI firmware, and without a --disk hal boots SeaBIOS: add --firmware ovmf");
+		err("%s needs UEFI firmware, and without a --disk hal boots SeaBIOS: add --firmware ovmf",
+		    cfg.efivars ? "--efivars" : "--secure-boot");
 		return HAL_EXIT_USAGE;
 	}
 	static char path[4096];
@@ -428,6 +429,11 @@ static int choose_firmware(void)
 	cfg.firmware = fw == DISKLABEL_OVMF ? "ovmf" : "bios";
 	fw_auto_disk = path;
 	hal_log(NULL, "%s: %s: booting with --firmware %s", path, why, cfg.firmware);
+	if (fw == DISKLABEL_BIOS && cfg.secure_boot) {
+		err("--secure-boot needs UEFI firmware, but %s boots through BIOS (%s): add --firmware ovmf to boot it with OVMF",
+		    path, why);
+		return HAL_EXIT_USAGE;
+	}
 	if (fw == DISKLABEL_BIOS && cfg.efivars) {
 		err("--efivars needs UEFI firmware, but %s boots through BIOS (%s): add --firmware ovmf to boot it with OVMF",
 		    path, why);

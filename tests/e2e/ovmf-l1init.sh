@@ -8,9 +8,15 @@
 #                 screen and of GRUB's menu, which waits until Enter comes
 #                 through hal's PS/2 keyboard; the guest adds a boot entry
 #                 with efibootmgr.
-#   grub2         the same disk again: OVMF boots that entry; the guest
-#                 reboots through the ACPI reset register and, on the boot
-#                 after, powers off.
+#   grub2         the same disk again, hal choosing the firmware itself
+#                 (--firmware auto): OVMF boots that entry; the guest reboots
+#                 through the ACPI reset register and, on the boot after,
+#                 powers off.
+#   shim1         /uefi-shim.img (Debian's signed shim, GRUB and kernel) with
+#                 --secure-boot: the store is made from OVMF_VARS_4M.ms.fd and
+#                 the guest sees SecureBoot=1.
+#   unsigned      a copy of /uefi.img (unsigned) with --secure-boot and the
+#                 store in memory: OVMF refuses to load it.
 # Lines for ovmf.sh start with "E2E: "; screendumps come as l1_send blocks.
 . /l1lib.sh
 tmpl=/usr/share/OVMF/OVMF_VARS_4M.fd
@@ -74,9 +80,33 @@ for i in 0 1 2 3 4 5; do [ -s /tmp/ovmf$i.png ] && l1_send ovmf$i /tmp/ovmf$i.pn
 
 echo "E2E: begin grub2"
 t0=$(up_ms)
-timeout 400 /bin/hal --firmware ovmf --disk /uefi-grub.img --mem 512M --serial stdio --display none -v
+timeout 400 /bin/hal --disk /uefi-grub.img --mem 512M --serial stdio --display none -v
 rc=$?
 echo
 echo "E2E: run grub2 rc=$rc ms=$(( $(up_ms) - t0 ))"
+
+echo "E2E: begin shim1"
+t0=$(up_ms)
+timeout 300 /bin/hal --secure-boot --disk /uefi-shim.img --mem 512M --serial stdio --display none -v
+rc=$?
+echo
+echo "E2E: run shim1 rc=$rc ms=$(( $(up_ms) - t0 ))"
+
+echo "E2E: begin unsigned"
+t0=$(up_ms)
+cp /uefi.img /tmp/unsigned.img
+ser=/tmp/unsigned.serial
+/bin/hal --secure-boot --efivars none --disk /tmp/unsigned.img --mem 256M --serial file:$ser \
+	--display none --control /tmp/ctl2 -v 2>/tmp/unsigned.err &
+hp=$!
+while kill -0 $hp 2>/dev/null && ! grep -q 'Press any key' $ser 2>/dev/null && [ $(( $(up_ms) - t0 )) -lt 200000 ]; do
+	sleep 1
+done
+halctl /tmp/ctl2 quit >/dev/null 2>&1
+wait $hp
+rc=$?
+tr -d '\033' <$ser | grep -a 'BdsDxe'
+sed 's/^/E2E: unsigned hal: /' /tmp/unsigned.err
+echo "E2E: run unsigned rc=$rc ms=$(( $(up_ms) - t0 ))"
 echo "E2E: done uptime_ms=$(up_ms)"
 poweroff -f

@@ -17,14 +17,15 @@ timeout_s=${OVMF_TIMEOUT:-1500}
 log=$E2E/ovmf-log.txt
 code=/usr/share/OVMF/OVMF_CODE_4M.fd
 vars=/usr/share/OVMF/OVMF_VARS_4M.fd
+vars_ms=/usr/share/OVMF/OVMF_VARS_4M.ms.fd
 now_ms() { date +%s%3N; }
 
 . tests/e2e/bedlib.sh
 bed_qemu_check e2e-ovmf || exit 0
-[ -s "$code" ] && [ -s "$vars" ] || { echo "SKIP e2e-ovmf: no $code (apt-get install ovmf)"; exit 0; }
+[ -s "$code" ] && [ -s "$vars" ] && [ -s "$vars_ms" ] || { echo "SKIP e2e-ovmf: no $code (apt-get install ovmf)"; exit 0; }
 mkdir -p "$E2E"
 t0=$(now_ms)
-if ! $MAKE -s --no-print-directory BUILD="$BUILD" e2e-images "$E2E/uefi.img" "$E2E/uefi-grub.img" "$BUILD/guest/halctl" >"$E2E/ovmf-make.log" 2>&1; then
+if ! $MAKE -s --no-print-directory BUILD="$BUILD" e2e-images "$E2E/uefi.img" "$E2E/uefi-grub.img" "$E2E/uefi-shim.img" "$BUILD/guest/halctl" >"$E2E/ovmf-make.log" 2>&1; then
 	tail -n 20 "$E2E/ovmf-make.log" | sed 's/^/  /'
 	echo "FAIL e2e-ovmf-build: see $E2E/ovmf-make.log"
 	exit 0
@@ -34,6 +35,8 @@ fi
 	echo "file /init tests/e2e/ovmf-l1init.sh 0755"
 	echo "file /bin/halctl $BUILD/guest/halctl 0755"
 	echo "file /uefi-grub.img $E2E/uefi-grub.img 0644"
+	echo "file /uefi-shim.img $E2E/uefi-shim.img 0644"
+	echo "file $vars_ms $vars_ms 0644"
 	echo "file $code $code 0644"
 	echo "file $vars $vars 0644"
 	echo "file /uefi.img $E2E/uefi.img 0644"
@@ -138,7 +141,22 @@ check e2e-ovmf-bootcurrent "L2UEFI: efibootmgr: BootCurrent: ${entry:-????}" "Bo
 check e2e-ovmf-reboot "guest reset: restarting" "reboot=acpi: the FADT's reset register reset the machine"
 check e2e-ovmf-reboot-vars "L2UEFI: found HalTest=boot-2" "the variables outlived the reset"
 check e2e-ovmf-grub2-rc "E2E: run grub2 rc=0 " "the boot after the reset powered off"
-for r in grub1 grub2; do
+check e2e-ovmf-auto "hal: /uefi-grub.img: GPT with an EFI system partition and no BIOS boot code: booting with --firmware ovmf" \
+	"without --firmware, hal chose OVMF from the disk's label"
+
+# Secure Boot without SMM (docs/secure-boot.md): Microsoft's keys from
+# OVMF_VARS_4M.ms.fd; Debian's signed chain boots, an unsigned one does not
+section shim1
+check e2e-ovmf-sb-store "UEFI variables: created /uefi-shim.img.efivars from $vars_ms" "--secure-boot made the store from the .ms template"
+check e2e-ovmf-sb-on "L2UEFI: SecureBoot=1" "OVMF booted shim -> GRUB -> kernel with Secure Boot on"
+check e2e-ovmf-sb-rc "E2E: run shim1 rc=0 " "power-off"
+section unsigned
+check e2e-ovmf-sb-refuses "failed to load Boot0001 \"UEFI Misc Device\" from PciRoot(0x0)/Pci(0x3,0x0): Access Denied" \
+	"OVMF refused the unsigned unified kernel image"
+if ! grep -q 'E2E: run unsigned' "$sec"; then echo "FAIL e2e-ovmf-sb-unsigned-not-run: the run did not end"
+elif grep -q 'L2UEFI: hello' "$sec"; then echo "FAIL e2e-ovmf-sb-unsigned-not-run: the unsigned image ran"
+else echo "PASS e2e-ovmf-sb-unsigned-not-run"; fi
+for r in grub1 grub2 shim1 unsigned; do
 	echo "e2e: time hal OVMF $r: $(sed -n "s/.*E2E: run $r rc=[0-9]* ms=\([0-9]*\).*/\1/p" "$log") ms wall in L1"
 done
 exit 0

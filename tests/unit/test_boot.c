@@ -199,6 +199,14 @@ static void command_line_options(void)
 	char *menu[] = { "hal", "--boot-menu", "5", NULL };
 	CHECK_EQ(config_parse(3, menu, &c, why, sizeof(why)), CONFIG_OK);
 	CHECK_EQ(c.boot_menu_ms, 5000);
+	char *sb_bios[] = { "hal", "--secure-boot", "--firmware", "bios", NULL };
+	CHECK_EQ(config_parse(4, sb_bios, &c, why, sizeof(why)), CONFIG_USAGE);
+	CHECK(strstr(why, "--secure-boot needs --firmware ovmf"));
+	char *sb_kernel[] = { "hal", "--secure-boot", "--kernel", "k", NULL };
+	CHECK_EQ(config_parse(4, sb_kernel, &c, why, sizeof(why)), CONFIG_USAGE);
+	char *sb[] = { "hal", "--secure-boot", NULL };
+	CHECK_EQ(config_parse(2, sb, &c, why, sizeof(why)), CONFIG_OK);
+	CHECK(c.secure_boot && !strcmp(c.firmware, "auto"));
 	char *menu_bad[] = { "hal", "--boot-menu", "61", NULL };
 	CHECK_EQ(config_parse(3, menu_bad, &c, why, sizeof(why)), CONFIG_USAGE);
 	CHECK(strstr(why, "--boot-menu"));

@@ -169,6 +169,57 @@ static void check_accepts_debians_template(void)
 	CHECK_EQ(r, 0);
 }
 
+/* An authenticated variable record at off: name (UTF-16, NUL included),
+ * data of dlen bytes, EFI_GLOBAL_VARIABLE's GUID; returns the next offset. */
+static size_t put_var(uint8_t *s, size_t off, uint8_t state, const char *name, uint32_t dlen)
+{
+	static const uint8_t global[16] = { 0x61, 0xdf, 0xe4, 0x8b, 0xca, 0x93, 0xd2, 0x11,
+					    0xaa, 0x0d, 0x00, 0xe0, 0x98, 0x03, 0x2b, 0x8c };
+	uint8_t *v = s + off;
+	uint32_t nlen = (uint32_t)(strlen(name) + 1) * 2;
+	memset(v, 0, 60);
+	w16(v, 0x55aa);
+	v[2] = state;
+	w32(v + 4, 0x27); /* NV, BS, RT, time-based authenticated */
+	w32(v + 36, nlen); /* after MonotonicCount, TimeStamp, PubKeyIndex */
+	w32(v + 40, dlen);
+	memcpy(v + 44, global, 16);
+	for (uint32_t i = 0; i < nlen / 2; i++)
+		w16(v + 60 + 2 * i, (uint8_t)name[i]);
+	memset(v + 60 + nlen, 0xab, dlen);
+	return (off + 60 + nlen + dlen + 3) & ~(size_t)3;
+}
+
+/* --secure-boot's check: a live PK record means OVMF enforces Secure Boot. */
+static void has_pk_finds_a_live_platform_key(void)
+{
+	static uint8_t s[STORE];
+	make_store(s, STORE);
+	CHECK(!efivars_has_pk(s, STORE)); /* empty */
+	size_t off = put_var(s, 100, 0x3f, "PKX", 5);
+	off = put_var(s, off, 0x3c, "PK", 800); /* deleted */
+	CHECK(!efivars_has_pk(s, STORE));
+	size_t pk = off;
+	put_var(s, off, 0x3f, "PK", 800);
+	CHECK(efivars_has_pk(s, STORE));
+	w32(s + pk + 36, 0xfffffff0); /* a NameSize past the store: no read beyond it */
+	CHECK(!efivars_has_pk(s, STORE));
+	CHECK(!efivars_has_pk(s, 100 + 60)); /* the record cut by the buffer's end */
+
+	const char *files[] = { OVMF_VARS_PATH, OVMF_VARS_MS_PATH };
+	for (int i = 0; i < 2; i++) {
+		size_t n;
+		uint8_t *t = access(files[i], R_OK) == 0 ? slurp(files[i], &n) : NULL;
+		if (!t) {
+			printf("SKIP has_pk_finds_a_live_platform_key: no %s (apt-get install ovmf)\n", files[i]);
+			check_failed_ = 1;
+			return;
+		}
+		CHECK_EQ(efivars_has_pk(t, n), i == 1); /* the .ms store has Microsoft's keys and a PK */
+		free(t);
+	}
+}
+
 static void open_creates_a_missing_store(void)
 {
 	uint8_t *img;
@@ -337,6 +388,7 @@ int main(void)
 	RUN(check_accepts_a_store);
 	RUN(check_rejects_corruption);
 	RUN(check_accepts_debians_template);
+	RUN(has_pk_finds_a_live_platform_key);
 	RUN(open_creates_a_missing_store);
 	RUN(open_keeps_a_good_store);
 	RUN(open_refuses_the_wrong_size_untouched);
