@@ -52,6 +52,11 @@ $(E2E)/uefi.img: $(E2E)/kver $(E2E)/l2uefi $(E2E)/mkcpio tests/e2e/mkuefidisk.sh
 $(E2E)/uefi-grub.img: $(E2E)/kver $(E2E)/l2uefi $(E2E)/mkcpio tests/e2e/mkuefidisk.sh tests/e2e/moddeps.sh
 	sh tests/e2e/mkuefidisk.sh grub $(E2E) $(E2E)/mkcpio $(E2E)/l2uefi $@
 
+# The UKI disk labelled HALGUEST: the guest init finds on the USB stick
+# (tests/e2e/usb.sh, UEFI run).
+$(E2E)/uefi-halguest.img: $(E2E)/kver $(E2E)/l2uefi $(E2E)/mkcpio tests/e2e/mkuefidisk.sh tests/e2e/moddeps.sh
+	UEFI_LABEL=HALGUEST sh tests/e2e/mkuefidisk.sh uki $(E2E) $(E2E)/mkcpio $(E2E)/l2uefi $@
+
 # Debian's signed chain (shim, GRUB, kernel) for Secure Boot (tests/e2e/ovmf.sh).
 $(E2E)/uefi-shim.img: $(E2E)/kver $(E2E)/l2uefi $(E2E)/mkcpio tests/e2e/mkuefidisk.sh tests/e2e/moddeps.sh
 	sh tests/e2e/mkuefidisk.sh shim $(E2E) $(E2E)/mkcpio $(E2E)/l2uefi $@

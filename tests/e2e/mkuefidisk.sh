@@ -16,6 +16,8 @@
 #         (grub-efi-amd64-signed), which reads grub.cfg from its directory and
 #         boots the (signed) kernel at once with "l2uefi=shim".
 # Usage: mkuefidisk.sh uki|grub|shim E2EDIR MKCPIO L2UEFI OUT
+# Environment: UEFI_LABEL, the ESP's FAT label (default HALUEFI; the USB
+#   test's guest disk is HALGUEST, the label init looks for)
 set -eu
 mode=$1 e2e=$2 mkcpio=$3 l2uefi=$4 out=$5
 kver=$(cat "$e2e/kver")
@@ -128,7 +130,7 @@ label: gpt
 first-lba: 2048
 start=2048, size=$((esp_mib * 2048)), type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, name="ESP"
 GPT
-mkfs.vfat -F 16 -n HALUEFI --offset 2048 "$out.tmp" $((esp_mib * 1024)) >/dev/null 2>&1
+mkfs.vfat -F 16 -n "${UEFI_LABEL:-HALUEFI}" --offset 2048 "$out.tmp" $((esp_mib * 1024)) >/dev/null 2>&1
 export MTOOLS_SKIP_CHECK=1
 mcopy -s -i "$out.tmp@@1M" "$tmp/esp/"* ::/
 mv "$out.tmp" "$out"

@@ -6,10 +6,12 @@
 #   uefi: OVMF -> \EFI\BOOT\BOOTX64.EFI (the unified kernel image); the guest
 #         disk on NVMe
 # In both, init finds the guest disk by LABEL=HALGUEST (the rdroot's hal.conf
-# default; the disk is build/guest/bootdisk.img with an ISO9660 volume
-# descriptor labelled HALGUEST, i.e. a hybrid image), hal boots it through
-# SeaBIOS on the nested KVM, the guest prints on COM1 and powers off, init
-# powers the machine off and QEMU exits by itself.
+# default), hal boots it on the nested KVM, the guest prints on COM1 and
+# powers off, init powers the machine off and QEMU exits by itself. The bios
+# run's disk is build/guest/bootdisk.img with an ISO9660 volume descriptor
+# labelled HALGUEST (a hybrid image, booted through SeaBIOS); the uefi run's
+# is a GPT disk whose ESP is labelled HALGUEST (build/e2e/uefi-halguest.img,
+# tests/e2e/mkuefidisk.sh), which hal boots through OVMF, chosen by itself.
 #
 # The image under test is build/e2e/usb-test.img: made by rdroot/mkusb.sh
 # from the same build/vmlinuz and build/rdroot.img as build/usb.img, with the
@@ -32,7 +34,7 @@ ovmf_vars=/usr/share/OVMF/OVMF_VARS_4M.fd
 bed_qemu_check usb || exit 0
 mkdir -p "$E2E"
 t0=$(rd_now)
-if ! $MAKE -s --no-print-directory BUILD="$BUILD" usb "$BUILD/guest/bootdisk.img" >"$E2E/usb-make.log" 2>&1; then
+if ! $MAKE -s --no-print-directory BUILD="$BUILD" usb "$BUILD/guest/bootdisk.img" "$E2E/uefi-halguest.img" >"$E2E/usb-make.log" 2>&1; then
 	echo "FAIL usb-build: make usb failed (see $E2E/usb-make.log)"
 	tail -n 15 "$E2E/usb-make.log" | sed 's/^/  /'
 	exit 0
@@ -40,7 +42,7 @@ fi
 grep -E '^(usb|rdroot): ' "$E2E/usb-make.log" | grep -v 'left out'
 img=$E2E/usb-test.img
 sh rdroot/mkusb.sh "$BUILD/vmlinuz" "$BUILD/rdroot.img" \
-	"console=tty0 console=ttyS0,115200n8 panic=-1 quiet hal.mem=64M" "$img" >"$E2E/usb-test-make.log" 2>&1 ||
+	"console=tty0 console=ttyS0,115200n8 panic=-1 quiet hal.mem=192M" "$img" >"$E2E/usb-test-make.log" 2>&1 ||
 	{ echo "FAIL usb-build: rdroot/mkusb.sh (test image) failed:"; sed 's/^/  /' "$E2E/usb-test-make.log"; exit 0; }
 gdisk=$E2E/guestdisk-halguest.img
 rd_guest_disk "$gdisk"
@@ -95,13 +97,13 @@ echo "e2e: usb.img command line: $append"
 rm -rf "$x"
 
 stick="-drive file=$img,format=raw,if=none,id=usb0,snapshot=on -device qemu-xhci -device usb-storage,drive=usb0,bootindex=0"
-checks() { # PREFIX NAME DISKDEV
+checks() { # PREFIX NAME DISKDEV GUEST-HELLO
 	rd_check "$1-init" "$2" 'init: HAL boot medium starting' "init did not start"
 	rd_check "$1-kvm" "$2" 'svm: using kvm_amd' "no 'using kvm_amd'"
 	rd_check "$1-disk" "$2" "init: guest disk: $3" "init did not find the guest disk by LABEL=HALGUEST ($3)"
-	rd_check "$1-guest" "$2" 'bootsector: stage2 ok lba-read=pattern-ok' "no 'bootsector: stage2 ok' from the guest on the console"
+	rd_check "$1-guest" "$2" "$4" "no '$4' from the guest on the console"
 	rd_check_poweroff "$1-poweroff" "$2"
-	a=$(rd_at "$2" 'init: HAL boot medium') b=$(rd_at "$2" 'init: guest disk') c=$(rd_at "$2" 'bootsector: hello')
+	a=$(rd_at "$2" 'init: HAL boot medium') b=$(rd_at "$2" 'init: guest disk') c=$(rd_at "$2" "$4")
 	echo "e2e: time $2: QEMU start to init ${a:-?} ms, disk found ${b:-?} ms, guest hello ${c:-?} ms, QEMU exit $rd_ms ms"
 }
 
@@ -112,7 +114,8 @@ for what in $only; do
 		rd_qemu usb-bios "$tmo" "" -machine q35 -m 1024 $stick \
 			-drive if=none,id=gd,file="$gdisk",format=raw,snapshot=on -device ide-hd,drive=gd,bus=ide.0
 		rd_check usb-bios-syslinux usb-bios 'SYSLINUX' "no SYSLINUX banner: the BIOS did not boot the stick"
-		checks usb-bios usb-bios '/dev/sd[a-z]+$'
+		rd_check usb-bios-guest-firmware usb-bios 'booting with --firmware bios' "hal did not choose SeaBIOS for the hybrid disk"
+		checks usb-bios usb-bios '/dev/sd[a-z]+$' 'bootsector: stage2 ok lba-read=pattern-ok'
 		;;
 	uefi)
 		[ -f "$ovmf_code" ] || { echo "SKIP usb-uefi: no $ovmf_code (apt-get install ovmf)"; continue; }
@@ -121,10 +124,12 @@ for what in $only; do
 		rd_qemu usb-uefi "$tmo" "" -machine q35 -m 1024 \
 			-drive if=pflash,format=raw,unit=0,readonly=on,file="$ovmf_code" \
 			-drive if=pflash,format=raw,unit=1,file="$E2E/usb-vars.fd" $stick \
-			-drive if=none,id=gd,file="$gdisk",format=raw,snapshot=on -device nvme,drive=gd,serial=NVME0001
+			-drive if=none,id=gd,file="$E2E/uefi-halguest.img",format=raw,snapshot=on -device nvme,drive=gd,serial=NVME0001
 		rd_check usb-uefi-firmware usb-uefi 'BdsDxe: starting Boot' "OVMF did not start a boot option"
 		if rd_has usb-uefi 'SYSLINUX'; then echo "FAIL usb-uefi-uki: SYSLINUX ran under UEFI"; else echo "PASS usb-uefi-uki"; fi
-		checks usb-uefi usb-uefi '/dev/nvme0n1$'
+		rd_check usb-uefi-guest-firmware usb-uefi 'GPT with an EFI system partition and no BIOS boot code: booting with --firmware ovmf' \
+			"hal did not choose OVMF for the UEFI guest disk"
+		checks usb-uefi usb-uefi '/dev/nvme0n1$' 'L2UEFI: hello from Linux booted by UEFI'
 		;;
 	*) echo "FAIL usb: unknown USB_ONLY entry '$what'" ;;
 	esac
