@@ -141,7 +141,7 @@ $(DEMO)/guest-init: rdroot/demo/guest-init.c tests/e2e/l2mods.h $(UAPI)/.stamp
 $(DEMO)/guest.img: $(E2E)/kver $(DEMO)/guest-init $(E2E)/mkcpio tests/e2e/mkguestdisk.sh tests/e2e/moddeps.sh
 	GUEST_LABEL=HALGUEST GUEST_MODS=bochs GUEST_APPEND="console=ttyS0 console=tty0 panic=-1 quiet" \
 		sh tests/e2e/mkguestdisk.sh $(E2E) $(E2E)/mkcpio $(DEMO)/guest-init $@ -
-$(DEMO)/usb.img: $(BUILD)/vmlinuz $(BUILD)/rdroot.img rdroot/mkusb.sh $(BUILD)/.usb-deps
+$(DEMO)/usb.img: $(BUILD)/vmlinuz $(BUILD)/rdroot.img rdroot/mkusb.sh rdroot/mkuki.sh $(BUILD)/.usb-deps
 	@mkdir -p $(DEMO) && sh rdroot/mkusb.sh $(BUILD)/vmlinuz $(BUILD)/rdroot.img \
 		"console=tty0 console=ttyS0,115200n8 panic=-1 quiet hal.mem=256M" $@ >$(DEMO)/usb.log
 demo: all $(BUILD)/.test-deps $(BUILD)/usb.img $(DEMO)/usb.img $(DEMO)/guest.img $(GUEST_OUT)/halctl

@@ -122,16 +122,7 @@ void disklabel_probe_buf(const uint8_t *buf, size_t len, struct disklabel *dl)
 
 static int fd_read(void *ctx, uint64_t off, void *buf, size_t n)
 {
-	int fd = *(int *)ctx;
-	for (size_t got = 0; got < n;) {
-		ssize_t r = pread(fd, (uint8_t *)buf + got, n - got, (off_t)(off + got));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -1;
-		got += (size_t)r;
-	}
-	return 0;
+	return hal_pread_all(*(int *)ctx, buf, n, off);
 }
 
 void disklabel_probe_fd(int fd, struct disklabel *dl)

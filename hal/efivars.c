@@ -120,19 +120,6 @@ static int write_all(int fd, const uint8_t *p, size_t len)
 	return 0;
 }
 
-static int read_all(int fd, uint8_t *p, size_t len)
-{
-	for (size_t got = 0; got < len;) {
-		ssize_t r = pread(fd, p + got, len - got, (off_t)got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -1;
-		got += (size_t)r;
-	}
-	return 0;
-}
-
 /* A new store at path holding tmpl's bytes (t, tsize; owned from here on). */
 static int create_store(const char *path, const char *tmpl, uint8_t *t, size_t tsize, uint8_t **img, size_t *size)
 {
@@ -234,7 +221,7 @@ int efivars_open(const char *path, const char *tmpl, uint8_t **img, size_t *size
 	}
 	ssize = (size_t)st.st_size;
 	s = malloc(ssize ? ssize : 1);
-	if (!s || read_all(fd, s, ssize) < 0) {
+	if (!s || hal_pread_all(fd, s, ssize, 0) < 0) {
 		err("cannot read UEFI variable store %s: %s", path, s ? strerror(errno ? errno : EIO) : "out of memory");
 		goto fail;
 	}

@@ -154,6 +154,9 @@ extern uint64_t hal_start_ns;
 /* A whole regular file or block device of at most max bytes, malloc'd; NULL
  * after a message naming it as `what` ("kernel", "firmware"...). */
 uint8_t *hal_read_file(const char *what, const char *path, size_t max, size_t *size);
+/* pread all n bytes at off (retrying EINTR and short reads): 0, or -1 with
+ * errno (0 at end of file). */
+int hal_pread_all(int fd, void *buf, size_t n, uint64_t off);
 
 /* ---- logging ---------------------------------------------------------------- */
 #define err(...) hal_log("error", __VA_ARGS__)

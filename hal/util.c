@@ -32,6 +32,22 @@ void hal_log(const char *level, const char *fmt, ...)
 	fprintf(stderr, "hal: %s%s%s\r\n", level ? level : "", level ? ": " : "", buf);
 }
 
+int hal_pread_all(int fd, void *buf, size_t n, uint64_t off)
+{
+	for (size_t got = 0; got < n;) {
+		ssize_t r = pread(fd, (uint8_t *)buf + got, n - got, (off_t)(off + got));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			if (r == 0)
+				errno = 0;
+			return -1;
+		}
+		got += (size_t)r;
+	}
+	return 0;
+}
+
 uint8_t *hal_read_file(const char *what, const char *path, size_t max, size_t *size)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -29,27 +29,10 @@ work=$out.d
 [ -n "${KEEP_WORK:-}" ] || rm -rf "$work"
 mkdir -p "$work"
 
-# 1. Unified kernel image. Each added section must lie after the stub's last
-# one (rounded up to the section alignment), so compute the addresses.
+# 1. Unified kernel image (rdroot/mkuki.sh)
 printf 'ID=hal\nNAME="hal boot medium"\nVERSION_ID="%s"\n' "$(git describe --always --dirty 2>/dev/null || echo unknown)" >"$work/osrel"
 printf '%s' "$cmdline" >"$work/cmdline"
-align=$(($(objdump -p "$stub" | awk '$1 == "SectionAlignment" { print "0x" $2 }')))
-[ "${align:-0}" -ge 512 ] || align=4096
-[ "$align" -ge 4096 ] || align=4096 # a multiple of the stub's 0x200, page aligned
-end=0
-for e in $(objdump -h "$stub" | awk '$1 ~ /^[0-9]+$/ { print "0x" $4 "+0x" $3 }'); do
-	[ $(($e)) -le "$end" ] || end=$(($e))
-done
-vma=$(((end + align - 1) / align * align))
-args=""
-for s in osrel:"$work/osrel" cmdline:"$work/cmdline" linux:"$kernel" initrd:"$initrd"; do
-	name=${s%%:*} file=${s#*:}
-	args="$args --add-section .$name=$file --change-section-vma .$name=$(printf '0x%x' "$vma")"
-	size=$(wc -c <"$file")
-	vma=$(((vma + size + align - 1) / align * align))
-done
-# shellcheck disable=SC2086
-objcopy $args "$stub" "$work/BOOTX64.EFI"
+sh rdroot/mkuki.sh "$stub" "$work/osrel" "$work/cmdline" "$kernel" "$initrd" "$work/BOOTX64.EFI"
 
 # 2. SYSLINUX configuration (the same command line)
 cat >"$work/syslinux.cfg" <<EOF

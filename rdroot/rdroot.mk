@@ -39,7 +39,7 @@ $(shell mkdir -p $(BUILD))
 $(file >$(BUILD)/usb.cmdline,$(USB_CMDLINE))
 endif
 
-$(BUILD)/usb.img: $(BUILD)/vmlinuz $(BUILD)/rdroot.img $(BUILD)/usb.cmdline rdroot/mkusb.sh $(BUILD)/.usb-deps
+$(BUILD)/usb.img: $(BUILD)/vmlinuz $(BUILD)/rdroot.img $(BUILD)/usb.cmdline rdroot/mkusb.sh rdroot/mkuki.sh $(BUILD)/.usb-deps
 	@sh rdroot/mkusb.sh $(BUILD)/vmlinuz $(BUILD)/rdroot.img @$(BUILD)/usb.cmdline $@
 
 # The boot medium's full-system tests alone (they are also in make e2e).

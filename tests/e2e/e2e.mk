@@ -45,20 +45,20 @@ $(E2E)/l2uefi: tests/e2e/l2uefi.c tests/e2e/l2mods.h $(UAPI)/.stamp
 
 # A UEFI disk (GPT, ESP, unified kernel image) booted by hal through OVMF
 # (tests/e2e/ovmf.sh).
-$(E2E)/uefi.img: $(E2E)/kver $(E2E)/l2uefi $(E2E)/mkcpio tests/e2e/mkuefidisk.sh tests/e2e/moddeps.sh
+$(E2E)/uefi.img: $(E2E)/kver $(E2E)/l2uefi $(E2E)/mkcpio tests/e2e/mkuefidisk.sh tests/e2e/moddeps.sh rdroot/mkuki.sh
 	sh tests/e2e/mkuefidisk.sh uki $(E2E) $(E2E)/mkcpio $(E2E)/l2uefi $@
 
 # The same Linux behind GRUB's EFI menu, with efibootmgr (tests/e2e/ovmf.sh).
-$(E2E)/uefi-grub.img: $(E2E)/kver $(E2E)/l2uefi $(E2E)/mkcpio tests/e2e/mkuefidisk.sh tests/e2e/moddeps.sh
+$(E2E)/uefi-grub.img: $(E2E)/kver $(E2E)/l2uefi $(E2E)/mkcpio tests/e2e/mkuefidisk.sh tests/e2e/moddeps.sh rdroot/mkuki.sh
 	sh tests/e2e/mkuefidisk.sh grub $(E2E) $(E2E)/mkcpio $(E2E)/l2uefi $@
 
 # The UKI disk labelled HALGUEST: the guest init finds on the USB stick
 # (tests/e2e/usb.sh, UEFI run).
-$(E2E)/uefi-halguest.img: $(E2E)/kver $(E2E)/l2uefi $(E2E)/mkcpio tests/e2e/mkuefidisk.sh tests/e2e/moddeps.sh
+$(E2E)/uefi-halguest.img: $(E2E)/kver $(E2E)/l2uefi $(E2E)/mkcpio tests/e2e/mkuefidisk.sh tests/e2e/moddeps.sh rdroot/mkuki.sh
 	UEFI_LABEL=HALGUEST sh tests/e2e/mkuefidisk.sh uki $(E2E) $(E2E)/mkcpio $(E2E)/l2uefi $@
 
 # Debian's signed chain (shim, GRUB, kernel) for Secure Boot (tests/e2e/ovmf.sh).
-$(E2E)/uefi-shim.img: $(E2E)/kver $(E2E)/l2uefi $(E2E)/mkcpio tests/e2e/mkuefidisk.sh tests/e2e/moddeps.sh
+$(E2E)/uefi-shim.img: $(E2E)/kver $(E2E)/l2uefi $(E2E)/mkcpio tests/e2e/mkuefidisk.sh tests/e2e/moddeps.sh rdroot/mkuki.sh
 	sh tests/e2e/mkuefidisk.sh shim $(E2E) $(E2E)/mkcpio $(E2E)/l2uefi $@
 
 # A BIOS disk built from Debian's packages (SYSLINUX + kernel + initramfs),

@@ -66,24 +66,10 @@ while read -r m; do basename "$m"; done <"$tmp/mods" >"$tmp/modules.list"
 
 mkdir -p "$tmp/esp/EFI/BOOT"
 if [ "$mode" = uki ]; then
-	# The unified kernel image: each added section after the stub's last
-	# one, page aligned (as rdroot/mkusb.sh).
-	stub=/usr/lib/systemd/boot/efi/linuxx64.efi.stub
 	printf 'ID=hal-test\nNAME="hal UEFI test"\n' >"$tmp/osrel"
 	printf 'console=ttyS0 panic=-1 quiet' >"$tmp/cmdline"
-	align=4096 end=0
-	for e in $(objdump -h "$stub" | awk '$1 ~ /^[0-9]+$/ { print "0x" $4 "+0x" $3 }'); do
-		[ $(($e)) -le "$end" ] || end=$(($e))
-	done
-	vma=$(((end + align - 1) / align * align))
-	args=""
-	for s in osrel:"$tmp/osrel" cmdline:"$tmp/cmdline" linux:"$e2e/vmlinuz" initrd:"$tmp/initrd.gz"; do
-		name=${s%%:*} file=${s#*:}
-		args="$args --add-section .$name=$file --change-section-vma .$name=$(printf '0x%x' "$vma")"
-		vma=$(((vma + $(wc -c <"$file") + align - 1) / align * align))
-	done
-	# shellcheck disable=SC2086
-	objcopy $args "$stub" "$tmp/esp/EFI/BOOT/BOOTX64.EFI"
+	sh rdroot/mkuki.sh /usr/lib/systemd/boot/efi/linuxx64.efi.stub "$tmp/osrel" "$tmp/cmdline" \
+		"$e2e/vmlinuz" "$tmp/initrd.gz" "$tmp/esp/EFI/BOOT/BOOTX64.EFI"
 elif [ "$mode" = shim ]; then
 	cp /usr/lib/shim/shimx64.efi.signed "$tmp/esp/EFI/BOOT/BOOTX64.EFI"
 	cp /usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed "$tmp/esp/EFI/BOOT/grubx64.efi"
