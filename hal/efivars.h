@@ -16,6 +16,7 @@
 struct efivars_cfg {
 	const char *firmware; /* "ovmf" (Debian's, OVMF_VARS_PATH is the template) or an image path */
 	const char *efivars;  /* --efivars: a file, "none", or NULL (the default) */
+	const char *efivars_dir; /* --efivars-dir: DIR/<disk id>.efivars with "ovmf", or NULL */
 	const char *disk;     /* the first --disk (PATH[,options]), or NULL */
 	bool secure_boot;     /* --secure-boot: OVMF_VARS_MS_PATH is the template */
 };
