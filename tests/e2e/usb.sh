@@ -159,7 +159,17 @@ for what in $only; do
 			echo "FAIL usb-uefi-efivars-on-stick: no $gid.efivars in the stick image's ::/hal/efivars:"
 			mdir -i "$ustick@@1M" ::/hal/efivars 2>&1 | sed 's/^/  /'
 		fi
-		rm -f "$ustick"
+		# init unmounted the ESP before powering off: the FAT is clean
+		# (fsck.fat -n fails on a set dirty bit or a damaged file system)
+		esp_sectors=$(sfdisk -d "$ustick" 2>/dev/null | sed -n 's/.*start= *2048, size= *\([0-9]*\),.*/\1/p')
+		dd if="$ustick" of="$ustick.esp" bs=512 skip=2048 count="${esp_sectors:-0}" status=none
+		if PATH=$PATH:/sbin:/usr/sbin fsck.fat -n "$ustick.esp" >"$E2E/usb-uefi-fsck.log" 2>&1; then
+			echo "PASS usb-uefi-esp-clean"
+		else
+			echo "FAIL usb-uefi-esp-clean: fsck.fat -n on the stick's ESP after two boots:"
+			sed 's/^/  /' "$E2E/usb-uefi-fsck.log"
+		fi
+		rm -f "$ustick" "$ustick.esp"
 		;;
 	*) echo "FAIL usb: unknown USB_ONLY entry '$what'" ;;
 	esac
