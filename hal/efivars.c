@@ -333,10 +333,7 @@ static int dir_path(const char *dir, const char *disk, const char **out)
 	return 0;
 }
 
-/* The file given; with Debian's OVMF, DIR/<id>.efivars for --efivars-dir,
- * else DISK.efivars beside a first disk that is a file; or NULL (in memory
- * only). -1 after a message. */
-static int vars_path(const struct efivars_cfg *c, const char **out)
+int efivars_store_path(const struct efivars_cfg *c, const char **out)
 {
 	static char buf[4096];
 	*out = NULL;
@@ -360,7 +357,7 @@ static int vars_path(const struct efivars_cfg *c, const char **out)
 static int vars_load(const struct efivars_cfg *c)
 {
 	const char *path;
-	if (vars_path(c, &path) < 0)
+	if (efivars_store_path(c, &path) < 0)
 		return -1;
 	const char *tmpl = strcmp(c->firmware, "ovmf") ? NULL : c->secure_boot ? OVMF_VARS_MS_PATH : OVMF_VARS_PATH;
 	uint8_t *img = NULL;
