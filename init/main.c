@@ -406,9 +406,12 @@ static int mkdir_p(const char *path)
 /* Before the first hal: mount the boot medium's ESP (FAT labelled HALBOOT)
  * read-write on /boot and make the store directory, so that an installed
  * UEFI OS keeps its boot entries across power cycles (hal --efivars-dir).
- * The stick is a USB disk that may appear after the guest disk: wait for
- * it as long as for the guest disk. Returns 1 while waiting, 0 when done
- * (mounted, or given up once with a message: variables in memory). */
+ * The stick is a USB disk that may show up a little after the guest disk:
+ * look for it alongside the guest disk, for BOOT_WAIT_MS at most (a kernel
+ * started some other way, e.g. QEMU's -kernel, must not wait for long).
+ * Returns 1 while waiting, 0 when done (mounted, or given up once with a
+ * message: variables in memory). */
+#define BOOT_WAIT_MS 3000
 static int boot_medium_step(long long now)
 {
 	if (boot_state == BOOT_MOUNTED || boot_state == BOOT_NONE)
@@ -422,9 +425,11 @@ static int boot_medium_step(long long now)
 	if (on_boot) {
 		if (boot_state == BOOT_TODO) {
 			boot_state = BOOT_WAITING;
-			boot_deadline = now + kcmd_get_long(&cfg, KCMD_DISK_WAIT, 10) * 1000;
-		} else if (have_mdb)
-			mod_coldplug(&mdb, "/sys"); /* the stick's USB storage may load late */
+			long wait = kcmd_get_long(&cfg, KCMD_DISK_WAIT, 10) * 1000;
+			boot_deadline = now + (wait < BOOT_WAIT_MS ? wait : BOOT_WAIT_MS);
+		} else if (have_mdb && !kcmd_get(&cfg, KCMD_DISK, NULL)) {
+			mod_coldplug(&mdb, "/sys"); /* else the guest disk's search does it */
+		}
 		struct disk_scan sc;
 		const struct disk_dev *d = NULL;
 		char devpath[64] = "";
@@ -492,10 +497,7 @@ static void start_step(void)
 		disk_deadline = 0;
 		return;
 	}
-	if (boot_medium_step(now)) {
-		next_start = now + 250;
-		return;
-	}
+	int boot_wait = boot_medium_step(now); /* meanwhile, look for the guest disk */
 	const char *spec_s = kcmd_get(&cfg, KCMD_DISK, NULL);
 	char devpath[300] = "";
 	if (spec_s) {
@@ -542,7 +544,12 @@ static void start_step(void)
 			return;
 		}
 		disk_scan_free(&sc);
-		ilog_notice("guest disk: %s", devpath);
+		if (!boot_wait)
+			ilog_notice("guest disk: %s", devpath);
+	}
+	if (boot_wait) {
+		next_start = now + 250;
+		return;
 	}
 	disk_deadline = 0;
 	power_scan();
