@@ -431,20 +431,20 @@ static int boot_medium_step(long long now)
 			mod_coldplug(&mdb, "/sys"); /* else the guest disk's search does it */
 		}
 		struct disk_scan sc;
-		const struct disk_dev *d = NULL;
+		const struct disk_dev *d;
 		char devpath[64] = "";
 		if (disk_scan(&sc, "/sys", "/dev") == 0 && (d = disk_find_boot_fs(&sc)))
 			snprintf(devpath, sizeof(devpath), "/dev/%s", d->name);
 		disk_scan_free(&sc);
-		if (!d && now < boot_deadline)
+		if (!devpath[0] && now < boot_deadline)
 			return 1;
 		boot_state = BOOT_NONE;
-		if (!d) {
+		if (!devpath[0]) {
 			ilog_warn("no FAT file system labelled " DISK_BOOT_LABEL ": UEFI variables stay in memory");
 			return 0;
 		}
-		/* vfat: the kernel's default codepage (437) and iocharset (utf8)
-		 * are in the initramfs (rdroot/modules.list) */
+		/* vfat with Debian's defaults: codepage 437, iocharset ascii
+		 * (nls_cp437, nls_ascii: preloaded, in rdroot/modules.list) */
 		mkdir(BOOT_MNT, 0755);
 		if (mount(devpath, BOOT_MNT, "vfat", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) {
 			ilog_warn("cannot mount %s (" DISK_BOOT_LABEL ") read-write on " BOOT_MNT ": %s: UEFI variables stay in memory",
