@@ -30,6 +30,10 @@ void config_usage(FILE *f)
 		"                       DISK.efivars beside the first disk if it is a file. A\n"
 		"                       store of the wrong size is refused; a corrupt one is\n"
 		"                       kept as PATH.corrupt and a new one made\n"
+		"  --efivars-dir DIR    with Debian's OVMF and no --efivars: the store is\n"
+		"                       DIR/<id>.efivars, <id> the first disk's GPT disk GUID\n"
+		"                       or mbr-<signature> (in memory if it has neither);\n"
+		"                       ignored when the firmware is not OVMF\n"
 		"  --secure-boot        a new variable store gets Microsoft's Secure Boot keys\n"
 		"                       (OVMF_VARS_4M.ms.fd): OVMF boots only signed loaders\n"
 		"                       such as Debian's shim; needs UEFI (ovmf or auto)\n"
@@ -98,7 +102,7 @@ static int parse_out(const char *s, enum out_kind *k, const char **path)
 
 int config_parse(int argc, char **argv, struct config *c, char *why, size_t whylen)
 {
-	enum { O_KERNEL = 256, O_INITRD, O_APPEND, O_FIRMWARE, O_MEM, O_CPUS, O_SERIAL, O_DEBUGCON, O_ENTRY32, O_NOREBOOT, O_DISK, O_DISPLAY, O_CONTROL, O_EFIVARS, O_BOOTMENU, O_SECUREBOOT };
+	enum { O_KERNEL = 256, O_INITRD, O_APPEND, O_FIRMWARE, O_MEM, O_CPUS, O_SERIAL, O_DEBUGCON, O_ENTRY32, O_NOREBOOT, O_DISK, O_DISPLAY, O_CONTROL, O_EFIVARS, O_BOOTMENU, O_SECUREBOOT, O_EFIVARSDIR };
 	static const struct option opts[] = {
 		{ "kernel", required_argument, 0, O_KERNEL }, { "initrd", required_argument, 0, O_INITRD },
 		{ "append", required_argument, 0, O_APPEND }, { "firmware", required_argument, 0, O_FIRMWARE },
@@ -107,6 +111,7 @@ int config_parse(int argc, char **argv, struct config *c, char *why, size_t whyl
 		{ "entry32", no_argument, 0, O_ENTRY32 }, { "no-reboot", no_argument, 0, O_NOREBOOT },
 		{ "disk", required_argument, 0, O_DISK }, { "display", required_argument, 0, O_DISPLAY },
 		{ "control", required_argument, 0, O_CONTROL }, { "efivars", required_argument, 0, O_EFIVARS },
+		{ "efivars-dir", required_argument, 0, O_EFIVARSDIR },
 		{ "boot-menu", required_argument, 0, O_BOOTMENU }, { "secure-boot", no_argument, 0, O_SECUREBOOT }, { "verbose", no_argument, 0, 'v' },
 		{ "help", no_argument, 0, 'h' }, { "version", no_argument, 0, 'V' }, { 0, 0, 0, 0 },
 	};
@@ -129,6 +134,12 @@ int config_parse(int argc, char **argv, struct config *c, char *why, size_t whyl
 		case O_APPEND: c->append = optarg; break;
 		case O_FIRMWARE: c->firmware = optarg; break;
 		case O_EFIVARS: c->efivars = optarg; break;
+		/* no firmware check: init passes it without knowing what the disk boots */
+		case O_EFIVARSDIR:
+			if (!*optarg)
+				USAGE("--efivars-dir needs a directory");
+			c->efivars_dir = optarg;
+			break;
 		case O_SECUREBOOT: c->secure_boot = true; break;
 		case O_BOOTMENU: {
 			long n = strtol(optarg, &end, 10);

@@ -14,6 +14,7 @@ struct config {
 	const char *kernel, *initrd, *append;
 	const char *firmware;     /* NULL, "bios", "ovmf", or a path */
 	const char *efivars;      /* UEFI variable store file, "none", or NULL (default) */
+	const char *efivars_dir;  /* --efivars-dir: stores named by disk id, used with Debian's OVMF only */
 	uint64_t mem;
 	int cpus;
 	enum out_kind serial, debugcon;

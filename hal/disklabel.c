@@ -70,6 +70,7 @@ static void probe_gpt(disklabel_read_fn *rd, void *ctx, uint64_t size, struct di
 		BAD("partition entry CRC mismatch");
 	}
 	dl->gpt = true;
+	memcpy(dl->gpt_guid, h + 56, 16); /* DiskGUID */
 	for (uint32_t i = 0; i < n; i++) {
 		const uint8_t *p = e + (size_t)i * esize;
 		if (!memcmp(p, esp_guid, 16) && le64(p + 32) <= le64(p + 40))
@@ -94,6 +95,7 @@ void disklabel_probe(disklabel_read_fn *rd, void *ctx, uint64_t size, struct dis
 		dl->fat = true;
 		return;
 	}
+	dl->mbr_signature = le32(s + MBR_CODE_SIZE);
 	for (int i = 0; i < 4; i++) {
 		uint8_t type = s[MBR_TABLE + 16 * i + 4];
 		dl->protective |= type == 0xee;
@@ -129,6 +131,27 @@ void disklabel_probe_fd(int fd, struct disklabel *dl)
 {
 	off_t size = lseek(fd, 0, SEEK_END); /* block devices too */
 	disklabel_probe(fd_read, &fd, size > 0 ? (uint64_t)size : 0, dl);
+}
+
+int disklabel_id(const struct disklabel *dl, char *buf, size_t n)
+{
+	const uint8_t *g = dl->gpt_guid;
+	if (dl->gpt) {
+		/* the first three fields are stored little endian, the rest as printed */
+		snprintf(buf, n, "%08x-%04x-%04x-%02x%02x-%02x%02x%02x%02x%02x%02x", le32(g), le16(g + 4), le16(g + 6),
+			 g[8], g[9], g[10], g[11], g[12], g[13], g[14], g[15]);
+		return 0;
+	}
+	/* A protective MBR without a valid GPT is not an MBR disk; a zero
+	 * signature is what Windows and fdisk treat as "none" and what many
+	 * images share, so it names nothing. */
+	if (dl->mbr && !dl->fat && !dl->protective && dl->mbr_signature) {
+		snprintf(buf, n, "mbr-%08x", dl->mbr_signature);
+		return 0;
+	}
+	if (n)
+		buf[0] = 0;
+	return -1;
 }
 
 bool disklabel_uefi_bootable(const struct disklabel *dl)

@@ -19,6 +19,8 @@ struct disklabel {
 	bool gpt;             /* a valid GPT at LBA 1: header and entry array CRCs */
 	bool gpt_esp;         /* ... with an EFI system partition */
 	char gpt_bad[80];     /* why the GPT at LBA 1 was rejected ("" if it was not) */
+	uint8_t gpt_guid[16]; /* the GPT header's disk GUID as stored (valid when gpt) */
+	uint32_t mbr_signature; /* the 32-bit disk signature at offset 440 (mbr, not fat) */
 };
 
 /* Reads n bytes at off; 0, or -1 when they are not all there. */
@@ -35,6 +37,14 @@ void disklabel_probe_fd(int fd, struct disklabel *dl);
 /* True when UEFI firmware finds something to boot: an EFI system
  * partition (GPT or MBR type 0xEF) or a FAT file system on the whole disk. */
 bool disklabel_uefi_bootable(const struct disklabel *dl);
+
+/* A name for the disk that stays with it when it moves from port to port:
+ * the GPT disk GUID in lowercase canonical text
+ * ("48414c42-4f4f-5400-8000-000000000001"), or for an MBR disk (no
+ * protective entry) "mbr-" and its disk signature in 8 lowercase hex digits.
+ * 0, or -1 (and "") when the disk has neither: no valid GPT, a zero
+ * signature, a FAT superfloppy, no label at all. */
+int disklabel_id(const struct disklabel *dl, char *buf, size_t n);
 
 enum disklabel_fw { DISKLABEL_BIOS, DISKLABEL_OVMF };
 /* The firmware `--firmware auto` boots the disk with; why gets the reason

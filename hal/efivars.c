@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "disklabel.h"
 #include "efivars.h"
 #include "hal.h"
 #include "pflash.h"
@@ -262,30 +263,89 @@ static void vars_set_array(void *ctx, bool array)
 		warnx("UEFI variable store: cannot %s the read-only slot", array ? "map" : "unmap");
 }
 
-/* The file given, or DISK.efivars beside a first disk that is a file (with
- * Debian's OVMF), or NULL (in memory only). */
-static const char *vars_path(const struct efivars_cfg *c)
+/* The first disk's path without its options (PATH[,ro][,serial=S]). */
+static const char *disk_path(const char *disk)
 {
 	static char buf[4096];
-	if (c->efivars)
-		return strcmp(c->efivars, "none") ? c->efivars : NULL;
-	if (strcmp(c->firmware, "ovmf") || !c->disk)
+	size_t n = strcspn(disk, ",");
+	if (n >= sizeof(buf))
 		return NULL;
-	struct stat st;
-	size_t n = strcspn(c->disk, ","); /* PATH[,ro][,serial=S] */
-	if (n + sizeof(".efivars") > sizeof(buf))
-		return NULL;
-	memcpy(buf, c->disk, n);
+	memcpy(buf, disk, n);
 	buf[n] = 0;
-	if (stat(buf, &st) < 0 || !S_ISREG(st.st_mode))
-		return NULL;
-	strcat(buf, ".efivars");
 	return buf;
+}
+
+/* --efivars-dir: DIR/<id>.efivars, the id from the disk's label, so that a
+ * boot medium keeps one store per guest disk whatever port or device name
+ * the disk has today. NULL when the disk names nothing (in memory, said);
+ * -1 after a message when DIR is unusable. */
+static int dir_path(const char *dir, const char *disk, const char **out)
+{
+	static char buf[4096];
+	struct stat st;
+	*out = NULL;
+	if (stat(dir, &st) < 0) {
+		err("--efivars-dir %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		err("--efivars-dir %s: not a directory", dir);
+		return -1;
+	}
+	const char *path = disk ? disk_path(disk) : NULL;
+	if (!path) {
+		hal_log(NULL, "UEFI variables: no --disk to name a store in %s by: in memory only", dir);
+		return 0;
+	}
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		err("--disk %s: %s", path, strerror(errno));
+		return -1;
+	}
+	struct disklabel dl;
+	char id[48];
+	disklabel_probe_fd(fd, &dl);
+	close(fd);
+	if (disklabel_id(&dl, id, sizeof(id)) < 0) {
+		hal_log(NULL, "UEFI variables: %s has neither a GPT disk GUID nor an MBR disk signature "
+			      "to name a store in %s by: in memory only", path, dir);
+		return 0;
+	}
+	if ((size_t)snprintf(buf, sizeof(buf), "%s/%s.efivars", dir, id) >= sizeof(buf)) {
+		err("--efivars-dir %s: path too long", dir);
+		return -1;
+	}
+	hal_log(NULL, "UEFI variables: %s (the store of %s in --efivars-dir)", buf, path);
+	*out = buf;
+	return 0;
+}
+
+int efivars_store_path(const struct efivars_cfg *c, const char **out)
+{
+	static char buf[4096];
+	*out = NULL;
+	if (c->efivars) {
+		*out = strcmp(c->efivars, "none") ? c->efivars : NULL;
+		return 0;
+	}
+	if (strcmp(c->firmware, "ovmf"))
+		return 0;
+	if (c->efivars_dir)
+		return dir_path(c->efivars_dir, c->disk, out);
+	const char *path = c->disk ? disk_path(c->disk) : NULL;
+	struct stat st;
+	if (!path || strlen(path) + sizeof(".efivars") > sizeof(buf) || stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+		return 0;
+	snprintf(buf, sizeof(buf), "%s.efivars", path);
+	*out = buf;
+	return 0;
 }
 
 static int vars_load(const struct efivars_cfg *c)
 {
-	const char *path = vars_path(c);
+	const char *path;
+	if (efivars_store_path(c, &path) < 0)
+		return -1;
 	const char *tmpl = strcmp(c->firmware, "ovmf") ? NULL : c->secure_boot ? OVMF_VARS_MS_PATH : OVMF_VARS_PATH;
 	uint8_t *img = NULL;
 	size_t size = 0;
@@ -300,7 +360,7 @@ static int vars_load(const struct efivars_cfg *c)
 		}
 		if (!(img = hal_read_file("UEFI variable template", tmpl, 16 * MiB, &size)))
 			return -1;
-		dbg("UEFI variables: in memory only (no --efivars, first disk not a file)");
+		dbg("UEFI variables: in memory only (--efivars none, or the first disk is no file to put a store beside)");
 	}
 	int ret = -1;
 	if (size < PFLASH_BLOCK || size % PFLASH_BLOCK) {

@@ -16,10 +16,17 @@
 struct efivars_cfg {
 	const char *firmware; /* "ovmf" (Debian's, OVMF_VARS_PATH is the template) or an image path */
 	const char *efivars;  /* --efivars: a file, "none", or NULL (the default) */
+	const char *efivars_dir; /* --efivars-dir: DIR/<disk id>.efivars with "ovmf", or NULL */
 	const char *disk;     /* the first --disk (PATH[,options]), or NULL */
 	bool secure_boot;     /* --secure-boot: OVMF_VARS_MS_PATH is the template */
 };
 
+/* Where the store lives: the --efivars file; with Debian's OVMF,
+ * DIR/<disk id>.efivars for --efivars-dir (disklabel_id of the first disk),
+ * else DISK.efivars beside a first disk that is a regular file; or *path
+ * NULL: in memory only. 0, or -1 after a message (a DIR that is missing or
+ * not a directory, a disk that cannot be opened). */
+int efivars_store_path(const struct efivars_cfg *c, const char **path);
 /* Places the store just below the firmware at fw_base. The first call loads
  * it (the file outlives guest resets, as flash does); later calls map it
  * again for the next boot. 0, or -1 after a message. */

@@ -371,7 +371,7 @@ static int boot_firmware(void)
 	 * variable store (flash) right below it (OVMF_CODE_4M: 0xFFC00000). */
 	if (vm_add_rom(0x100000000ULL - size, img, size) < 0)
 		goto out;
-	struct efivars_cfg ec = { cfg.firmware, cfg.efivars, cfg.ndisks ? cfg.disks[0] : NULL, cfg.secure_boot };
+	struct efivars_cfg ec = { cfg.firmware, cfg.efivars, cfg.efivars_dir, cfg.ndisks ? cfg.disks[0] : NULL, cfg.secure_boot };
 	if (uefi && efivars_attach(&ec, 0x100000000ULL - size) < 0)
 		goto out;
 	size_t low = size < 128 * KiB ? size : 128 * KiB;

@@ -417,6 +417,21 @@ bool disk_is_boot(const struct disk_scan *sc, const char *disk)
 	return false;
 }
 
+const struct disk_dev *disk_find_boot_fs(const struct disk_scan *sc)
+{
+	const struct disk_dev *whole = NULL;
+	for (int i = 0; i < sc->n; i++) {
+		const struct disk_dev *d = &sc->devs[i];
+		if (strcmp(d->fs.type, "vfat") || strcasecmp(d->fs.label, DISK_BOOT_LABEL))
+			continue;
+		if (!d->whole)
+			return d;
+		if (!whole)
+			whole = d; /* a stick formatted without a partition table */
+	}
+	return whole;
+}
+
 bool disk_match(const struct disk_dev *d, const struct disk_spec *spec)
 {
 	switch (spec->kind) {

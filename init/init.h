@@ -35,7 +35,7 @@ void kcmd_free(char **words);
 enum kcmd_key {
 	KCMD_DISK, KCMD_MEM, KCMD_CPUS, KCMD_FIRMWARE, KCMD_KERNEL, KCMD_INITRD,
 	KCMD_APPEND, KCMD_DISPLAY, KCMD_SERIAL, KCMD_ARGS, KCMD_HAL, KCMD_RESCUE,
-	KCMD_DISK_WAIT, KCMD_CONF, KCMD_NKEYS
+	KCMD_DISK_WAIT, KCMD_CONF, KCMD_EFIVARS_DIR, KCMD_NKEYS
 };
 struct kcmd_config {
 	char *val[KCMD_NKEYS];     /* malloc'd strings, NULL when unset */
@@ -58,9 +58,16 @@ bool kcmd_get_bool(const struct kcmd_config *c, enum kcmd_key k);
 long kcmd_get_long(const struct kcmd_config *c, enum kcmd_key k, long dflt);
 /* Builds hal's argv from the config (table-driven; hal.args words last).
  * disk_path replaces hal.disk's spec (pass NULL for no --disk); a ",ro"
- * suffix of hal.disk is kept. Returns argc and a NULL-terminated malloc'd
- * vector (kcmd_free), or -1 with *why set (bad hal.args quoting). */
-int kcmd_hal_argv(const struct kcmd_config *c, const char *disk_path, char ***argv, const char **why);
+ * suffix of hal.disk is kept. efivars_dir, when not NULL, becomes
+ * --efivars-dir (before hal.args, whose --efivars still wins in hal).
+ * Returns argc and a NULL-terminated malloc'd vector (kcmd_free), or -1
+ * with *why set (bad hal.args quoting). */
+int kcmd_hal_argv(const struct kcmd_config *c, const char *disk_path, const char *efivars_dir, char ***argv,
+		  const char **why);
+/* Where hal keeps per-disk UEFI variable stores: hal.efivars_dir, default
+ * KCMD_EFIVARS_DIR_DEFAULT on the boot medium's ESP; NULL for "none". */
+#define KCMD_EFIVARS_DIR_DEFAULT "/boot/hal/efivars"
+const char *kcmd_efivars_dir(const struct kcmd_config *c);
 /* hal.serial=console means "hal's --serial stdio on /dev/console". */
 bool kcmd_serial_console(const struct kcmd_config *c);
 
@@ -173,6 +180,10 @@ void disk_scan_free(struct disk_scan *sc);
  * or GPT partition name HALBOOT on any of its partitions). */
 bool disk_is_boot(const struct disk_scan *sc, const char *disk);
 bool disk_match(const struct disk_dev *d, const struct disk_spec *spec);
+/* The boot medium's own file system: the first FAT file system labelled
+ * HALBOOT, a partition before a whole disk (rdroot/mkusb.sh's ESP); NULL
+ * when there is none (yet). */
+const struct disk_dev *disk_find_boot_fs(const struct disk_scan *sc);
 /* Finds the one device matching spec. Returns 0 with devpath set; -ENOENT when
  * nothing matches (yet); -EEXIST when several match; -EPERM when the only
  * matches are on the boot disk. msg says what happened, for the user. */

@@ -24,6 +24,7 @@ static const struct {
 	[KCMD_RESCUE] = { "rescue", NULL },
 	[KCMD_DISK_WAIT] = { "disk_wait", NULL },
 	[KCMD_CONF] = { "conf", NULL },          /* hal.conf path, default /hal.conf */
+	[KCMD_EFIVARS_DIR] = { "efivars_dir", NULL }, /* init mounts /boot for it: kcmd_efivars_dir */
 };
 
 const char *kcmd_key_name(enum kcmd_key k) { return k < KCMD_NKEYS ? keys[k].name : "?"; }
@@ -284,7 +285,14 @@ bool kcmd_serial_console(const struct kcmd_config *c)
 	return s && !strcmp(s, "console");
 }
 
-int kcmd_hal_argv(const struct kcmd_config *c, const char *disk_path, char ***argv, const char **why)
+const char *kcmd_efivars_dir(const struct kcmd_config *c)
+{
+	const char *v = kcmd_get(c, KCMD_EFIVARS_DIR, KCMD_EFIVARS_DIR_DEFAULT);
+	return strcmp(v, "none") ? v : NULL;
+}
+
+int kcmd_hal_argv(const struct kcmd_config *c, const char *disk_path, const char *efivars_dir, char ***argv,
+		  const char **why)
 {
 	struct vec w = { 0 };
 	int ok = vec_push(&w, strdup(kcmd_get(c, KCMD_HAL, "/bin/hal"))) == 0;
@@ -309,6 +317,8 @@ int kcmd_hal_argv(const struct kcmd_config *c, const char *disk_path, char ***ar
 			v = "stdio"; /* init hands hal /dev/console as stdio */
 		ok = vec_push(&w, strdup(keys[k].flag)) == 0 && vec_push(&w, strdup(v)) == 0;
 	}
+	if (ok && efivars_dir)
+		ok = vec_push(&w, strdup("--efivars-dir")) == 0 && vec_push(&w, strdup(efivars_dir)) == 0;
 	const char *extra = kcmd_get(c, KCMD_ARGS, NULL);
 	if (ok && extra) {
 		char **ew;

@@ -43,6 +43,11 @@ static long long next_start, disk_deadline;
 enum { ACT_NONE, ACT_POWEROFF, ACT_REBOOT, ACT_HALT } shutdown_act;
 static long long kill_deadline;
 static int power_fds[8], npower;
+/* The boot medium's ESP on /boot, for hal's UEFI variable stores. */
+#define BOOT_MNT "/boot"
+enum { BOOT_TODO, BOOT_WAITING, BOOT_MOUNTED, BOOT_NONE } boot_state;
+static long long boot_deadline;
+static const char *efivars_dir; /* passed to hal as --efivars-dir, or NULL */
 
 static long long now_ms(void)
 {
@@ -131,6 +136,7 @@ static void read_config(void)
 static const char *const preload[] = {
 	/* things the kernel would request_module() or that coldplug cannot see */
 	"tun", "vhost_net", "evdev", "button", "fat", "vfat", "nls_cp437", "nls_iso8859_1", "nls_utf8",
+	"nls_ascii", /* Debian's FAT_DEFAULT_IOCHARSET: vfat mounts (the ESP on /boot) need it */
 	"ext4", "isofs", "exfat",
 	/* storage: coldplug finds the controllers, these make the disks appear */
 	"sd_mod", "sr_mod", "usb_storage", "uas", "nvme", "ahci", "virtio_blk", "virtio_scsi",
@@ -288,7 +294,7 @@ static pid_t spawn_hal(const char *disk_path)
 {
 	char **argv;
 	const char *why;
-	if (kcmd_hal_argv(&cfg, disk_path, &argv, &why) < 0) {
+	if (kcmd_hal_argv(&cfg, disk_path, efivars_dir, &argv, &why) < 0) {
 		ilog_err("cannot build hal's command line: %s", why);
 		return -1;
 	}
@@ -379,6 +385,101 @@ static void go_rescue(const char *why)
 	next_start = now_ms();
 }
 
+/* mkdir -p, for the stores' directory on the ESP. */
+static int mkdir_p(const char *path)
+{
+	char buf[300];
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		return errno = ENAMETOOLONG, -1;
+	for (char *p = buf + 1;; p++) {
+		if (*p == '/' || !*p) {
+			char c = *p;
+			*p = 0;
+			if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+				return -1;
+			if (!(*p = c))
+				return 0;
+		}
+	}
+}
+
+/* Before the first hal: mount the boot medium's ESP (FAT labelled HALBOOT)
+ * read-write on /boot and make the store directory, so that an installed
+ * UEFI OS keeps its boot entries across power cycles (hal --efivars-dir).
+ * The stick is a USB disk that may show up a little after the guest disk:
+ * look for it alongside the guest disk, for BOOT_WAIT_MS at most (a kernel
+ * started some other way, e.g. QEMU's -kernel, must not wait for long).
+ * Returns 1 while waiting, 0 when done (mounted, or given up once with a
+ * message: variables in memory). */
+#define BOOT_WAIT_MS 3000
+static int boot_medium_step(long long now)
+{
+	if (boot_state == BOOT_MOUNTED || boot_state == BOOT_NONE)
+		return 0;
+	const char *dir = kcmd_efivars_dir(&cfg);
+	if (!dir) {
+		boot_state = BOOT_NONE; /* hal.efivars_dir=none */
+		return 0;
+	}
+	bool on_boot = !strncmp(dir, BOOT_MNT "/", sizeof(BOOT_MNT));
+	if (on_boot) {
+		if (boot_state == BOOT_TODO) {
+			boot_state = BOOT_WAITING;
+			long wait = kcmd_get_long(&cfg, KCMD_DISK_WAIT, 10) * 1000;
+			boot_deadline = now + (wait < BOOT_WAIT_MS ? wait : BOOT_WAIT_MS);
+		} else if (have_mdb && !kcmd_get(&cfg, KCMD_DISK, NULL)) {
+			mod_coldplug(&mdb, "/sys"); /* else the guest disk's search does it */
+		}
+		struct disk_scan sc;
+		const struct disk_dev *d;
+		char devpath[64] = "";
+		if (disk_scan(&sc, "/sys", "/dev") == 0 && (d = disk_find_boot_fs(&sc)))
+			snprintf(devpath, sizeof(devpath), "/dev/%s", d->name);
+		disk_scan_free(&sc);
+		if (!devpath[0] && now < boot_deadline)
+			return 1;
+		boot_state = BOOT_NONE;
+		if (!devpath[0]) {
+			ilog_warn("no FAT file system labelled " DISK_BOOT_LABEL ": UEFI variables stay in memory");
+			return 0;
+		}
+		/* vfat with Debian's defaults: codepage 437, iocharset ascii
+		 * (nls_cp437, nls_ascii: preloaded, in rdroot/modules.list) */
+		mkdir(BOOT_MNT, 0755);
+		if (mount(devpath, BOOT_MNT, "vfat", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) {
+			ilog_warn("cannot mount %s (" DISK_BOOT_LABEL ") read-write on " BOOT_MNT ": %s: UEFI variables stay in memory",
+				  devpath, strerror(errno));
+			return 0;
+		}
+		boot_state = BOOT_MOUNTED;
+		ilog_notice("boot medium %s mounted on " BOOT_MNT, devpath);
+	} else {
+		boot_state = BOOT_NONE; /* elsewhere: the user's own mount */
+	}
+	if (mkdir_p(dir) < 0) {
+		ilog_warn("cannot create %s: %s: UEFI variables stay in memory", dir, strerror(errno));
+		return 0;
+	}
+	efivars_dir = dir;
+	return 0;
+}
+
+/* At shutdown, hal gone: write back and unmount the ESP, so the stick's
+ * FAT is clean whenever the machine loses power next. */
+static void boot_medium_release(void)
+{
+	if (boot_state != BOOT_MOUNTED)
+		return;
+	sync();
+	if (umount(BOOT_MNT) == 0) {
+		boot_state = BOOT_NONE;
+		return;
+	}
+	ilog_warn("unmounting " BOOT_MNT ": %s: remounting it read-only", strerror(errno));
+	if (mount(NULL, BOOT_MNT, NULL, MS_REMOUNT | MS_RDONLY, NULL) < 0)
+		ilog_warn("remounting " BOOT_MNT " read-only: %s", strerror(errno));
+}
+
 /* One attempt to start what is wanted; sets next_start when it must wait. */
 static void start_step(void)
 {
@@ -396,6 +497,7 @@ static void start_step(void)
 		disk_deadline = 0;
 		return;
 	}
+	int boot_wait = boot_medium_step(now); /* meanwhile, look for the guest disk */
 	const char *spec_s = kcmd_get(&cfg, KCMD_DISK, NULL);
 	char devpath[300] = "";
 	if (spec_s) {
@@ -442,7 +544,12 @@ static void start_step(void)
 			return;
 		}
 		disk_scan_free(&sc);
-		ilog_notice("guest disk: %s", devpath);
+		if (!boot_wait)
+			ilog_notice("guest disk: %s", devpath);
+	}
+	if (boot_wait) {
+		next_start = now + 250;
+		return;
 	}
 	disk_deadline = 0;
 	power_scan();
@@ -530,8 +637,18 @@ static void final_shutdown(void)
 	sync();
 	sleep(1);
 	kill(-1, SIGKILL);
-	while (waitpid(-1, NULL, WNOHANG) > 0)
-		;
+	/* hal must be gone before /boot is unmounted: it holds the UEFI store
+	 * open. SIGKILL ends it; wait for that a little while, not forever. */
+	for (int i = 0; i < 50; i++) {
+		pid_t p;
+		while ((p = waitpid(-1, NULL, WNOHANG)) > 0)
+			if (p == hal_pid)
+				hal_pid = 0;
+		if (!hal_pid)
+			break;
+		usleep(100000);
+	}
+	boot_medium_release();
 	sync();
 	ilog_notice("%s", shutdown_act == ACT_REBOOT ? "restarting system" : shutdown_act == ACT_HALT ? "system halted" : "power down");
 	/* reboot(2) do_exit()s its caller when power-off fails: never let that be PID 1. */

@@ -12,6 +12,9 @@
 # labelled HALGUEST (a hybrid image, booted through SeaBIOS); the uefi run's
 # is a GPT disk whose ESP is labelled HALGUEST (build/e2e/uefi-halguest.img,
 # tests/e2e/mkuefidisk.sh), which hal boots through OVMF, chosen by itself.
+# The uefi run boots twice from one writable copy of the stick: the UEFI
+# variable the guest writes in the first boot must be found in the second
+# (hal --efivars-dir /boot/hal/efivars, the stick's ESP mounted by init).
 #
 # The image under test is build/e2e/usb-test.img: made by rdroot/mkusb.sh
 # from the same build/vmlinuz and build/rdroot.img as build/usb.img, with the
@@ -119,17 +122,54 @@ for what in $only; do
 		;;
 	uefi)
 		[ -f "$ovmf_code" ] || { echo "SKIP usb-uefi: no $ovmf_code (apt-get install ovmf)"; continue; }
+		# The machine is booted twice with the same stick, written to (no
+		# snapshot), and the same NVRAM: a power cycle. hal keeps the guest's
+		# UEFI variables in /hal/efivars/<disk GUID>.efivars on the stick's
+		# ESP (--efivars-dir from init), so what the guest wrote in the first
+		# boot (HalTest=boot-1, tests/e2e/l2uefi.c) is there in the second.
 		cp "$ovmf_vars" "$E2E/usb-vars.fd"
-		# shellcheck disable=SC2086
-		rd_qemu usb-uefi "$tmo" "" -machine q35 -m 1024 \
-			-drive if=pflash,format=raw,unit=0,readonly=on,file="$ovmf_code" \
-			-drive if=pflash,format=raw,unit=1,file="$E2E/usb-vars.fd" $stick \
-			-drive if=none,id=gd,file="$E2E/uefi-halguest.img",format=raw,snapshot=on -device nvme,drive=gd,serial=NVME0001
-		rd_check usb-uefi-firmware usb-uefi 'BdsDxe: starting Boot' "OVMF did not start a boot option"
-		if rd_has usb-uefi 'SYSLINUX'; then echo "FAIL usb-uefi-uki: SYSLINUX ran under UEFI"; else echo "PASS usb-uefi-uki"; fi
-		rd_check usb-uefi-guest-firmware usb-uefi 'GPT with an EFI system partition and no BIOS boot code: booting with --firmware ovmf' \
-			"hal did not choose OVMF for the UEFI guest disk"
-		checks usb-uefi usb-uefi '/dev/nvme0n1$' 'L2UEFI: hello from Linux booted by UEFI'
+		ustick=$E2E/usb-uefi-stick.img
+		cp "$img" "$ustick"
+		rwstick="-drive file=$ustick,format=raw,if=none,id=usb0 -device qemu-xhci -device usb-storage,drive=usb0,bootindex=0"
+		gid=$(sfdisk -d "$E2E/uefi-halguest.img" 2>/dev/null | sed -n 's/^label-id: //p' | tr 'A-F' 'a-f')
+		for boot in 1 2; do
+			n=usb-uefi; [ $boot = 1 ] || n=usb-uefi$boot
+			# shellcheck disable=SC2086
+			rd_qemu $n "$tmo" "" -machine q35 -m 1024 \
+				-drive if=pflash,format=raw,unit=0,readonly=on,file="$ovmf_code" \
+				-drive if=pflash,format=raw,unit=1,file="$E2E/usb-vars.fd" $rwstick \
+				-drive if=none,id=gd,file="$E2E/uefi-halguest.img",format=raw,snapshot=on -device nvme,drive=gd,serial=NVME0001
+			rd_check $n-firmware $n 'BdsDxe: starting Boot' "OVMF did not start a boot option"
+			if rd_has $n 'SYSLINUX'; then echo "FAIL $n-uki: SYSLINUX ran under UEFI"; else echo "PASS $n-uki"; fi
+			rd_check $n-guest-firmware $n 'GPT with an EFI system partition and no BIOS boot code: booting with --firmware ovmf' \
+				"hal did not choose OVMF for the UEFI guest disk"
+			rd_check $n-boot-mount $n 'init: boot medium /dev/sd[a-z]+1 mounted on /boot' "init did not mount the stick's ESP on /boot"
+			rd_check $n-efivars-dir $n "UEFI variables: /boot/hal/efivars/$gid.efivars" \
+				"hal did not use /boot/hal/efivars/$gid.efivars (the guest disk's GPT GUID) as the store"
+			checks $n $n '/dev/nvme0n1$' 'L2UEFI: hello from Linux booted by UEFI'
+		done
+		rd_check usb-uefi-efivars-created usb-uefi "UEFI variables: created /boot/hal/efivars/$gid.efivars" \
+			"the first boot did not create the store on the stick"
+		rd_check usb-uefi-efivars-written usb-uefi 'L2UEFI: wrote HalTest=boot-1' "the guest did not write HalTest in the first boot"
+		rd_check usb-uefi-efivars-persist usb-uefi2 'L2UEFI: found HalTest=boot-1' \
+			"the variable the guest wrote did not survive the power cycle (store on the stick)"
+		if mdir -i "$ustick@@1M" ::/hal/efivars 2>/dev/null | grep -qi "$gid.efivars"; then
+			echo "PASS usb-uefi-efivars-on-stick"
+		else
+			echo "FAIL usb-uefi-efivars-on-stick: no $gid.efivars in the stick image's ::/hal/efivars:"
+			mdir -i "$ustick@@1M" ::/hal/efivars 2>&1 | sed 's/^/  /'
+		fi
+		# init unmounted the ESP before powering off: the FAT is clean
+		# (fsck.fat -n fails on a set dirty bit or a damaged file system)
+		esp_sectors=$(sfdisk -d "$ustick" 2>/dev/null | sed -n 's/.*start= *2048, size= *\([0-9]*\),.*/\1/p')
+		dd if="$ustick" of="$ustick.esp" bs=512 skip=2048 count="${esp_sectors:-0}" status=none
+		if PATH=$PATH:/sbin:/usr/sbin fsck.fat -n "$ustick.esp" >"$E2E/usb-uefi-fsck.log" 2>&1; then
+			echo "PASS usb-uefi-esp-clean"
+		else
+			echo "FAIL usb-uefi-esp-clean: fsck.fat -n on the stick's ESP after two boots:"
+			sed 's/^/  /' "$E2E/usb-uefi-fsck.log"
+		fi
+		rm -f "$ustick" "$ustick.esp"
 		;;
 	*) echo "FAIL usb: unknown USB_ONLY entry '$what'" ;;
 	esac

@@ -219,6 +219,15 @@ static void command_line_options(void)
 	char *fw3[] = { "hal", "--disk", "d.img", "--efivars", "x", NULL }; /* auto: decided once the disk is read */
 	CHECK_EQ(config_parse(5, fw3, &c, why, sizeof(why)), CONFIG_OK);
 	CHECK(!strcmp(c.firmware, "auto") && !strcmp(c.efivars, "x"));
+	/* --efivars-dir is accepted whatever the firmware: init passes it blind */
+	char *dir_bios[] = { "hal", "--firmware", "bios", "--efivars-dir", "/boot/hal/efivars", NULL };
+	CHECK_EQ(config_parse(5, dir_bios, &c, why, sizeof(why)), CONFIG_OK);
+	CHECK(!strcmp(c.efivars_dir, "/boot/hal/efivars") && !c.efivars);
+	char *dir_kernel[] = { "hal", "--kernel", "k", "--efivars-dir", "d", NULL };
+	CHECK_EQ(config_parse(5, dir_kernel, &c, why, sizeof(why)), CONFIG_OK);
+	char *dir_empty[] = { "hal", "--efivars-dir", "", NULL };
+	CHECK_EQ(config_parse(3, dir_empty, &c, why, sizeof(why)), CONFIG_USAGE);
+	CHECK(strstr(why, "--efivars-dir"));
 	char *fw4[] = { "hal", "--kernel", "k", "--firmware", "auto", NULL };
 	CHECK_EQ(config_parse(5, fw4, &c, why, sizeof(why)), CONFIG_USAGE);
 }

@@ -279,6 +279,47 @@ static void garbage(void)
 	free(d);
 }
 
+/* --efivars-dir names a store by the disk: the GPT's disk GUID (what
+ * sfdisk's label-id and blkid's PTUUID print) or the MBR's signature. */
+static void disk_ids(void)
+{
+	uint8_t *d = gpt_disk(ESP_TYPE);
+	struct disklabel dl;
+	char id[48];
+	disklabel_probe_buf(d, DISK, &dl);
+	CHECK_EQ(disklabel_id(&dl, id, sizeof(id)), 0); /* an all-zero GUID is still the header's */
+	CHECK(!strcmp(id, "00000000-0000-0000-0000-000000000000"));
+	guid(d + SECTOR + 56, "48414C42-4F4F-5400-8000-00000000ABCD"); /* rdroot/mkusb.sh's style */
+	w32(d + SECTOR + 16, 0);
+	w32(d + SECTOR + 16, crc32_bits(d + SECTOR, 92));
+	disklabel_probe_buf(d, DISK, &dl);
+	CHECK_EQ(disklabel_id(&dl, id, sizeof(id)), 0);
+	CHECK(!strcmp(id, "48414c42-4f4f-5400-8000-00000000abcd"));
+	d[440] = 0x78, d[441] = 0x56, d[442] = 0x34, d[443] = 0x12; /* ignored in front of a GPT */
+	disklabel_probe_buf(d, DISK, &dl);
+	CHECK_EQ(disklabel_id(&dl, id, sizeof(id)), 0);
+	CHECK(!strcmp(id, "48414c42-4f4f-5400-8000-00000000abcd"));
+	d[SECTOR + 60] ^= 1; /* the GUID changed, the CRC not: no GPT, no id */
+	disklabel_probe_buf(d, DISK, &dl);
+	CHECK_EQ(disklabel_id(&dl, id, sizeof(id)), -1);
+	CHECK(!strcmp(id, ""));
+	memset(d, 0, DISK);
+	mbr_entry(d, 0, 0x83, 2048, 4096);
+	disklabel_probe_buf(d, DISK, &dl);
+	CHECK_EQ(disklabel_id(&dl, id, sizeof(id)), -1); /* signature 0: none */
+	d[440] = 0x0d, d[441] = 0xf0, d[442] = 0xad, d[443] = 0xde; /* little endian: 0xdeadf00d */
+	disklabel_probe_buf(d, DISK, &dl);
+	CHECK_EQ(disklabel_id(&dl, id, sizeof(id)), 0);
+	CHECK(!strcmp(id, "mbr-deadf00d"));
+	CHECK_EQ(disklabel_id(&dl, id, 8), 0); /* truncated, still terminated */
+	CHECK(!strcmp(id, "mbr-dea"));
+	d[510] = 0; /* no boot signature: no MBR */
+	disklabel_probe_buf(d, DISK, &dl);
+	CHECK_EQ(disklabel_id(&dl, id, sizeof(id)), -1);
+	CHECK_EQ(disklabel_id(&dl, id, 0), -1);
+	free(d);
+}
+
 static void probe_from_a_file(void)
 {
 	char path[] = "/tmp/hal-disklabel-XXXXXX";
@@ -312,6 +353,7 @@ int main(void)
 	RUN(mbr_only_disks);
 	RUN(fat_superfloppy);
 	RUN(garbage);
+	RUN(disk_ids);
 	RUN(probe_from_a_file);
 	return 0;
 }

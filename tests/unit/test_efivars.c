@@ -383,6 +383,53 @@ static void open_without_template(void)
 	cleanup();
 }
 
+/* Which file holds the store: --efivars, --efivars-dir's DIR/<id>.efivars
+ * (the disk's MBR signature here; GPT GUIDs: test_disklabel.c), or the
+ * file beside a disk image. */
+static void store_path_rules(void)
+{
+	char disk[300], vdir[300], want[400], spec[320];
+	const char *path;
+	setup();
+	snprintf(disk, sizeof(disk), "%s/disk.img", dir);
+	snprintf(spec, sizeof(spec), "%s,ro,serial=X", disk);
+	snprintf(vdir, sizeof(vdir), "%s/vars", dir);
+	uint8_t mbr[4096] = { 0 };
+	w32(mbr + 440, 0x1234abcd);
+	w16(mbr + 510, 0xaa55);
+	mbr[446 + 4] = 0x83;
+	write_file(disk, mbr, sizeof(mbr));
+	struct efivars_cfg c = { "ovmf", NULL, NULL, spec, false };
+	CHECK_EQ(efivars_store_path(&c, &path), 0); /* beside the image */
+	CHECK(path && !strcmp(path, store));
+	c.efivars_dir = vdir;
+	CHECK_EQ(efivars_store_path(&c, &path), -1); /* DIR must exist */
+	CHECK(mkdir(vdir, 0755) == 0);
+	CHECK_EQ(efivars_store_path(&c, &path), 0);
+	snprintf(want, sizeof(want), "%s/mbr-1234abcd.efivars", vdir);
+	CHECK(path && !strcmp(path, want));
+	c.efivars = "/elsewhere.fd"; /* --efivars wins */
+	CHECK_EQ(efivars_store_path(&c, &path), 0);
+	CHECK(path && !strcmp(path, "/elsewhere.fd"));
+	c.efivars = NULL;
+	w32(mbr + 440, 0); /* no signature: nothing names the disk */
+	write_file(disk, mbr, sizeof(mbr));
+	CHECK_EQ(efivars_store_path(&c, &path), 0);
+	CHECK(path == NULL);
+	c.disk = NULL; /* no disk: in memory */
+	CHECK_EQ(efivars_store_path(&c, &path), 0);
+	CHECK(path == NULL);
+	c.disk = spec;
+	c.firmware = tmpl; /* --firmware PATH: no store by disk */
+	CHECK_EQ(efivars_store_path(&c, &path), 0);
+	CHECK(path == NULL);
+	c.firmware = "ovmf";
+	c.efivars_dir = store; /* not a directory */
+	write_file(store, mbr, 16);
+	CHECK_EQ(efivars_store_path(&c, &path), -1);
+	cleanup();
+}
+
 int main(void)
 {
 	RUN(check_accepts_a_store);
@@ -397,5 +444,6 @@ int main(void)
 	RUN(open_refuses_an_unwritable_store);
 	RUN(open_bad_template_touches_nothing);
 	RUN(open_without_template);
+	RUN(store_path_rules);
 	return 0;
 }

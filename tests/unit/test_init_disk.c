@@ -297,7 +297,19 @@ static void test_discovery_and_boot_disk_rule(void)
 	/* the HALBOOT FAT itself by UUID */
 	disk_parse_spec("UUID=a1b2-c3d4", &sp);
 	CHECK_EQ(disk_find(&sc, &sp, "/dev", path, sizeof(path), msg, sizeof(msg)), -EPERM);
+	/* what init mounts on /boot for the UEFI variable stores: the FAT
+	 * labelled HALBOOT (sda1), not the disk nor the partition named so */
+	const struct disk_dev *b = disk_find_boot_fs(&sc);
+	CHECK(b && !strcmp(b->name, "sda1"));
 	disk_scan_free(&sc);
+	struct disk_dev none[2] = { { .name = "sdc", .whole = true }, { .name = "sdc1" } };
+	strcpy(none[1].fs.type, "ext4");
+	strcpy(none[1].fs.label, "HALBOOT"); /* the label, but not FAT */
+	struct disk_scan sc2 = { none, 2 };
+	CHECK(disk_find_boot_fs(&sc2) == NULL);
+	strcpy(none[0].fs.type, "vfat"); /* a superfloppy stick */
+	strcpy(none[0].fs.label, "halboot");
+	CHECK(disk_find_boot_fs(&sc2) == &none[0]);
 	char cmd[700];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
 	CHECK_EQ(system(cmd), 0);

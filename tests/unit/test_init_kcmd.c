@@ -74,7 +74,7 @@ static void test_hal_argv(void)
 			       "hal.disk=LABEL=guest,ro \"hal.args=--verbose --append 'root=/dev/vda1 quiet'\" hal.path=/sbin/hal");
 	char **argv;
 	const char *why;
-	int n = kcmd_hal_argv(&c, "/dev/sdb2", &argv, &why);
+	int n = kcmd_hal_argv(&c, "/dev/sdb2", NULL, &argv, &why);
 	const char *want[] = { "/sbin/hal", "--disk", "/dev/sdb2,ro", "--mem", "4G", "--cpus", "2", "--firmware", "bios",
 			       "--display", "kms", "--serial", "stdio", "--verbose", "--append", "root=/dev/vda1 quiet" };
 	CHECK_EQ(n, (int)(sizeof(want) / sizeof(want[0])));
@@ -85,21 +85,44 @@ static void test_hal_argv(void)
 	kcmd_free(argv);
 	/* no disk: no --disk; unset keys are left to hal's defaults */
 	struct kcmd_config e = { 0 };
-	n = kcmd_hal_argv(&e, NULL, &argv, &why);
+	n = kcmd_hal_argv(&e, NULL, NULL, &argv, &why);
 	CHECK_EQ(n, 1);
 	CHECK(!strcmp(argv[0], "/bin/hal"));
 	kcmd_free(argv);
 	/* a disk and no hal.firmware: no --firmware, hal picks it from the disk */
 	kcmd_set(&e, "hal.disk", "LABEL=guest");
-	n = kcmd_hal_argv(&e, "/dev/sdb", &argv, &why);
+	n = kcmd_hal_argv(&e, "/dev/sdb", NULL, &argv, &why);
 	CHECK_EQ(n, 3);
 	CHECK(!strcmp(argv[1], "--disk") && !strcmp(argv[2], "/dev/sdb"));
 	kcmd_free(argv);
 	kcmd_set(&e, "hal.args", "--append 'oops");
-	CHECK_EQ(kcmd_hal_argv(&e, NULL, &argv, &why), -1);
+	CHECK_EQ(kcmd_hal_argv(&e, NULL, NULL, &argv, &why), -1);
 	CHECK(why && strstr(why, "quote"));
 	kcmd_config_free(&c);
 	kcmd_config_free(&e);
+}
+
+/* hal.efivars_dir: default on the ESP, overridden, or none; passed before
+ * hal.args so that an --efivars there still decides in hal. */
+static void test_efivars_dir(void)
+{
+	struct kcmd_config c = { 0 };
+	CHECK(!strcmp(kcmd_efivars_dir(&c), "/boot/hal/efivars"));
+	kcmd_parse_cmdline(&c, "hal.efivars-dir=/boot/other");
+	CHECK(!strcmp(kcmd_efivars_dir(&c), "/boot/other"));
+	kcmd_parse_cmdline(&c, "hal.efivars_dir=");
+	CHECK(!strcmp(kcmd_efivars_dir(&c), "/boot/hal/efivars")); /* empty: the default */
+	kcmd_parse_cmdline(&c, "hal.efivars_dir=none hal.args=--efivars=none");
+	CHECK(kcmd_efivars_dir(&c) == NULL);
+	char **argv;
+	const char *why;
+	int n = kcmd_hal_argv(&c, "/dev/nvme0n1", "/boot/hal/efivars", &argv, &why);
+	const char *want[] = { "/bin/hal", "--disk", "/dev/nvme0n1", "--efivars-dir", "/boot/hal/efivars", "--efivars=none" };
+	CHECK_EQ(n, 6);
+	for (int i = 0; i < n; i++)
+		CHECK(!strcmp(argv[i], want[i]));
+	kcmd_free(argv);
+	kcmd_config_free(&c);
 }
 
 int main(void)
@@ -109,5 +132,6 @@ int main(void)
 	RUN(test_conf_then_cmdline_wins);
 	RUN(test_args_split);
 	RUN(test_hal_argv);
+	RUN(test_efivars_dir);
 	return 0;
 }
