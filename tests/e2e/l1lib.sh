@@ -10,7 +10,8 @@ mount -t devtmpfs devtmpfs /dev 2>/dev/null
 mkdir -p /dev/pts && mount -t devpts -o ptmxmode=0666 devpts /dev/pts && ln -sf pts/ptmx /dev/ptmx
 
 # milliseconds since L1's kernel started (/proc/uptime has 2 decimals)
-up_ms() { read -r u _ </proc/uptime; echo $(( ${u%.*} * 1000 + ${u#*.} * 10 )); }
+# (the hundredths lose a leading 0: ash reads "08" as a bad octal number)
+up_ms() { read -r u _ </proc/uptime; _c=${u#*.}; echo $(( ${u%.*} * 1000 + ${_c#0} * 10 )); }
 
 echo "E2E: L1 up uptime_ms=$(up_ms) kernel=$(uname -r) svm=$(grep -c -w svm /proc/cpuinfo)"
 _t0=$(up_ms)
