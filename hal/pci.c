@@ -69,7 +69,9 @@ void pci_add_bar(struct pci_dev *d, int i, uint32_t size, unsigned flags, io_fn 
 
 static uint8_t rom_byte(const struct pci_bar *b, uint64_t off)
 {
-	return off < b->owner->bar[PCI_ROM_BAR].size && b->owner->rom ? b->owner->rom[off] : 0xff;
+	/* Past the image, up to the power-of-two BAR size, reads as erased
+	 * flash: the guest chooses off, and the buffer is only rom_size long. */
+	return off < b->owner->rom_size && b->owner->rom ? b->owner->rom[off] : 0xff;
 }
 
 static void rom_io(void *dev, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
@@ -85,6 +87,7 @@ void pci_set_rom(struct pci_dev *d, const uint8_t *rom, uint32_t size)
 	while (sz < size)
 		sz <<= 1;
 	d->rom = rom;
+	d->rom_size = size;
 	pci_add_bar(d, PCI_ROM_BAR, sz, PCI_BAR_MEM, rom_io, NULL);
 	d->bar[PCI_ROM_BAR].dev = &d->bar[PCI_ROM_BAR];
 	d->cfg[0x30] = 0;

@@ -32,6 +32,7 @@ struct pci_dev {
 	uint8_t w1cmask[256];   /* bits a guest write of 1 clears */
 	struct pci_bar bar[7];  /* 6 BARs + the expansion ROM (index 6) */
 	const uint8_t *rom;
+	uint32_t rom_size;      /* the image's bytes; the BAR is rounded up */
 	int irq_level;
 	uint8_t cap_end, cap_last; /* capability list bookkeeping */
 	/* Optional hooks: after a config write is stored; when a BAR moves. */

@@ -18,9 +18,12 @@ enum {
 	A_UIP = 0x80,
 };
 
+/* A clock register from v: binary, or BCD of v's last two digits (a guest
+ * can set the clock before 1900, making tm_year % 100 negative). */
 static uint8_t to_bcd(const struct rtc *r, int v)
 {
-	return (r->nvram[REG_B] & B_DM) ? (uint8_t)v : (uint8_t)((v / 10) << 4 | (v % 10));
+	unsigned u = (unsigned)(v % 100 + 100) % 100;
+	return (r->nvram[REG_B] & B_DM) ? (uint8_t)v : (uint8_t)((u / 10) << 4 | (u % 10));
 }
 
 static int from_bcd(const struct rtc *r, uint8_t v)
@@ -55,8 +58,9 @@ static void latch_time(struct rtc *r)
 	r->nvram[WDAY] = to_bcd(r, tm.tm_wday + 1);
 	r->nvram[MDAY] = to_bcd(r, tm.tm_mday);
 	r->nvram[MONTH] = to_bcd(r, tm.tm_mon + 1);
-	r->nvram[YEAR] = to_bcd(r, tm.tm_year % 100);
-	r->nvram[CENTURY] = to_bcd(r, 19 + tm.tm_year / 100);
+	int year = tm.tm_year + 1900; /* 1850 is century 18, year 50 */
+	r->nvram[YEAR] = to_bcd(r, year % 100);
+	r->nvram[CENTURY] = to_bcd(r, year / 100);
 }
 
 /* The guest finished setting the clock: remember how far it is from ours. */

@@ -274,6 +274,13 @@ static void cmos_time_memory_and_interrupts(void)
 	cmos_out(&r, 0x09, (uint8_t)(((tm.tm_year + 1) % 100) / 10 * 16 + (tm.tm_year + 1) % 10));
 	cmos_out(&r, 0x0b, 0x02);
 	CHECK(rtc_guest_time(&r) - now > 364 * 86400);
+	/* a guest may set any date: 1850 (a negative tm_year) reads back as set */
+	cmos_out(&r, 0x0b, 0x82);
+	cmos_out(&r, 0x32, 0x18);
+	cmos_out(&r, 0x09, 0x50);
+	cmos_out(&r, 0x0b, 0x02);
+	CHECK_EQ(cmos(&r, 0x09), 0x50);
+	CHECK_EQ(cmos(&r, 0x32), 0x18);
 	/* periodic interrupt: PIE raises IRQ 8, reading C acknowledges */
 	cmos_out(&r, 0x0a, 0x26);
 	cmos_out(&r, 0x0b, 0x42);
@@ -286,6 +293,31 @@ static void cmos_time_memory_and_interrupts(void)
 	rtc_exit(&r);
 }
 
+/* The expansion ROM BAR is a power of two; the image behind it is not: the
+ * guest reads the whole BAR, and past the image it must get 0xFF, never the
+ * bytes after the image's buffer (ASan: heap-buffer-overflow before). */
+static void rom_bar_past_the_image(void)
+{
+	static struct pci_dev d;
+	uint8_t *img = malloc(100);
+	CHECK(img != NULL);
+	for (int i = 0; i < 100; i++)
+		img[i] = (uint8_t)(i + 1);
+	pci_dev_init(&d, "romtest", 0x1234, 0x5678, 0x030000, 0, 0, 0);
+	pci_set_rom(&d, img, 100);
+	struct pci_bar *b = &d.bar[PCI_ROM_BAR];
+	CHECK_EQ(b->size, 2048);
+	int bad = 0;
+	for (uint64_t off = 0; off < b->size; off += 4) {
+		uint8_t v[4];
+		b->fn(b->dev, off, v, 4, false);
+		for (int i = 0; i < 4; i++)
+			bad += v[i] != (off + (uint64_t)i < 100 ? (uint8_t)(off + (uint64_t)i + 1) : 0xff);
+	}
+	CHECK_EQ(bad, 0);
+	free(img);
+}
+
 int main(void)
 {
 	if (mem_init(&mem, 64 * MiB) < 0)
@@ -294,6 +326,7 @@ int main(void)
 	RUN(fwcfg_dma_reads_skips_and_refuses);
 	RUN(loader_script_matches_blobs);
 	RUN(pci_config_bars_and_intx);
+	RUN(rom_bar_past_the_image);
 	RUN(cmos_time_memory_and_interrupts);
 	mem_exit(&mem);
 	return 0;
