@@ -75,8 +75,9 @@ bool bus_access(enum bus_kind kind, uint64_t addr, uint8_t *data, uint32_t len, 
 	}
 	pthread_rwlock_unlock(&lock);
 	/* Handlers run outside the lock: one may move a range (a BAR, the PM
-	 * block) while handling a config write. The device objects outlive the
-	 * VM, so a range removed meanwhile still points at valid state. */
+	 * block) while handling a config write. Device state is freed only after
+	 * the vCPU threads are joined (main.c's undo_run), so a range removed
+	 * meanwhile still points at valid state. */
 	if (fn) {
 		fn(dev, addr, data, len, is_write);
 		return true;

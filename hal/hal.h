@@ -132,6 +132,8 @@ struct vcpu {
 int vcpus_create(struct vm *vm);
 int vcpus_start(struct vm *vm);
 void vcpus_stop(struct vm *vm);
+/* Wait until every started vCPU thread has returned (after vm_request_stop). */
+void vcpus_join(struct vm *vm);
 void vcpus_join_destroy(struct vm *vm);
 void vcpu_dump(struct vcpu *v);
 /* Register set-up for the boot paths (boot.c). */

@@ -446,9 +446,13 @@ static int step_boot(void) { return cfg.kernel ? boot_kernel() : boot_firmware()
 static void undo_boot(void) {}
 
 static int step_run(void) { return vcpus_start(&vm); }
+/* The undo of run stops the vCPUs and waits for them: the tear-down after
+ * it frees disks, fw_cfg data and video memory that a running vCPU's exit
+ * handler could still be using. */
 static void undo_run(void)
 {
 	vm_request_stop(HAL_EXIT_SIGNAL); /* no-op if already stopping */
+	vcpus_join(&vm);
 }
 
 static const struct step {

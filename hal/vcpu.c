@@ -257,12 +257,22 @@ void vcpus_stop(struct vm *vm)
 	}
 }
 
-void vcpus_join_destroy(struct vm *vm)
+void vcpus_join(struct vm *vm)
 {
 	for (int i = 0; vm->vcpus && i < vm->ncpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
-		if (v->started)
+		if (__atomic_load_n(&v->started, __ATOMIC_ACQUIRE)) {
 			pthread_join(v->thread, NULL);
+			__atomic_store_n(&v->started, false, __ATOMIC_RELEASE);
+		}
+	}
+}
+
+void vcpus_join_destroy(struct vm *vm)
+{
+	vcpus_join(vm);
+	for (int i = 0; vm->vcpus && i < vm->ncpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
 		if (v->run)
 			munmap(v->run, (size_t)vm->vcpu_mmap_size);
 		if (v->fd > 0)
