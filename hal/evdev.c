@@ -9,7 +9,13 @@
  *   Ctrl+Alt+Esc  stop the guest (hal exits with HAL_EXIT_SIGNAL)
  * On a hotkey the guest gets releases for every key it was told is down,
  * and later host releases of those keys are not forwarded again.
- * KEY_POWER from any device is the guest's ACPI power button.
+ * The power button has one owner while hal runs: hal. A power-button
+ * device (KEY_POWER, neither keyboard nor mouse: the ACPI button) stays
+ * grabbed whatever Ctrl+Alt+G says, so init, which powers the machine off
+ * on it when no hal holds it, never sees a press meant for the guest; its
+ * presses are the guest's ACPI power button (the guest shuts down, hal
+ * exits 0, init powers off). A keyboard's power key reaches the guest only
+ * while input belongs to the guest.
  * Host autorepeat (value 2) is dropped, as QEMU does: the guest's keyboard
  * repeats on its own. Hot-plug: inotify on /dev/input. */
 #include <dirent.h>
@@ -85,7 +91,7 @@ static void on_key(struct evdev *e, struct evdev_dev *d, unsigned code, bool dow
 	}
 
 	if (code == KEY_POWER) {
-		if (down && e->sink.power)
+		if (down && e->sink.power && (e->capture || d->kind == EVDEV_POWER))
 			e->sink.power();
 		return;
 	}
@@ -150,11 +156,12 @@ void evdev_event(struct evdev *e, struct evdev_dev *d, const struct input_event 
 
 void evdev_sync_grab(struct evdev *e, struct evdev_dev *d)
 {
-	if (d->grabbed == e->capture || d->ndown > 0)
+	bool want = e->capture || d->kind == EVDEV_POWER; /* hal owns the power button */
+	if (d->grabbed == want || d->ndown > 0)
 		return;
-	if (e->grab(d, e->capture) == 0)
-		d->grabbed = e->capture;
-	else if (e->capture)
+	if (e->grab(d, want) == 0)
+		d->grabbed = want;
+	else if (want)
 		warnx("input: cannot grab %s (%s): %s", d->path, d->name, strerror(errno));
 }
 

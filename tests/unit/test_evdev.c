@@ -180,6 +180,28 @@ static void test_power_and_unplug(void)
 	CHECK(!strcmp(log_, "P +42 +45 -42 -45 "));
 }
 
+/* One owner for the power button while hal runs: input released to the
+ * host (Ctrl+Alt+G) leaves the ACPI button grabbed and the guest's, and a
+ * keyboard's power key goes to nobody (init watches only power buttons). */
+static void test_power_button_one_owner(void)
+{
+	setup();
+	struct evdev_dev pwr = { .fd = -1, .kind = EVDEV_POWER };
+	e.capture = false;
+	evdev_sync_grab(&e, &pwr);
+	CHECK(pwr.grabbed);
+	evdev_sync_grab(&e, &kbd);
+	CHECK(!kbd.grabbed);
+	key(&kbd, KEY_POWER, 1);
+	key(&kbd, KEY_POWER, 0);
+	CHECK(!strcmp(log_, ""));
+	key(&pwr, KEY_POWER, 1);
+	key(&pwr, KEY_POWER, 0);
+	CHECK(!strcmp(log_, "P "));
+	CHECK(pwr.grabbed);
+	CHECK_EQ(ungrabs, 0);
+}
+
 static void test_classify(void)
 {
 	uint8_t keys[EVDEV_KEYS / 8] = { 0 }, rels[REL_CNT / 8 + 1] = { 0 };
@@ -253,6 +275,7 @@ int main(void)
 	RUN(test_grab_waits_for_keys_up);
 	RUN(test_mouse);
 	RUN(test_power_and_unplug);
+	RUN(test_power_button_one_owner);
 	RUN(test_classify);
 	RUN(test_fbdev_formats);
 	RUN(test_display_choose);
