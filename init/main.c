@@ -24,11 +24,7 @@
 #include "init.h"
 
 #define BUSYBOX "/bin/busybox"
-#define HAL_EXIT_POWEROFF 0
-#define HAL_EXIT_USAGE 2
-#define HAL_EXIT_CRASH 3
-#define HAL_EXIT_RESET 4
-#define HAL_EXIT_SIGNAL 5
+#include "../hal/exitcode.h" /* the codes init reads from hal, from hal's own header */
 
 static struct kcmd_config cfg;
 static char *cmdline;
@@ -480,6 +476,32 @@ static void boot_medium_release(void)
 		ilog_warn("remounting " BOOT_MNT " read-only: %s", strerror(errno));
 }
 
+/* What each signal asks of PID 1 (busybox's reboot, poweroff and halt send
+ * SIGTERM, SIGUSR2 and SIGUSR1; the kernel sends SIGINT on Ctrl-Alt-Del).
+ * One table for the signalfd path and its polled fallback. */
+static const struct {
+	int sig, act;
+	const char *why;
+} signal_acts[] = {
+	{ SIGINT, ACT_REBOOT, "Ctrl-Alt-Del" },
+	{ SIGTERM, ACT_REBOOT, "reboot requested" },
+	{ SIGUSR1, ACT_HALT, "halt requested" },
+	{ SIGUSR2, ACT_POWEROFF, "power-off requested" },
+	{ SIGPWR, ACT_POWEROFF, "power failure signalled" },
+};
+
+static void begin_shutdown(int act, const char *why);
+static void on_signal(int sig)
+{
+	for (size_t i = 0; i < sizeof(signal_acts) / sizeof(signal_acts[0]); i++)
+		if (signal_acts[i].sig == sig) {
+			begin_shutdown(signal_acts[i].act, signal_acts[i].why);
+			return;
+		}
+	if (sig != SIGCHLD)
+		ilog_debug("ignoring signal %d", sig);
+}
+
 /* One attempt to start what is wanted; sets next_start when it must wait. */
 static void start_step(void)
 {
@@ -721,24 +743,13 @@ int main(int argc, char **argv)
 		if (poll(pfd, (nfds_t)n, timeout) < 0 && errno != EINTR)
 			sleep(1);
 		struct signalfd_siginfo si;
-		while (sfd >= 0 && read(sfd, &si, sizeof(si)) == sizeof(si)) {
-			switch (si.ssi_signo) {
-			case SIGCHLD: break;
-			case SIGINT: begin_shutdown(ACT_REBOOT, "Ctrl-Alt-Del"); break;
-			case SIGTERM: begin_shutdown(ACT_REBOOT, "reboot requested"); break;
-			case SIGUSR1: begin_shutdown(ACT_HALT, "halt requested"); break;
-			case SIGUSR2: begin_shutdown(ACT_POWEROFF, "power-off requested"); break;
-			case SIGPWR: begin_shutdown(ACT_POWEROFF, "power failure signalled"); break;
-			default: ilog_debug("ignoring signal %u", si.ssi_signo); break;
-			}
-		}
-		if (sfd < 0) {
+		while (sfd >= 0 && read(sfd, &si, sizeof(si)) == sizeof(si))
+			on_signal((int)si.ssi_signo);
+		if (sfd < 0) { /* no signalfd: the same table, polled */
 			struct timespec zero = { 0, 0 };
 			int s = sigtimedwait(&all, NULL, &zero);
-			if (s == SIGINT || s == SIGTERM)
-				begin_shutdown(ACT_REBOOT, "reboot requested");
-			else if (s == SIGUSR2 || s == SIGPWR || s == SIGUSR1)
-				begin_shutdown(ACT_POWEROFF, "power-off requested");
+			if (s > 0)
+				on_signal(s);
 		}
 		for (int i = sfd >= 0 ? 1 : 0; i < n; i++) {
 			struct input_event ev[16];
