@@ -11,7 +11,11 @@
 #                    closed, and writes its serial output to LOG with every
 #                    line prefixed by the host time since QEMU started
 #                    ("[  12.345] "), carriage returns removed; sets $bed_ms
-#                    to QEMU's wall time
+#                    to QEMU's wall time. When L1's kernel reports a soft
+#                    lockup (seen on this 2-core machine, alone and under
+#                    load: both L1 CPUs stuck, QEMU TCG + nested SVM, not a
+#                    hal message), QEMU is stopped at once instead of at the
+#                    timeout and $bed_lockup is 1 (else 0)
 #   bed_section LOG BEGIN END   the lines of LOG from BEGIN to END, unprefixed
 #   bed_screendump LOG NAME OUT the picture L1 sent as NAME (l1_send in
 #                    tests/e2e/l1lib.sh): a PNG -> OUT.png, a PPM -> OUT.ppm
@@ -40,12 +44,27 @@ bed_boot() {
 	shift 2
 	_cr=$(printf '\r')
 	_t0=$(bed_now_ms)
-	timeout "$_tmo" "$QEMU" -accel tcg -cpu EPYC -nographic -nodefaults -serial stdio -no-reboot "$@" \
+	: >"$_log"
+	rm -f "$_log.pid"
+	timeout "$_tmo" "$QEMU" -accel tcg -cpu EPYC -nographic -nodefaults -serial stdio -no-reboot \
+		-pidfile "$_log.pid" "$@" \
 		</dev/null 2>&1 |
 		while IFS= read -r _line || [ -n "$_line" ]; do
 			_ms=$(($(date +%s%3N) - _t0))
 			printf '[%4d.%03d] %s\n' $((_ms / 1000)) $((_ms % 1000)) "${_line%"$_cr"}"
-		done >"$_log"
+		done >"$_log" &
+	_pipe=$!
+	bed_lockup=0
+	while kill -0 $_pipe 2>/dev/null; do
+		sleep 2
+		if grep -q 'watchdog: BUG: soft lockup' "$_log"; then
+			bed_lockup=1
+			[ -s "$_log.pid" ] && kill "$(cat "$_log.pid")" 2>/dev/null
+			break
+		fi
+	done
+	wait $_pipe
+	rm -f "$_log.pid"
 	bed_ms=$(($(bed_now_ms) - _t0))
 }
 
