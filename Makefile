@@ -21,10 +21,13 @@ CSTD    := -std=c11 -D_GNU_SOURCE
 # musl-gcc does not search /usr/include, so the Linux uapi headers come from
 # a private directory of symlinks into linux-libc-dev.
 UAPI    := $(BUILD)/uapi
-MUSL_CFLAGS  := $(CSTD) -O2 $(WARN) -isystem $(UAPI) -I$(BUILD)/gen -DHAL_VERSION='"$(VERSION)"'
+MUSL_CFLAGS  := $(CSTD) -O2 $(WARN) -isystem $(UAPI) -Ihal -I$(BUILD)/gen -DHAL_VERSION='"$(VERSION)"'
 MUSL_LDFLAGS := -static -s
 
-HAL_SRCS  := $(sort $(wildcard hal/*.c))
+# hal/<layer>/*.c: docs/architecture.md draws the layers; tests/layout.sh
+# checks which layer may include which.
+HAL_SRCS  := $(sort $(filter-out hal/tools/%,$(wildcard hal/*/*.c)))
+HAL_HDRS  := $(wildcard hal/*/*.h)
 INIT_SRCS := $(sort $(wildcard init/*.c))
 HAL_OBJS  := $(HAL_SRCS:%.c=$(BUILD)/musl/%.o)
 INIT_OBJS := $(INIT_SRCS:%.c=$(BUILD)/musl/%.o)
@@ -93,9 +96,9 @@ $(UAPI)/.stamp: | $(BUILD)/.deps
 	@touch $@
 
 # --- ACPI DSDT, compiled with iasl into a C array ----------------------------
-$(BUILD)/gen/dsdt.hex: hal/dsdt.asl $(BUILD)/.deps
+$(BUILD)/gen/dsdt.hex: hal/x86/dsdt.asl $(BUILD)/.deps
 	@mkdir -p $(BUILD)/gen
-	iasl -we -vs -tc -p $(BUILD)/gen/dsdt hal/dsdt.asl >$(BUILD)/gen/iasl.log || { cat $(BUILD)/gen/iasl.log; exit 1; }
+	iasl -we -vs -tc -p $(BUILD)/gen/dsdt hal/x86/dsdt.asl >$(BUILD)/gen/iasl.log || { cat $(BUILD)/gen/iasl.log; exit 1; }
 
 # --- VGA text font: a Debian console font (console-setup-linux) to a C array
 FONT_PSF := /usr/share/consolefonts/Uni2-VGA16.psf.gz
@@ -104,10 +107,10 @@ $(BUILD)/gen/mkfont: hal/tools/mkfont.c | $(BUILD)/.dir
 	$(HOSTCC) -std=c11 -O2 -Wall -Wextra -Werror -o $@ $<
 $(BUILD)/gen/font8x16.h: $(BUILD)/gen/mkfont $(BUILD)/.deps
 	gzip -dc $(FONT_PSF) | $(BUILD)/gen/mkfont >$@.tmp && mv $@.tmp $@
-$(BUILD)/musl/hal/vgatext.o $(BUILD)/host/hal/vgatext.o: $(BUILD)/gen/font8x16.h
+$(BUILD)/musl/hal/display/vgatext.o $(BUILD)/host/hal/display/vgatext.o: $(BUILD)/gen/font8x16.h
 
 # --- static musl programs ----------------------------------------------------
-$(BUILD)/musl/%.o: %.c $(UAPI)/.stamp $(BUILD)/gen/dsdt.hex $(wildcard hal/*.h init/*.h)
+$(BUILD)/musl/%.o: %.c $(UAPI)/.stamp $(BUILD)/gen/dsdt.hex $(HAL_HDRS) $(wildcard init/*.h)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
 	@$(MUSLCC) $(MUSL_CFLAGS) -c $< -o $@
@@ -122,7 +125,7 @@ $(BUILD)/init: $(INIT_OBJS)
 
 include patches/qemu/qemu.mk
 include tests/tests.mk
--include hal/libdrm.mk
+-include hal/host/libdrm.mk
 -include rdroot/rdroot.mk
 
 clean:

@@ -24,7 +24,7 @@
 #include "init.h"
 
 #define BUSYBOX "/bin/busybox"
-#include "../hal/exitcode.h" /* the codes init reads from hal, from hal's own header */
+#include "../hal/core/exitcode.h" /* the codes init reads from hal, from hal's own header */
 
 static struct kcmd_config cfg;
 static char *cmdline;

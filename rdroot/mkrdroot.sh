@@ -4,7 +4,7 @@
 #   /bin/hal                       build/hal
 #   /bin/busybox                   Debian's busybox-static (rescue shell)
 #   /usr/share/seabios/*.bin       the firmware files hal opens: every
-#                                  "/usr/share/..." path in hal/*.c (SeaBIOS,
+#                                  "/usr/share/..." path in hal/*/*.c (SeaBIOS,
 #                                  hal's default firmware, and its VGA BIOS)
 #   /lib/modules/<kver>/...        the modules of rdroot/modules.list and their
 #                                  dependencies, with depmod's modules.dep,
@@ -28,7 +28,7 @@ e2e=$1 mkcpio=$2 hal=$3 init=$4 out=$5
 list=rdroot/modules.list
 busybox=${BUSYBOX:-/bin/busybox}
 # hal's data files, found where hal names them
-halfiles=$(grep -ho '"/usr/share/[^"]*"' hal/*.c hal/*.h 2>/dev/null | tr -d '"' | sort -u)
+halfiles=$(grep -ho '"/usr/share/[^"]*"' hal/*/*.c hal/*/*.h 2>/dev/null | tr -d '"' | sort -u)
 echo "$halfiles" | grep -q bios-256k.bin || halfiles="$halfiles /usr/share/seabios/bios-256k.bin"
 fwdir=${FIRMWARE_DIR:-/lib/firmware}
 level=${RDROOT_ZSTD:-9}

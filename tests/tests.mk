@@ -1,5 +1,5 @@
 # Test layers (docs/testing.md):
-#   unit         host, no KVM, ASan+UBSan: tests/unit/test_*.c
+#   unit         host, no KVM, ASan+UBSan: tests/unit/<layer>/test_*.c
 #   integration  /dev/kvm, small guests the project builds: tests/guest/
 #   e2e          QEMU TCG + nested SVM, Debian's kernel: tests/e2e/
 # Every test prints "PASS name" / "FAIL name: why" / "SKIP name: why";
@@ -9,15 +9,17 @@ HOST_CFLAGS := $(CSTD) -g -O1 $(WARN) -fsanitize=address,undefined -fno-sanitize
                -fno-omit-frame-pointer -Ihal -Iinit -I$(BUILD)/gen -DHAL_VERSION='"test"'
 HOST_HAL_OBJS  := $(filter-out %/main.o,$(HAL_SRCS:%.c=$(BUILD)/host/%.o))
 HOST_INIT_OBJS := $(filter-out %/main.o,$(INIT_SRCS:%.c=$(BUILD)/host/%.o))
-UNIT_SRCS  := $(sort $(wildcard tests/unit/test_*.c))
-UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/unit/%)
+# tests/unit/<layer>/test_*.c, one binary each: $(BUILD)/unit/test_*
+UNIT_SRCS  := $(sort $(wildcard tests/unit/*/test_*.c))
+UNIT_BINS  := $(addprefix $(BUILD)/unit/,$(notdir $(UNIT_SRCS:.c=)))
 
-$(BUILD)/host/%.o: %.c $(BUILD)/gen/dsdt.hex $(wildcard hal/*.h init/*.h)
+$(BUILD)/host/%.o: %.c $(BUILD)/gen/dsdt.hex $(HAL_HDRS) $(wildcard init/*.h)
 	@mkdir -p $(dir $@)
 	@echo "  HOSTCC  $@"
 	@$(HOSTCC) $(HOST_CFLAGS) -c $< -o $@
 
-$(BUILD)/unit/%: tests/unit/%.c tests/unit/check.h $(HOST_HAL_OBJS) $(HOST_INIT_OBJS)
+vpath test_%.c $(sort $(dir $(UNIT_SRCS)))
+$(BUILD)/unit/%: %.c tests/unit/check.h $(HOST_HAL_OBJS) $(HOST_INIT_OBJS)
 	@mkdir -p $(dir $@)
 	@echo "  HOSTLD  $@"
 	@$(HOSTCC) $(HOST_CFLAGS) -Itests/unit -o $@ $< $(HOST_HAL_OBJS) $(HOST_INIT_OBJS) -lpthread

@@ -28,10 +28,10 @@ $(BUILD)/bench/l1bench.cpio.gz: $(BUILD)/e2e/kver $(BUILD)/e2e/mkcpio $(BUILD)/h
 		$(BUILD)/bench/vmmbench.static $(BUILD)/guest/payload64.bzimage $@
 
 # Framebuffer core CPU time per frame (docs/benchmarks.md, "Display").
-FBBENCH_SRCS := tests/bench/fbbench.c hal/fb.c hal/png.c hal/vgatext.c hal/loop.c hal/util.c
+FBBENCH_SRCS := tests/bench/fbbench.c hal/display/fb.c hal/display/png.c hal/display/vgatext.c hal/core/loop.c hal/core/util.c
 .PHONY: bench-fb
 bench-fb: $(BUILD)/bench/fbbench
 	@sh tests/bench/fb.sh $(BUILD)
-$(BUILD)/bench/fbbench: $(FBBENCH_SRCS) $(BUILD)/gen/font8x16.h hal/fb.h hal/display.h | $(BUILD)/.dir
+$(BUILD)/bench/fbbench: $(FBBENCH_SRCS) $(BUILD)/gen/font8x16.h hal/display/fb.h hal/display/display.h | $(BUILD)/.dir
 	@mkdir -p $(dir $@)
 	$(HOSTCC) $(CSTD) -O2 $(WARN) -Ihal -I$(BUILD)/gen -o $@ $(FBBENCH_SRCS)

@@ -1,5 +1,5 @@
 /* Framebuffer core benchmark (docs/benchmarks.md): host CPU time per frame
- * of hal/fb.c for a full-screen change, a one-line change and no change,
+ * of hal/display/fb.c for a full-screen change, a one-line change and no change,
  * at guest resolutions 1024x768 and 1920x1080 (XRGB8888), presented to an
  * in-memory 1920x1080 backend (letterboxed). KVM_GET_DIRTY_LOG is replaced
  * by a function that reports the pages this program wrote; the ioctl itself
@@ -10,9 +10,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "fb.h"
-#include "hal.h"
-#include "loop.h"
+#include "core/hal.h"
+#include "core/loop.h"
+#include "display/fb.h"
 
 struct vm *the_vm;
 int vm_dirty_log(int slot, uint64_t *bitmap) { (void)slot; (void)bitmap; return -1; }

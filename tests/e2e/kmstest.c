@@ -10,8 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "console.h"
-#include "hal.h"
+#include "core/hal.h"
+#include "host/console.h"
 
 int main(int argc, char **argv)
 {

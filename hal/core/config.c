@@ -1,0 +1,207 @@
+/* Command-line parsing, kept apart from main() so it can be unit tested. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/config.h"
+#include "core/hal.h"
+
+void config_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: hal [options]\n"
+		"Boot a guest on a plain virtual PC under KVM.\n\n"
+		"  --kernel PATH        boot this Linux bzImage directly\n"
+		"  --initrd PATH        initial ramdisk for --kernel\n"
+		"  --append STR         kernel command line for --kernel\n"
+		"  --disk PATH[,ro][,serial=S]\n"
+		"                       a virtio disk: raw image or block device (repeatable; the\n"
+		"                       first is the boot disk)\n"
+		"  --firmware auto|bios|ovmf|PATH\n"
+		"                       firmware image mapped below 4 GiB and entered at the\n"
+		"                       reset vector (bios = Debian's SeaBIOS, ovmf = Debian's\n"
+		"                       OVMF_CODE_4M.fd: UEFI). Default auto: ovmf when the first\n"
+		"                       disk has an EFI system partition and no BIOS boot code\n"
+		"                       in its MBR, else bios (the choice is said on stderr)\n"
+		"  --efivars PATH|none  UEFI variable store (flash below the firmware), created\n"
+		"                       from OVMF_VARS_4M.fd when missing; default with ovmf:\n"
+		"                       DISK.efivars beside the first disk if it is a file. A\n"
+		"                       store of the wrong size is refused; a corrupt one is\n"
+		"                       kept as PATH.corrupt and a new one made\n"
+		"  --efivars-dir DIR    with Debian's OVMF and no --efivars: the store is\n"
+		"                       DIR/<id>.efivars, <id> the first disk's GPT disk GUID\n"
+		"                       or mbr-<signature> (in memory if it has neither);\n"
+		"                       ignored when the firmware is not OVMF\n"
+		"  --secure-boot        a new variable store gets Microsoft's Secure Boot keys\n"
+		"                       (OVMF_VARS_4M.ms.fd): OVMF boots only signed loaders\n"
+		"                       such as Debian's shim; needs UEFI (ovmf or auto)\n"
+		"  --boot-menu SECONDS  the firmware waits SECONDS for a key (Esc: SeaBIOS's boot\n"
+		"                       menu, OVMF's setup pages) before it boots (default: no wait)\n"
+		"  --display auto|kms|fb|none\n"
+		"                       where the guest's screen goes; auto tries kms, then fb,\n"
+		"                       then none (default: auto when started on a Linux text\n"
+		"                       console, none elsewhere, e.g. under X or over ssh)\n"
+		"  --control PATH       a Unix socket taking commands (docs/usage.md)\n"
+		"  --mem SIZE           guest RAM, e.g. 512M, 4G (plain numbers are MiB; default 512M)\n"
+		"  --cpus N             virtual CPUs (default 1)\n"
+		"  --serial stdio|file:PATH|none\n"
+		"                       where COM1 goes (default stdio; on a terminal, Ctrl-A x quits)\n"
+		"  --debugcon stdio|file:PATH|none\n"
+		"                       where port 0x402 debug output goes (default none)\n"
+		"  --entry32            use the kernel's 32-bit entry even if it has a 64-bit one\n"
+		"  --no-reboot          exit (status 4) when the guest resets instead of restarting it\n"
+		"  -v, --verbose        log what hal does\n"
+		"  -h, --help           this text\n"
+		"  -V, --version        hal's version\n\n"
+		"Exit status: 0 guest powered off, 1 error, 2 usage, 3 guest crashed (triple\n"
+		"fault; registers are printed), 4 guest reset (with --no-reboot), 5 stopped by a signal or Ctrl-A x.\n");
+}
+
+int parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	if (!s || !*s || *s == '-')
+		return -1;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -1;
+	unsigned shift = 20; /* no suffix: MiB, as QEMU's -m */
+	switch (*end) {
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	case 't': case 'T': shift = 40; end++; break;
+	case 'b': case 'B': if (end[1]) return -1; shift = 0; end++; break;
+	}
+	if (shift && (!strcmp(end, "iB") || !strcmp(end, "B")))
+		end += strlen(end);
+	if (*end || v > (~0ULL >> shift))
+		return -1;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+static int parse_out(const char *s, enum out_kind *k, const char **path)
+{
+	if (!strcmp(s, "stdio"))
+		*k = OUT_STDIO;
+	else if (!strcmp(s, "none"))
+		*k = OUT_NONE;
+	else if (!strncmp(s, "file:", 5) && s[5]) {
+		*k = OUT_FILE;
+		*path = s + 5;
+	} else
+		return -1;
+	return 0;
+}
+
+#define USAGE(...) do { snprintf(why, whylen, __VA_ARGS__); return CONFIG_USAGE; } while (0)
+
+int config_parse(int argc, char **argv, struct config *c, char *why, size_t whylen)
+{
+	enum { O_KERNEL = 256, O_INITRD, O_APPEND, O_FIRMWARE, O_MEM, O_CPUS, O_SERIAL, O_DEBUGCON, O_ENTRY32, O_NOREBOOT, O_DISK, O_DISPLAY, O_CONTROL, O_EFIVARS, O_BOOTMENU, O_SECUREBOOT, O_EFIVARSDIR };
+	static const struct option opts[] = {
+		{ "kernel", required_argument, 0, O_KERNEL }, { "initrd", required_argument, 0, O_INITRD },
+		{ "append", required_argument, 0, O_APPEND }, { "firmware", required_argument, 0, O_FIRMWARE },
+		{ "mem", required_argument, 0, O_MEM }, { "cpus", required_argument, 0, O_CPUS },
+		{ "serial", required_argument, 0, O_SERIAL }, { "debugcon", required_argument, 0, O_DEBUGCON },
+		{ "entry32", no_argument, 0, O_ENTRY32 }, { "no-reboot", no_argument, 0, O_NOREBOOT },
+		{ "disk", required_argument, 0, O_DISK }, { "display", required_argument, 0, O_DISPLAY },
+		{ "control", required_argument, 0, O_CONTROL }, { "efivars", required_argument, 0, O_EFIVARS },
+		{ "efivars-dir", required_argument, 0, O_EFIVARSDIR },
+		{ "boot-menu", required_argument, 0, O_BOOTMENU }, { "secure-boot", no_argument, 0, O_SECUREBOOT }, { "verbose", no_argument, 0, 'v' },
+		{ "help", no_argument, 0, 'h' }, { "version", no_argument, 0, 'V' }, { 0, 0, 0, 0 },
+	};
+	memset(c, 0, sizeof(*c));
+	c->boot_menu_ms = -1;
+	c->mem = 512 * MiB;
+	c->cpus = 1;
+	c->serial = OUT_STDIO;
+	c->debugcon = OUT_NONE;
+	c->display = NULL; /* main.c: auto on a Linux VT, none elsewhere */
+
+	optind = 1;
+	opterr = 0;
+	int o;
+	while ((o = getopt_long(argc, argv, ":vhV", opts, NULL)) != -1) {
+		char *end;
+		switch (o) {
+		case O_KERNEL: c->kernel = optarg; break;
+		case O_INITRD: c->initrd = optarg; break;
+		case O_APPEND: c->append = optarg; break;
+		case O_FIRMWARE: c->firmware = optarg; break;
+		case O_EFIVARS: c->efivars = optarg; break;
+		/* no firmware check: init passes it without knowing what the disk boots */
+		case O_EFIVARSDIR:
+			if (!*optarg)
+				USAGE("--efivars-dir needs a directory");
+			c->efivars_dir = optarg;
+			break;
+		case O_SECUREBOOT: c->secure_boot = true; break;
+		case O_BOOTMENU: {
+			long n = strtol(optarg, &end, 10);
+			if (*end || end == optarg || n < 0 || n > 60)
+				USAGE("--boot-menu %s: expected seconds from 0 to 60", optarg);
+			c->boot_menu_ms = (int)n * 1000;
+			break;
+		}
+		case O_MEM:
+			if (parse_size(optarg, &c->mem) < 0)
+				USAGE("--mem %s: expected a size such as 512M or 4G", optarg);
+			break;
+		case O_CPUS: {
+			long n = strtol(optarg, &end, 10);
+			if (*end || end == optarg || n < 1 || n > HAL_MAX_CPUS)
+				USAGE("--cpus %s: expected a number from 1 to %d", optarg, HAL_MAX_CPUS);
+			c->cpus = (int)n;
+			break;
+		}
+		case O_SERIAL:
+			if (parse_out(optarg, &c->serial, &c->serial_path) < 0)
+				USAGE("--serial %s: expected stdio, file:PATH or none", optarg);
+			break;
+		case O_DEBUGCON:
+			if (parse_out(optarg, &c->debugcon, &c->debugcon_path) < 0)
+				USAGE("--debugcon %s: expected stdio, file:PATH or none", optarg);
+			break;
+		case O_ENTRY32: c->entry32 = true; break;
+		case O_NOREBOOT: c->no_reboot = true; break;
+		case O_DISPLAY:
+			if (strcmp(optarg, "auto") && strcmp(optarg, "kms") && strcmp(optarg, "fb") && strcmp(optarg, "none"))
+				USAGE("--display %s: expected auto, kms, fb or none", optarg);
+			c->display = optarg;
+			break;
+		case O_CONTROL: c->control = optarg; break;
+		case O_DISK:
+			if (c->ndisks == HAL_MAX_DISKS)
+				USAGE("at most %d --disk options", HAL_MAX_DISKS);
+			c->disks[c->ndisks++] = optarg;
+			break;
+		case 'v': c->verbose = true; break;
+		case 'h': config_usage(stdout); return CONFIG_EXIT;
+		case 'V': printf("hal %s\n", HAL_VERSION); return CONFIG_EXIT;
+		case ':': USAGE("%s needs an argument", argv[optind - 1]);
+		default: USAGE("unknown option %s", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		USAGE("unexpected argument '%s'", argv[optind]);
+	if (!c->kernel && (c->initrd || c->append))
+		USAGE("--initrd and --append need --kernel");
+	if (c->kernel && c->firmware)
+		USAGE("--kernel and --firmware exclude each other");
+	if (c->kernel && c->boot_menu_ms >= 0)
+		USAGE("--boot-menu is for firmware boots, not --kernel");
+	if (!c->kernel && !c->firmware)
+		c->firmware = "auto"; /* main.c: from the first disk's label */
+	/* with auto, main.c refuses it once the disk says bios */
+	if (c->efivars && (!c->firmware || !strcmp(c->firmware, "bios")))
+		USAGE("--efivars needs --firmware ovmf (or a UEFI firmware image)");
+	/* the keys come with Debian's OVMF: a PATH image has its own store */
+	if (c->secure_boot && (!c->firmware || (strcmp(c->firmware, "ovmf") && strcmp(c->firmware, "auto"))))
+		USAGE("--secure-boot needs --firmware ovmf (Debian's OVMF and its key store)");
+	return CONFIG_OK;
+}

@@ -1,0 +1,162 @@
+/* hal: shared types of the VMM. See docs/architecture.md. */
+#ifndef HAL_H
+#define HAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <pthread.h>
+
+#define KiB (1ULL << 10)
+#define MiB (1ULL << 20)
+#define GiB (1ULL << 30)
+
+#define HAL_MAX_CPUS 64
+
+#include "core/exitcode.h"
+
+/* ---- guest physical memory map (mem.c) ------------------------------------ */
+
+#define LOWMEM_LIMIT   0x80000000ULL /* RAM below 4 GiB stops here: PCI MMIO above (dsdt.asl) */
+#define HIGHMEM_BASE   0x100000000ULL
+#define EBDA_START     0x9FC00ULL
+#define VGA_HOLE_START 0xA0000ULL
+#define ROM_START      0xC0000ULL /* 0xC0000-0xFFFFF: option ROMs and BIOS, RAM-backed */
+#define HIMEM_START    0x100000ULL
+#define KVM_IDMAP_ADDR 0xFEFFC000ULL /* KVM_SET_IDENTITY_MAP_ADDR: 1 page */
+#define KVM_TSS_ADDR   0xFEFFD000ULL /* KVM_SET_TSS_ADDR: 3 pages */
+
+enum e820_type { E820_RAM = 1, E820_RESERVED = 2, E820_ACPI = 3 };
+
+struct e820_entry {
+	uint64_t addr, size;
+	uint32_t type;
+} __attribute__((packed));
+
+#define MAX_REGIONS 4
+struct mem_region {
+	uint64_t gpa, size;
+	uint8_t *hva;
+};
+
+struct guest_mem {
+	uint64_t ram_size;  /* what the user asked for */
+	uint64_t low_end;   /* end of RAM below 4 GiB */
+	uint64_t high_size; /* RAM above 4 GiB */
+	int fd;             /* memfd backing all guest RAM */
+	uint8_t *base;      /* host mapping of the memfd */
+	struct mem_region regions[MAX_REGIONS];
+	int nregions;
+};
+
+int mem_init(struct guest_mem *m, uint64_t ram_size);
+void mem_exit(struct guest_mem *m);
+/* Host pointer for [gpa, gpa+len) if it lies wholly inside one RAM region,
+ * else NULL. Every guest-supplied address goes through here. */
+void *gpa_ptr(const struct guest_mem *m, uint64_t gpa, uint64_t len);
+int mem_e820(const struct guest_mem *m, struct e820_entry *out, int max);
+int mem_e820_fw(const struct guest_mem *m, struct e820_entry *out, int max);
+
+/* ---- I/O dispatch (bus.c) --------------------------------------------------
+ * One signature for port and MMIO traps. `data` holds `len` bytes, little
+ * endian; a read handler fills it. */
+struct vcpu;
+typedef void io_fn(void *dev, uint64_t addr, uint8_t *data, uint32_t len, bool is_write);
+
+enum bus_kind { BUS_PIO, BUS_MMIO };
+int bus_register(enum bus_kind kind, uint64_t base, uint64_t len, io_fn *fn, void *dev);
+void bus_unregister(enum bus_kind kind, uint64_t base, void *dev);
+void bus_unregister_all(void);
+/* Returns false when nothing is mapped there (reads then give all ones). */
+bool bus_access(enum bus_kind kind, uint64_t addr, uint8_t *data, uint32_t len, bool is_write);
+
+/* ---- the VM (kvm.c, vcpu.c) ------------------------------------------------ */
+
+struct vm {
+	int kvm_fd, vm_fd;
+	int vcpu_mmap_size;
+	struct guest_mem mem;
+	int ncpus;
+	struct vcpu *vcpus;
+	struct kvm_cpuid2 *cpuid; /* what KVM supports, shared read-only by vCPUs */
+	int phys_bits;
+
+	pthread_mutex_t lock;     /* protects stop_* */
+	bool reset_on_triple_fault; /* firmware boot: a triple fault is a reset */
+	bool stopping;
+	int exit_code;
+};
+
+extern struct vm *the_vm;
+extern int vm_stop_efd; /* readable once the VM should stop (main loop) */
+
+int vm_create(struct vm *vm, uint64_t ram_size, int ncpus);
+void vm_destroy(struct vm *vm);
+void vm_irq_line(int irq, int level);
+/* Ask every vCPU to stop; the first reason given wins. Thread safe. */
+void vm_request_stop(int exit_code);
+/* A guest write of `len` bytes at addr (port or MMIO) signals eventfd `fd`
+ * in the kernel without an exit to hal. */
+int vm_ioeventfd(uint64_t addr, uint32_t len, bool pio, int fd, bool assign);
+/* Deliver one MSI (PCI MSI-X message) to the guest. */
+int vm_signal_msi(uint64_t addr, uint32_t data);
+/* RAM-backed guest memory outside the main RAM (framebuffers): returns a
+ * slot number; _move re-places it (present=false unmaps it); dirty pages
+ * since the last call come back as one bit per 4 KiB page. */
+int vm_ram_slot(uint64_t gpa, uint64_t size, void *hva, bool dirty_log);
+int vm_ram_slot_move(int slot, uint64_t gpa, uint64_t size, void *hva, bool dirty_log, bool present);
+int vm_dirty_log(int slot, uint64_t *bitmap);
+/* A read-only slot over hal's own memory at hva (flash in read-array mode:
+ * guest writes exit as MMIO): slot < 0 creates one (returns its number),
+ * otherwise maps (present) or unmaps it in place. -1 on failure. */
+int vm_rom_slot(int slot, uint64_t gpa, uint64_t size, void *hva, bool present);
+/* A read-only memory slot holding a copy of `data` (firmware images). */
+int vm_add_rom(uint64_t gpa, const void *data, uint64_t size);
+
+struct vcpu {
+	struct vm *vm;
+	int id, fd;
+	struct kvm_run *run;
+	pthread_t thread;
+	bool started;
+};
+
+int vcpus_create(struct vm *vm);
+int vcpus_start(struct vm *vm);
+void vcpus_stop(struct vm *vm);
+/* Wait until every started vCPU thread has returned (after vm_request_stop). */
+void vcpus_join(struct vm *vm);
+void vcpus_join_destroy(struct vm *vm);
+void vcpu_dump(struct vcpu *v);
+/* Register set-up for the boot paths (boot.c). */
+struct boot_regs {
+	enum { BOOT_RESET, BOOT_PM32, BOOT_LONG64 } mode;
+	uint64_t rip, rsi;
+};
+int vcpu_set_boot_regs(struct vcpu *v, const struct boot_regs *br);
+
+/* CPUID policy: pure function over KVM's supported list (cpuid.c). */
+struct kvm_cpuid2;
+void cpuid_fixup(struct kvm_cpuid2 *c, int cpu, int ncpus, int phys_bits);
+int host_phys_bits(void);
+
+/* ---- time ------------------------------------------------------------------- */
+uint64_t now_ns(void);
+extern uint64_t hal_start_ns;
+
+/* ---- files ------------------------------------------------------------------ */
+/* A whole regular file or block device of at most max bytes, malloc'd; NULL
+ * after a message naming it as `what` ("kernel", "firmware"...). */
+uint8_t *hal_read_file(const char *what, const char *path, size_t max, size_t *size);
+/* pread all n bytes at off (retrying EINTR and short reads): 0, or -1 with
+ * errno (0 at end of file). */
+int hal_pread_all(int fd, void *buf, size_t n, uint64_t off);
+
+/* ---- logging ---------------------------------------------------------------- */
+#define err(...) hal_log("error", __VA_ARGS__)
+#define warnx(...) hal_log("warning", __VA_ARGS__)
+void hal_log(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+extern int hal_verbose;
+#define dbg(...) do { if (hal_verbose) hal_log("debug", __VA_ARGS__); } while (0)
+
+#endif

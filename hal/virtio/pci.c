@@ -1,0 +1,491 @@
+/* Transitional virtio-pci (virtio 1.x §4.1): the legacy interface in I/O
+ * BAR0 (SeaBIOS, old drivers), the modern one through vendor capabilities
+ * into MMIO BAR4 (Linux, OVMF), MSI-X in BAR1, INTx otherwise. Queue
+ * notifications are ioeventfds assigned wherever firmware puts the BARs. */
+#include <string.h>
+
+#include "virtio/virtio.h"
+
+enum { CAP_COMMON = 1, CAP_NOTIFY = 2, CAP_ISR = 3, CAP_DEVICE = 4, CAP_PCI_CFG = 5 };
+enum { MOD_COMMON = 0x0000, MOD_ISR = 0x1000, MOD_DEVICE = 0x2000, MOD_NOTIFY = 0x3000, MOD_SIZE = 0x4000 };
+#define NOTIFY_MULT 4
+#define MSIX_PBA 0x800
+#define MSIX_ENABLE 0x80 /* message control, high byte */
+#define MSIX_MASKALL 0x40
+
+static void put(uint8_t *p, uint64_t v, unsigned len)
+{
+	for (unsigned i = 0; i < len; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get(const uint8_t *p, unsigned len)
+{
+	uint64_t v = 0;
+	for (unsigned i = 0; i < len; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
+static struct virtq *selected(struct virtio_dev *v)
+{
+	return v->queue_sel < v->nqueues ? &v->vq[v->queue_sel] : NULL;
+}
+
+/* ---- interrupts -------------------------------------------------------------- */
+
+static uint8_t msix_ctl(struct virtio_dev *v)
+{
+	uint8_t b;
+	pci_cfg_read(&v->pci, v->msix_cap + 3u, &b, 1);
+	return b;
+}
+
+static void msix_fire(struct virtio_dev *v, unsigned vec)
+{
+	if (vec >= VIRTIO_MSIX_VECS)
+		return;
+	if ((msix_ctl(v) & MSIX_MASKALL) || (v->msix[vec][3] & 1)) {
+		v->pba |= 1u << vec; /* delivered when unmasked */
+		return;
+	}
+	v->pba &= ~(1u << vec);
+	v->signal_msi(v->msix[vec][0] | (uint64_t)v->msix[vec][1] << 32, v->msix[vec][2]);
+}
+
+static void msix_flush(struct virtio_dev *v)
+{
+	if (!(msix_ctl(v) & MSIX_ENABLE))
+		return;
+	for (unsigned vec = 0; vec < VIRTIO_MSIX_VECS; vec++)
+		if (v->pba & (1u << vec))
+			msix_fire(v, vec);
+}
+
+static void raise_irq(struct virtio_dev *v, uint16_t vec, uint8_t isr)
+{
+	if (msix_ctl(v) & MSIX_ENABLE) {
+		if (vec != VIRTIO_NO_VECTOR)
+			msix_fire(v, vec);
+		return;
+	}
+	v->isr |= isr;
+	pci_set_irq(&v->pci, 1);
+}
+
+void virtio_queue_irq(struct virtio_dev *v, int q)
+{
+	raise_irq(v, v->vq[q].vector, 1);
+}
+
+void virtio_set_broken(struct virtio_dev *v, const char *why)
+{
+	if (v->broken)
+		return;
+	warnx("%s: %s: device needs reset", v->pci.name, why);
+	v->broken = true;
+	v->status |= VIRTIO_S_NEEDS_RESET;
+	raise_irq(v, v->config_vector, 2);
+}
+
+struct virtq *virtio_queue(struct virtio_dev *v, int q)
+{
+	struct virtq *vq = &v->vq[q];
+	if (q >= v->nqueues || v->broken || !(v->status & VIRTIO_S_DRIVER_OK) || !vq->ready)
+		return NULL;
+	vq->event_idx = v->guest_features & VIRTIO_RING_F_EVENT_IDX;
+	vq->indirect = v->guest_features & VIRTIO_RING_F_INDIRECT;
+	return vq;
+}
+
+/* ---- status, reset ------------------------------------------------------------ */
+
+static void reset(struct virtio_dev *v)
+{
+	while (v->inflight) /* let the I/O thread finish touching guest memory */
+		pthread_cond_wait(&v->idle, &v->lock);
+	v->status = v->isr = 0;
+	v->guest_features = 0;
+	v->dev_feat_sel = v->drv_feat_sel = 0;
+	v->broken = false;
+	v->gen++;
+	v->config_vector = VIRTIO_NO_VECTOR;
+	v->queue_sel = 0;
+	for (int i = 0; i < v->nqueues; i++)
+		v->vq[i] = (struct virtq){ .size = v->qmax, .vector = VIRTIO_NO_VECTOR };
+	pci_set_irq(&v->pci, 0);
+}
+
+static void set_status(struct virtio_dev *v, uint8_t val)
+{
+	if (!val) {
+		reset(v);
+		return;
+	}
+	/* FEATURES_OK sticks only for a subset of ours that includes VERSION_1. */
+	if ((val & VIRTIO_S_FEATURES_OK) && !(v->status & VIRTIO_S_FEATURES_OK) &&
+	    ((v->guest_features & ~v->host_features) || !(v->guest_features & VIRTIO_F_VERSION_1)))
+		val &= (uint8_t)~VIRTIO_S_FEATURES_OK;
+	v->status = (uint8_t)(val | (v->broken ? VIRTIO_S_NEEDS_RESET : 0));
+}
+
+static uint8_t read_isr(struct virtio_dev *v)
+{
+	uint8_t isr = v->isr;
+	v->isr = 0;
+	pci_set_irq(&v->pci, 0);
+	return isr;
+}
+
+static uint16_t vector(uint64_t val)
+{
+	return val < VIRTIO_MSIX_VECS ? (uint16_t)val : VIRTIO_NO_VECTOR;
+}
+
+static void notify(struct virtio_dev *v, uint64_t q)
+{
+	if (q < (uint64_t)v->nqueues && v->notify)
+		v->notify(v, (int)q);
+}
+
+/* ---- legacy interface: BAR0 ---------------------------------------------------- */
+
+void virtio_legacy_io(void *dev, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
+{
+	struct virtio_dev *v = dev;
+	if (len > 8 || off >= VIRTIO_LEGACY_SIZE || len > VIRTIO_LEGACY_SIZE - off) {
+		if (!is_write)
+			memset(data, 0xff, len);
+		return;
+	}
+	int kick = -1;
+	pthread_mutex_lock(&v->lock);
+	struct virtq *q = selected(v);
+	bool msix = msix_ctl(v) & MSIX_ENABLE;
+	unsigned cfg = msix ? 24 : 20;
+	if (!is_write) {
+		uint8_t img[VIRTIO_LEGACY_SIZE] = { 0 };
+		put(img + 0, (uint32_t)v->host_features, 4); /* VERSION_1 is bit 32: never here */
+		put(img + 4, (uint32_t)v->guest_features, 4);
+		put(img + 8, q ? q->desc >> 12 : 0, 4);
+		put(img + 12, q ? v->qmax : 0, 2);
+		put(img + 14, v->queue_sel, 2);
+		img[18] = v->status;
+		if (off <= 19 && off + len > 19)
+			img[19] = read_isr(v);
+		if (msix) {
+			put(img + 20, v->config_vector, 2);
+			put(img + 22, q ? q->vector : VIRTIO_NO_VECTOR, 2);
+		}
+		memcpy(img + cfg, v->config, v->config_len < VIRTIO_LEGACY_SIZE - cfg ? v->config_len : VIRTIO_LEGACY_SIZE - cfg);
+		memcpy(data, img + off, len);
+		pthread_mutex_unlock(&v->lock);
+		return;
+	}
+	uint64_t val = get(data, len);
+	switch (off) {
+	case 4:
+		v->guest_features = (uint32_t)(val & v->host_features);
+		break;
+	case 8: /* queue PFN: the legacy layout with 4096-byte alignment */
+		if (!q || (q->ready && val))
+			break;
+		*q = (struct virtq){ .size = v->qmax, .vector = q->vector };
+		if (val && val < (1ULL << 40)) {
+			q->desc = val << 12;
+			q->avail = q->desc + 16ULL * q->size;
+			q->used = (q->avail + 6 + 2ULL * q->size + 4095) & ~4095ULL;
+			q->ready = true;
+		}
+		break;
+	case 14:
+		v->queue_sel = (uint16_t)val;
+		break;
+	case 16:
+		kick = (int)(uint16_t)val;
+		break;
+	case 18:
+		set_status(v, (uint8_t)val);
+		break;
+	case 20:
+		if (msix)
+			v->config_vector = vector(val);
+		break;
+	case 22:
+		if (msix && q)
+			q->vector = vector(val);
+		break;
+	}
+	pthread_mutex_unlock(&v->lock);
+	if (kick >= 0)
+		notify(v, (uint64_t)kick);
+}
+
+/* ---- modern interface: BAR4 ---------------------------------------------------- */
+
+static void common_read(struct virtio_dev *v, uint8_t *img)
+{
+	struct virtq *q = selected(v);
+	put(img + 0x00, v->dev_feat_sel, 4);
+	put(img + 0x04, v->dev_feat_sel < 2 ? v->host_features >> (32 * v->dev_feat_sel) : 0, 4);
+	put(img + 0x08, v->drv_feat_sel, 4);
+	put(img + 0x0c, v->drv_feat_sel < 2 ? v->guest_features >> (32 * v->drv_feat_sel) : 0, 4);
+	put(img + 0x10, v->config_vector, 2);
+	put(img + 0x12, (uint64_t)v->nqueues, 2);
+	img[0x14] = v->status;
+	img[0x15] = 0; /* config_generation: the config never changes */
+	put(img + 0x16, v->queue_sel, 2);
+	if (!q)
+		return;
+	put(img + 0x18, q->size, 2);
+	put(img + 0x1a, q->vector, 2);
+	put(img + 0x1c, q->ready, 2);
+	put(img + 0x1e, v->queue_sel, 2); /* queue_notify_off */
+	put(img + 0x20, q->desc, 8);
+	put(img + 0x28, q->avail, 8);
+	put(img + 0x30, q->used, 8);
+}
+
+static void common_write(struct virtio_dev *v, uint64_t off, uint64_t val, uint32_t len)
+{
+	struct virtq *q = selected(v);
+	switch (off) {
+	case 0x00:
+		v->dev_feat_sel = (uint32_t)val;
+		return;
+	case 0x08:
+		v->drv_feat_sel = (uint32_t)val;
+		return;
+	case 0x0c:
+		if (v->drv_feat_sel < 2 && !(v->status & VIRTIO_S_FEATURES_OK)) {
+			unsigned sh = 32 * v->drv_feat_sel;
+			v->guest_features = (v->guest_features & ~(0xffffffffULL << sh)) | (val & 0xffffffffULL) << sh;
+		}
+		return;
+	case 0x10:
+		v->config_vector = vector(val);
+		return;
+	case 0x14:
+		set_status(v, (uint8_t)val);
+		return;
+	case 0x16:
+		v->queue_sel = (uint16_t)val;
+		return;
+	}
+	if (!q)
+		return;
+	if (off == 0x1a) {
+		q->vector = vector(val);
+	} else if (q->ready) {
+		return; /* the rest is frozen once the queue is enabled */
+	} else if (off == 0x18) {
+		if (val && val <= v->qmax && !(val & (val - 1)))
+			q->size = (uint16_t)val;
+	} else if (off == 0x1c) {
+		q->ready = val == 1;
+	} else if (off >= 0x20 && off < 0x38 && (len == 8 || len == 4)) {
+		uint64_t *f = off < 0x28 ? &q->desc : off < 0x30 ? &q->avail : &q->used;
+		if (len == 8 && !(off & 7))
+			*f = val;
+		else if (len == 4 && !(off & 7))
+			*f = (*f & ~0xffffffffULL) | val;
+		else if (len == 4)
+			*f = (*f & 0xffffffffULL) | val << 32;
+	}
+}
+
+void virtio_modern_io(void *dev, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
+{
+	struct virtio_dev *v = dev;
+	uint8_t img[0x40] = { 0 };
+	if (!is_write)
+		memset(data, 0, len);
+	if (len > 8 || off >= MOD_SIZE)
+		return;
+	pthread_mutex_lock(&v->lock);
+	uint64_t rel = off & 0xfff;
+	int kick = -1;
+	switch (off & ~0xfffULL) {
+	case MOD_COMMON:
+		if (rel + len > sizeof(img))
+			break;
+		if (is_write) {
+			common_write(v, rel, get(data, len), len);
+		} else {
+			common_read(v, img);
+			memcpy(data, img + rel, len);
+		}
+		break;
+	case MOD_ISR:
+		if (!is_write && rel == 0)
+			data[0] = read_isr(v);
+		break;
+	case MOD_DEVICE:
+		for (uint32_t i = 0; !is_write && i < len && rel + i < v->config_len; i++)
+			data[i] = v->config[rel + i];
+		break;
+	case MOD_NOTIFY:
+		if (is_write && rel % NOTIFY_MULT == 0)
+			kick = (int)(rel / NOTIFY_MULT);
+		break;
+	}
+	pthread_mutex_unlock(&v->lock);
+	if (kick >= 0)
+		notify(v, (uint64_t)kick);
+}
+
+/* ---- MSI-X: BAR1 --------------------------------------------------------------- */
+
+void virtio_msix_io(void *dev, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
+{
+	struct virtio_dev *v = dev;
+	if (!is_write)
+		memset(data, 0, len);
+	if ((len != 4 && len != 8) || (off & 3))
+		return;
+	pthread_mutex_lock(&v->lock);
+	for (uint32_t i = 0; i < len; i += 4) {
+		uint64_t o = off + i;
+		if (o < 16 * VIRTIO_MSIX_VECS) {
+			uint32_t *w = &v->msix[o / 16][(o % 16) / 4];
+			if (!is_write) {
+				put(data + i, *w, 4);
+			} else {
+				*w = (uint32_t)get(data + i, 4);
+				if ((o % 16) == 12)
+					msix_flush(v); /* maybe unmasked a pending vector */
+			}
+		} else if (o == MSIX_PBA && !is_write) {
+			put(data + i, v->pba, 4);
+		}
+	}
+	pthread_mutex_unlock(&v->lock);
+}
+
+/* ---- config space hooks -------------------------------------------------------- */
+
+static __thread bool storing; /* our own write of the PCI_CFG window */
+
+static bool overlaps(unsigned off, unsigned len, unsigned at, unsigned n)
+{
+	return off < at + n && at < off + len;
+}
+
+/* VIRTIO_PCI_CAP_PCI_CFG: an access window into the BARs through config
+ * space. pci.c has no read hook, so the data is fetched when the driver
+ * writes the length field (its last step before reading, SeaBIOS and the
+ * spec's order: bar, offset, length, data), and written through when the
+ * driver stores data. */
+static void pcicfg_access(struct virtio_dev *v, bool is_write)
+{
+	uint8_t f[16];
+	pci_cfg_read(&v->pci, v->pcicfg_cap + 4u, f, 16);
+	unsigned bar = f[0];
+	uint32_t off = (uint32_t)get(f + 4, 4), len = (uint32_t)get(f + 8, 4);
+	if (bar > 5 || !v->pci.bar[bar].size || (len != 1 && len != 2 && len != 4) || off % len ||
+	    off > v->pci.bar[bar].size - len)
+		return;
+	struct pci_bar *b = &v->pci.bar[bar];
+	if (is_write) {
+		b->fn(b->dev, off, f + 12, len, true);
+		return;
+	}
+	uint8_t buf[4] = { 0 };
+	b->fn(b->dev, off, buf, len, false);
+	storing = true;
+	pci_cfg_write(&v->pci, v->pcicfg_cap + 16u, buf, 4);
+	storing = false;
+}
+
+static void cfg_written(struct pci_dev *d, unsigned off, unsigned len)
+{
+	struct virtio_dev *v = d->priv;
+	if (storing)
+		return;
+	if (overlaps(off, len, v->msix_cap + 2u, 2)) {
+		pthread_mutex_lock(&v->lock);
+		msix_flush(v);
+		pthread_mutex_unlock(&v->lock);
+	}
+	if (overlaps(off, len, v->pcicfg_cap + 16u, 4))
+		pcicfg_access(v, true);
+	else if (overlaps(off, len, v->pcicfg_cap + 12u, 4))
+		pcicfg_access(v, false);
+}
+
+/* Called with the PCI lock held: touches only the ioeventfd bookkeeping. */
+static void bar_moved(struct pci_dev *d, int bar, bool mapped, uint64_t addr)
+{
+	struct virtio_dev *v = d->priv;
+	int k = bar == 0 ? 0 : bar == 4 ? 1 : -1;
+	if (k < 0)
+		return;
+	/* Legacy has one notify register for all queues: queue 0 only there. */
+	int nq = k == 0 ? 1 : v->nqueues;
+	for (int q = 0; q < nq; q++) {
+		uint64_t at = k == 0 ? 0x10 : MOD_NOTIFY + NOTIFY_MULT * (uint64_t)q;
+		if (v->ioev_on[k] & (1u << q))
+			v->ioeventfd(v->ioev_addr[k] + at, 2, k == 0, v->kick_fd[q], false);
+		v->ioev_on[k] &= ~(1u << q);
+		if (mapped && v->kick_fd[q] >= 0 && v->ioeventfd(addr + at, 2, k == 0, v->kick_fd[q], true) == 0)
+			v->ioev_on[k] |= 1u << q;
+	}
+	v->ioev_addr[k] = addr;
+}
+
+/* ---- set-up -------------------------------------------------------------------- */
+
+static void vendor_cap(struct virtio_dev *v, uint8_t type, uint8_t bar, uint32_t off, uint32_t len, uint8_t caplen)
+{
+	uint8_t at = pci_add_cap(&v->pci, 0x09, caplen);
+	v->pci.cfg[at + 2] = caplen;
+	v->pci.cfg[at + 3] = type;
+	v->pci.cfg[at + 4] = bar;
+	put(v->pci.cfg + at + 8, off, 4);
+	put(v->pci.cfg + at + 12, len, 4);
+	if (type == CAP_NOTIFY)
+		put(v->pci.cfg + at + 16, NOTIFY_MULT, 4);
+	if (type == CAP_PCI_CFG) {
+		v->pcicfg_cap = at;
+		v->pci.wmask[at + 4] = 0xff;
+		memset(v->pci.wmask + at + 8, 0xff, 12);
+	}
+}
+
+void virtio_pci_init(struct virtio_dev *v, const char *name, uint16_t legacy_id, uint16_t type, uint32_t class_code,
+		     int nqueues, uint16_t qmax)
+{
+	pci_dev_init(&v->pci, name, 0x1af4, legacy_id, class_code, 0, 0x1af4, type);
+	pthread_mutex_init(&v->lock, NULL);
+	pthread_cond_init(&v->idle, NULL);
+	v->pci.priv = v;
+	v->pci.cfg[0x3d] = 1; /* INTA# */
+	v->pci.cfg_written = cfg_written;
+	v->pci.bar_moved = bar_moved;
+	v->nqueues = nqueues;
+	v->qmax = qmax;
+	v->signal_msi = vm_signal_msi;
+	v->ioeventfd = vm_ioeventfd;
+	for (int i = 0; i < VIRTIO_MAX_QUEUES; i++)
+		v->kick_fd[i] = -1;
+	for (int i = 0; i < VIRTIO_MSIX_VECS; i++)
+		v->msix[i][3] = 1; /* masked */
+	pci_add_bar(&v->pci, 0, VIRTIO_LEGACY_SIZE, PCI_BAR_IO, virtio_legacy_io, v);
+	pci_add_bar(&v->pci, 1, 0x1000, PCI_BAR_MEM, virtio_msix_io, v);
+	pci_add_bar(&v->pci, 4, MOD_SIZE, PCI_BAR_MEM | PCI_BAR_64 | PCI_BAR_PREFETCH, virtio_modern_io, v);
+
+	uint8_t at = pci_add_cap(&v->pci, 0x11, 12);
+	v->msix_cap = at;
+	put(v->pci.cfg + at + 2, VIRTIO_MSIX_VECS - 1, 2);
+	v->pci.wmask[at + 3] = MSIX_ENABLE | MSIX_MASKALL;
+	put(v->pci.cfg + at + 4, 0 | 1, 4);        /* table at BAR1 + 0 */
+	put(v->pci.cfg + at + 8, MSIX_PBA | 1, 4); /* PBA at BAR1 + 0x800 */
+	vendor_cap(v, CAP_COMMON, 4, MOD_COMMON, 0x38, 16);
+	vendor_cap(v, CAP_ISR, 4, MOD_ISR, 1, 16);
+	vendor_cap(v, CAP_DEVICE, 4, MOD_DEVICE, VIRTIO_CONFIG_MAX, 16);
+	vendor_cap(v, CAP_NOTIFY, 4, MOD_NOTIFY, NOTIFY_MULT * (uint32_t)nqueues, 20);
+	vendor_cap(v, CAP_PCI_CFG, 0, 0, 0, 20);
+	pthread_mutex_lock(&v->lock);
+	reset(v);
+	pthread_mutex_unlock(&v->lock);
+}

@@ -1,0 +1,132 @@
+/* virtio: split virtqueues (virtq.c), the transitional virtio-pci transport
+ * (virtio_pci.c) and the block device (virtio_blk.c). See docs/virtio.md. */
+#ifndef VIRTIO_H
+#define VIRTIO_H
+#include <sys/uio.h>
+
+#include "core/hal.h"
+#include "hw/pci.h"
+
+/* ---- split virtqueue (virtq.c): no PCI, no KVM ----------------------------- */
+
+#define VQ_DESC_F_NEXT     1
+#define VQ_DESC_F_WRITE    2
+#define VQ_DESC_F_INDIRECT 4
+#define VQ_AVAIL_F_NO_INTERRUPT 1
+#define VQ_MAX_SEGS 256 /* buffers in one chain, indirect tables included */
+
+struct virtq {
+	uint16_t size;                /* entries; a power of two */
+	bool ready;
+	bool event_idx, indirect;     /* negotiated ring features */
+	uint64_t desc, avail, used;   /* guest physical addresses */
+	uint16_t last_avail, used_idx; /* the device's own copies, never read back */
+	uint16_t vector;              /* MSI-X vector (transport) */
+};
+
+/* One request: readable buffers iov[0..nr), then writable iov[nr..nr+nw).
+ * A buffer whose address is not guest RAM has iov_base NULL and sets bad. */
+struct vq_chain {
+	uint16_t head;
+	bool bad;   /* buffer outside RAM, readable after writable, total past 4 GiB */
+	unsigned nr, nw;
+	uint64_t rlen, wlen;
+	struct iovec iov[VQ_MAX_SEGS];
+};
+
+/* 1: a chain was taken; 0: ring empty; -1: the ring is malformed (the device
+ * must be marked broken). */
+int virtq_pop(struct virtq *q, const struct guest_mem *m, struct vq_chain *c);
+void virtq_push(struct virtq *q, const struct guest_mem *m, uint16_t head, uint32_t len);
+/* After pushes since used index `old`: does the driver want an interrupt? */
+bool virtq_need_irq(struct virtq *q, const struct guest_mem *m, uint16_t old);
+/* EVENT_IDX only: publish avail_event = last_avail; true if more arrived. */
+bool virtq_arm(struct virtq *q, const struct guest_mem *m);
+
+/* ---- virtio-pci transport (virtio_pci.c) ------------------------------------ */
+
+#define VIRTIO_F_VERSION_1     (1ULL << 32)
+#define VIRTIO_RING_F_INDIRECT (1ULL << 28)
+#define VIRTIO_RING_F_EVENT_IDX (1ULL << 29)
+#define VIRTIO_S_ACK 1
+#define VIRTIO_S_DRIVER 2
+#define VIRTIO_S_DRIVER_OK 4
+#define VIRTIO_S_FEATURES_OK 8
+#define VIRTIO_S_NEEDS_RESET 0x40
+#define VIRTIO_NO_VECTOR 0xffff
+#define VIRTIO_MAX_QUEUES 2
+#define VIRTIO_MSIX_VECS 2       /* config + one queue */
+#define VIRTIO_LEGACY_SIZE 0x80  /* BAR0: 24-byte header + device config */
+#define VIRTIO_CONFIG_MAX 64
+
+struct virtio_dev {
+	struct pci_dev pci;
+	pthread_mutex_t lock;         /* everything below; taken before the PCI lock */
+	pthread_cond_t idle;          /* inflight dropped to 0 */
+	const struct guest_mem *mem;
+	uint64_t host_features, guest_features;
+	uint32_t dev_feat_sel, drv_feat_sel;
+	uint8_t status, isr;
+	bool broken;
+	unsigned gen;                 /* bumped by every reset */
+	int inflight;                 /* requests being served outside the lock */
+	uint16_t config_vector, queue_sel, qmax;
+	int nqueues;
+	struct virtq vq[VIRTIO_MAX_QUEUES];
+	uint8_t config[VIRTIO_CONFIG_MAX];
+	unsigned config_len;
+	uint8_t msix_cap, pcicfg_cap;
+	uint32_t msix[VIRTIO_MSIX_VECS][4]; /* addr lo, addr hi, data, control */
+	uint32_t pba;
+	int kick_fd[VIRTIO_MAX_QUEUES];     /* ioeventfd per queue, -1: none */
+	uint64_t ioev_addr[2];              /* BAR0, BAR4 base when ioeventfds were assigned */
+	unsigned ioev_on[2];                /* bit q: queue q's ioeventfd is assigned */
+	/* A notify write that reached hal (no ioeventfd): called without the lock. */
+	void (*notify)(struct virtio_dev *v, int q);
+	/* Replaceable for unit tests. */
+	int (*signal_msi)(uint64_t addr, uint32_t data);
+	int (*ioeventfd)(uint64_t addr, uint32_t len, bool pio, int fd, bool assign);
+};
+
+void virtio_pci_init(struct virtio_dev *v, const char *name, uint16_t legacy_id, uint16_t type, uint32_t class_code,
+		     int nqueues, uint16_t qmax);
+/* These three are called with v->lock held. */
+void virtio_queue_irq(struct virtio_dev *v, int q);
+void virtio_set_broken(struct virtio_dev *v, const char *why);
+/* The queue if the driver is live and the queue usable, else NULL. */
+struct virtq *virtio_queue(struct virtio_dev *v, int q);
+
+/* BAR handlers, exposed for unit tests. */
+void virtio_legacy_io(void *dev, uint64_t addr, uint8_t *data, uint32_t len, bool is_write);
+void virtio_modern_io(void *dev, uint64_t addr, uint8_t *data, uint32_t len, bool is_write);
+void virtio_msix_io(void *dev, uint64_t addr, uint8_t *data, uint32_t len, bool is_write);
+
+/* ---- virtio-blk (virtio_blk.c) ---------------------------------------------- */
+
+enum { VIRTIO_BLK_T_IN = 0, VIRTIO_BLK_T_OUT = 1, VIRTIO_BLK_T_FLUSH = 4, VIRTIO_BLK_T_GET_ID = 8,
+       VIRTIO_BLK_T_DISCARD = 11, VIRTIO_BLK_T_WRITE_ZEROES = 13 };
+enum { VIRTIO_BLK_S_OK = 0, VIRTIO_BLK_S_IOERR = 1, VIRTIO_BLK_S_UNSUPP = 2 };
+
+struct virtio_blk {
+	struct virtio_dev vdev;
+	char path[256];
+	char serial[21];
+	int fd;
+	bool ro;
+	uint64_t sectors;
+	int stop_fd;
+	pthread_t thread;
+	bool started;
+	struct vq_chain chain;        /* the request being served */
+};
+
+/* `--disk PATH[,ro][,serial=S]` at PCI 00:<slot>.0, with its I/O thread.
+ * Call after vm_create; 0 or -1 with the reason in why. */
+int virtio_blk_create(const char *spec, int slot, char *why, size_t whylen);
+void virtio_blk_destroy_all(void);
+/* Without KVM (tests): parse and open, no PCI registration, no thread;
+ * set vdev.mem, then drive the BAR handlers and virtio_blk_process. */
+struct virtio_blk *virtio_blk_new(const char *spec, int index, char *why, size_t whylen);
+void virtio_blk_free(struct virtio_blk *b);
+void virtio_blk_process(struct virtio_blk *b);
+#endif
