@@ -60,6 +60,14 @@ void bus_unregister_all(void)
 	pthread_rwlock_unlock(&lock);
 }
 
+int bus_count(void)
+{
+	pthread_rwlock_rdlock(&lock);
+	int n = nranges[0] + nranges[1];
+	pthread_rwlock_unlock(&lock);
+	return n;
+}
+
 bool bus_access(enum bus_kind kind, uint64_t addr, uint8_t *data, uint32_t len, bool is_write)
 {
 	io_fn *fn = NULL;

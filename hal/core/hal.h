@@ -66,7 +66,9 @@ typedef void io_fn(void *dev, uint64_t addr, uint8_t *data, uint32_t len, bool i
 enum bus_kind { BUS_PIO, BUS_MMIO };
 int bus_register(enum bus_kind kind, uint64_t base, uint64_t len, io_fn *fn, void *dev);
 void bus_unregister(enum bus_kind kind, uint64_t base, void *dev);
-void bus_unregister_all(void);
+void bus_unregister_all(void); /* unit tests: a clean bus */
+/* Ranges registered now: 0 after a VM's tear-down, or something leaked. */
+int bus_count(void);
 /* Returns false when nothing is mapped there (reads then give all ones). */
 bool bus_access(enum bus_kind kind, uint64_t addr, uint8_t *data, uint32_t len, bool is_write);
 
@@ -81,17 +83,24 @@ struct vm {
 	struct kvm_cpuid2 *cpuid; /* what KVM supports, shared read-only by vCPUs */
 	int phys_bits;
 
-	pthread_mutex_t lock;     /* protects stop_* */
+	/* Run control (vcpu.c): the first stop request wins. */
+	pthread_mutex_t lock;     /* protects stopping, exit_code */
 	bool reset_on_triple_fault; /* firmware boot: a triple fault is a reset */
 	bool stopping;
 	int exit_code;
+	int stop_fd;              /* eventfd, readable once the VM should stop (main loop) */
 };
 
 extern struct vm *the_vm;
-extern int vm_stop_efd; /* readable once the VM should stop (main loop) */
 
-int vm_create(struct vm *vm, uint64_t ram_size, int ncpus);
+/* /dev/kvm, the VM with its irqchip and PIT, KVM's CPUID list; on failure
+ * nothing is left open. vm_destroy closes the VM, which drops every memory
+ * slot, and frees the ROM copies (vm_add_rom). */
+int vm_create(struct vm *vm, int ncpus);
 void vm_destroy(struct vm *vm);
+/* Guest RAM (mem.c) and its memory slots. */
+int vm_ram_init(struct vm *vm, uint64_t ram_size);
+void vm_ram_exit(struct vm *vm);
 void vm_irq_line(int irq, int level);
 /* Ask every vCPU to stop; the first reason given wins. Thread safe. */
 void vm_request_stop(int exit_code);
@@ -121,6 +130,7 @@ struct vcpu {
 	bool started;
 };
 
+/* The vCPUs and the stop eventfd; on failure nothing is left. */
 int vcpus_create(struct vm *vm);
 int vcpus_start(struct vm *vm);
 void vcpus_stop(struct vm *vm);

@@ -4,7 +4,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -13,7 +12,6 @@
 #include "core/hal.h"
 
 struct vm *the_vm;
-int vm_stop_efd = -1; /* written once when the VM should stop; main loop polls it */
 
 static int nslots;
 
@@ -87,11 +85,21 @@ int vm_dirty_log(int slot, uint64_t *bitmap)
 	return ioctl(the_vm->vm_fd, KVM_GET_DIRTY_LOG, &d) < 0 ? -1 : 0;
 }
 
+/* ROM copies the VM owns: unmapped with it (vm_destroy), so a guest reboot
+ * does not leak the firmware image. */
+#define MAX_ROMS 4
+static struct { void *p; uint64_t size; } roms[MAX_ROMS];
+static int nroms;
+
 int vm_add_rom(uint64_t gpa, const void *data, uint64_t size)
 {
 	/* A private read-only copy: guest writes exit as MMIO and are dropped, so
 	 * the image stays pristine across resets (SeaBIOS re-copies from it). */
 	uint64_t map = (size + 4095) & ~4095ULL;
+	if (nroms == MAX_ROMS) {
+		err("more than %d ROM images", MAX_ROMS);
+		return -1;
+	}
 	void *p = mmap(NULL, map, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED) {
 		err("cannot map ROM: %s", strerror(errno));
@@ -99,13 +107,15 @@ int vm_add_rom(uint64_t gpa, const void *data, uint64_t size)
 	}
 	memcpy(p, data, size);
 	mprotect(p, map, PROT_READ);
+	roms[nroms].p = p;
+	roms[nroms++].size = map;
 	return set_slot(the_vm, gpa, map, p, KVM_MEM_READONLY) < 0 ? -1 : 0;
 }
 
-int vm_create(struct vm *vm, uint64_t ram_size, int ncpus)
+static int vm_open(struct vm *vm, int ncpus)
 {
 	memset(vm, 0, sizeof(*vm));
-	vm->kvm_fd = vm->vm_fd = -1;
+	vm->kvm_fd = vm->vm_fd = vm->stop_fd = -1;
 	vm->ncpus = ncpus;
 	pthread_mutex_init(&vm->lock, NULL);
 	the_vm = vm;
@@ -161,14 +171,6 @@ int vm_create(struct vm *vm, uint64_t ram_size, int ncpus)
 		return -1;
 	}
 
-	if (mem_init(&vm->mem, ram_size) < 0)
-		return -1;
-	for (int i = 0; i < vm->mem.nregions; i++) {
-		struct mem_region *r = &vm->mem.regions[i];
-		if (set_slot(vm, r->gpa, r->size, r->hva, 0) < 0)
-			return -1;
-	}
-
 	int n = 256;
 	for (;;) {
 		vm->cpuid = calloc(1, sizeof(*vm->cpuid) + n * sizeof(struct kvm_cpuid_entry2));
@@ -186,11 +188,19 @@ int vm_create(struct vm *vm, uint64_t ram_size, int ncpus)
 		n *= 2;
 	}
 	vm->phys_bits = host_phys_bits();
-
-	vm_stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	return vm_stop_efd < 0 ? -1 : 0;
+	return 0;
 }
 
+int vm_create(struct vm *vm, int ncpus)
+{
+	if (vm_open(vm, ncpus) == 0)
+		return 0;
+	vm_destroy(vm);
+	return -1;
+}
+
+/* Closing the VM drops every memory slot; the memory behind them is freed
+ * after that: RAM by vm_ram_exit before, ROM copies here. */
 void vm_destroy(struct vm *vm)
 {
 	free(vm->cpuid);
@@ -200,12 +210,34 @@ void vm_destroy(struct vm *vm)
 	if (vm->kvm_fd >= 0)
 		close(vm->kvm_fd);
 	vm->vm_fd = vm->kvm_fd = -1;
-	mem_exit(&vm->mem);
-	if (vm_stop_efd >= 0)
-		close(vm_stop_efd);
-	vm_stop_efd = -1;
 	nslots = 0;
 	memset(slot_present, 0, sizeof(slot_present));
+	while (nroms > 0) {
+		nroms--;
+		munmap(roms[nroms].p, roms[nroms].size);
+	}
+	pthread_mutex_destroy(&vm->lock);
+}
+
+int vm_ram_init(struct vm *vm, uint64_t ram_size)
+{
+	if (mem_init(&vm->mem, ram_size) < 0)
+		return -1;
+	for (int i = 0; i < vm->mem.nregions; i++) {
+		struct mem_region *r = &vm->mem.regions[i];
+		if (set_slot(vm, r->gpa, r->size, r->hva, 0) < 0) {
+			mem_exit(&vm->mem);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Slots go with the VM; the RAM's host mapping is released here, so this
+ * runs only once no vCPU can touch it. */
+void vm_ram_exit(struct vm *vm)
+{
+	mem_exit(&vm->mem);
 }
 
 void vm_irq_line(int irq, int level)
@@ -213,22 +245,6 @@ void vm_irq_line(int irq, int level)
 	struct kvm_irq_level l = { .irq = (uint32_t)irq, .level = (uint32_t)level };
 	if (ioctl(the_vm->vm_fd, KVM_IRQ_LINE, &l) < 0)
 		warnx("KVM_IRQ_LINE %d: %s", irq, strerror(errno));
-}
-
-void vm_request_stop(int exit_code)
-{
-	struct vm *vm = the_vm;
-	pthread_mutex_lock(&vm->lock);
-	if (!vm->stopping) {
-		vm->stopping = true;
-		vm->exit_code = exit_code;
-		uint64_t one = 1;
-		if (write(vm_stop_efd, &one, sizeof(one)) < 0) {
-			/* cannot happen for an eventfd below its maximum */
-		}
-	}
-	pthread_mutex_unlock(&vm->lock);
-	vcpus_stop(vm);
 }
 
 int vm_ioeventfd(uint64_t addr, uint32_t len, bool pio, int fd, bool assign)

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -17,10 +18,31 @@ static void kick_handler(int sig)
 	(void)sig; /* only there to interrupt KVM_RUN */
 }
 
-int vcpus_create(struct vm *vm)
+/* ---- run control ------------------------------------------------------------ */
+
+void vm_request_stop(int exit_code)
 {
+	struct vm *vm = the_vm;
+	pthread_mutex_lock(&vm->lock);
+	if (!vm->stopping) {
+		vm->stopping = true;
+		vm->exit_code = exit_code;
+		uint64_t one = 1;
+		if (vm->stop_fd >= 0 && write(vm->stop_fd, &one, sizeof(one)) < 0) {
+			/* cannot happen for an eventfd below its maximum */
+		}
+	}
+	pthread_mutex_unlock(&vm->lock);
+	vcpus_stop(vm);
+}
+
+/* ---- creation ------------------------------------------------------------------ */
+
+static int vcpus_open(struct vm *vm)
+{
+	vm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	vm->vcpus = calloc((size_t)vm->ncpus, sizeof(*vm->vcpus));
-	if (!vm->vcpus)
+	if (vm->stop_fd < 0 || !vm->vcpus)
 		return -1;
 	struct sigaction sa = { .sa_handler = kick_handler };
 	sigaction(SIGUSR1, &sa, NULL);
@@ -55,6 +77,14 @@ int vcpus_create(struct vm *vm)
 	return 0;
 fail:
 	free(c);
+	return -1;
+}
+
+int vcpus_create(struct vm *vm)
+{
+	if (vcpus_open(vm) == 0)
+		return 0;
+	vcpus_join_destroy(vm);
 	return -1;
 }
 
@@ -280,4 +310,7 @@ void vcpus_join_destroy(struct vm *vm)
 	}
 	free(vm->vcpus);
 	vm->vcpus = NULL;
+	if (vm->stop_fd >= 0)
+		close(vm->stop_fd);
+	vm->stop_fd = -1;
 }

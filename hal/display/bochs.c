@@ -301,6 +301,10 @@ int bochs_init(struct bochs *b, struct vgatext *vga, const char *rom_path)
 
 void bochs_exit(struct bochs *b)
 {
+	/* KVM must not map the memory once it is gone. */
+	if (b->slot >= 0 && the_vm)
+		vm_ram_slot_move(b->slot, 0, 0, b->vram, false, false);
+	b->slot = -1;
 	if (b->vram)
 		munmap(b->vram, BOCHS_VRAM);
 	b->vram = NULL;

@@ -3,7 +3,9 @@
  *   core     (fb.c)                dirty tracking, conversion to XRGB8888,
  *                                  integer scaling with letterboxing, frame clock;
  *   backends (kms.c, fbdev.c)      only put pixels on a screen.
- * Input flows the other way: evdev.c -> input_key()/input_mouse() -> i8042. */
+ * The core opens the backend --display names (fb_start); backends know
+ * nothing of the devices. Input flows the other way: host/evdev.c ->
+ * input_key()/input_mouse() (keymap.c) -> i8042. */
 #ifndef DISPLAY_H
 #define DISPLAY_H
 #include <stdbool.h>
@@ -29,6 +31,9 @@ struct display_backend {
 	void (*on_event)(void);
 	/* Give the screen back (text console restored) on every exit path. */
 	void (*close)(void);
+	/* For fatal-signal handlers: the same, async-signal-safe (only ioctl(2)
+	 * on descriptors opened earlier, no locks, no allocation). */
+	void (*emergency_restore)(void);
 };
 
 extern const struct display_backend display_kms, display_fbdev;

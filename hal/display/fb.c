@@ -14,7 +14,6 @@
 #include "core/hal.h"
 #include "core/loop.h"
 #include "display/fb.h"
-#include "host/console.h"
 
 /* The backends live in kms.c and fbdev.c; a build without them still links. */
 #pragma weak display_kms
@@ -278,6 +277,46 @@ static void on_backend(void *ctx)
 		fb.be->on_event();
 }
 
+/* --display NAME: "kms", "fb", "none" or "auto" (kms, then fb, then none).
+ * Opens the backend and fills *m. Returns the backend, or NULL for none;
+ * *failed is set when a backend named explicitly could not be opened (the
+ * backend printed why). */
+static const struct display_backend *choose(const char *name, struct display_mode *m, bool *failed)
+{
+	*failed = false;
+	if (!name || !strcmp(name, "none"))
+		return NULL;
+	bool any = !strcmp(name, "auto");
+	const struct display_backend *order[] = { &display_kms, &display_fbdev };
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		const struct display_backend *b = order[i];
+		if (!any && strcmp(name, b->name))
+			continue;
+		if (b->open(m, any) == 0) {
+			dbg("display: %s %dx%d", b->name, m->width, m->height);
+			return b;
+		}
+		if (!any) {
+			*failed = true;
+			return NULL;
+		}
+	}
+	if (any) {
+		dbg("display: no screen (no KMS device, no /dev/fb0)");
+	} else {
+		err("--display %s: no such display (kms, fb, auto or none)", name);
+		*failed = true;
+	}
+	return NULL;
+}
+
+void fb_emergency_restore(void)
+{
+	const struct display_backend *b = fb.be;
+	if (b && b->emergency_restore)
+		b->emergency_restore();
+}
+
 static void fb_atexit(void)
 {
 	if (fb.be)
@@ -290,7 +329,7 @@ int fb_start(const struct fb_source *src, const char *name, bool need_core)
 	if (src)
 		fb_set_source(src);
 	bool failed;
-	fb.be = display_choose(name, &fb.mode, &failed);
+	fb.be = choose(name, &fb.mode, &failed);
 	if (failed)
 		return -1;
 	if (fb.be) {

@@ -63,6 +63,8 @@ struct fb_source {
  * With "none" and no control socket nothing runs at all (need_core false). */
 int fb_start(const struct fb_source *src, const char *backend_name, bool need_core);
 void fb_stop(void);
+/* From a fatal-signal handler: the backend's emergency_restore. */
+void fb_emergency_restore(void);
 /* A screen (kms or fb) is open: host input belongs to the guest then. */
 bool fb_has_backend(void);
 /* The guest display of the VM now running (NULL between boots). */

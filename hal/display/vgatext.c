@@ -65,6 +65,9 @@ int vgatext_init(struct vgatext *v)
 
 void vgatext_exit(struct vgatext *v)
 {
+	if (v->slot >= 0 && the_vm)
+		vm_ram_slot_move(v->slot, 0, 0, v->mem, false, false);
+	v->slot = -1;
 	if (v->mem)
 		munmap(v->mem, VGA_SIZE);
 	v->mem = NULL;

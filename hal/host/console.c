@@ -1,5 +1,5 @@
-/* The host's text console while hal owns the screen, and the choice of
- * display backend. See docs/display-host.md. */
+/* The host's text console while hal owns the screen. See
+ * docs/display-host.md. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -14,7 +14,7 @@
 #include "host/console.h"
 
 /* The tty we switched, and the mode it had; -1 when we switched none.
- * Plain ints: display_emergency_restore() reads them from a signal handler. */
+ * Plain ints: console_emergency_restore() reads them from a signal handler. */
 static volatile int tty_fd = -1;
 static volatile int tty_mode = KD_TEXT;
 
@@ -73,41 +73,11 @@ void console_restore(void)
 	close(fd);
 }
 
-void display_emergency_restore(void)
+void console_emergency_restore(void)
 {
-	kms_emergency_restore();
 	int fd = tty_fd;
 	if (fd >= 0) {
 		tty_fd = -1;
 		ioctl(fd, KDSETMODE, tty_mode);
 	}
-}
-
-const struct display_backend *display_choose(const char *name, struct display_mode *m, bool *failed)
-{
-	*failed = false;
-	if (!name || !strcmp(name, "none"))
-		return NULL;
-	bool any = !strcmp(name, "auto");
-	const struct display_backend *order[] = { &display_kms, &display_fbdev };
-	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
-		const struct display_backend *b = order[i];
-		if (!any && strcmp(name, b->name))
-			continue;
-		if (b->open(m, any) == 0) {
-			dbg("display: %s %dx%d", b->name, m->width, m->height);
-			return b;
-		}
-		if (!any) {
-			*failed = true;
-			return NULL;
-		}
-	}
-	if (any) {
-		dbg("display: no screen (no KMS device, no /dev/fb0)");
-	} else {
-		err("--display %s: no such display (kms, fb, auto or none)", name);
-		*failed = true;
-	}
-	return NULL;
 }

@@ -15,6 +15,7 @@
 #include <linux/fb.h>
 
 #include "core/hal.h"
+#include "display/display.h"
 #include "host/console.h"
 #include "host/fbdev.h"
 
@@ -170,4 +171,5 @@ const struct display_backend display_fbdev = {
 	.fd = fbdev_fd,
 	.on_event = NULL,
 	.close = fbdev_close,
+	.emergency_restore = console_emergency_restore,
 };

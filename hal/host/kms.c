@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "core/hal.h"
+#include "display/display.h"
 #include "host/console.h"
 
 #ifdef HAL_LIBDRM
@@ -52,7 +53,7 @@ static struct kms {
 	int stride;         /* of the shadow, bytes */
 } k = { .fd = -1 };
 
-/* What the fatal-signal path needs, prepared in advance (console.h). */
+/* What the fatal-signal path needs, prepared in advance (emergency_restore). */
 static struct drm_mode_crtc emerg;
 static uint32_t emerg_conn;
 static volatile int emerg_fd = -1;
@@ -369,13 +370,14 @@ static void kms_close(void)
 	console_restore();
 }
 
-void kms_emergency_restore(void)
+static void kms_emergency_restore(void)
 {
 	int fd = emerg_fd;
 	if (fd >= 0) {
 		emerg_fd = -1;
 		ioctl(fd, DRM_IOCTL_MODE_SETCRTC, &emerg);
 	}
+	console_emergency_restore();
 }
 
 #else /* !HAL_LIBDRM */
@@ -391,7 +393,7 @@ static void kms_present(int y0, int y1) {}
 static int kms_fd(void) { return -1; }
 static void kms_on_event(void) {}
 static void kms_close(void) {}
-void kms_emergency_restore(void) {}
+static void kms_emergency_restore(void) {}
 
 #endif
 
@@ -403,4 +405,5 @@ const struct display_backend display_kms = {
 	.fd = kms_fd,
 	.on_event = kms_on_event,
 	.close = kms_close,
+	.emergency_restore = kms_emergency_restore,
 };

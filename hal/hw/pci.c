@@ -127,9 +127,34 @@ int pci_register(struct pci_dev *d, int slot, int fn)
 	return 0;
 }
 
+/* Takes d's mapped BARs off the bus. Called with `lock` held. */
+static void unmap_bars(struct pci_dev *d)
+{
+	for (int i = 0; i < 7; i++) {
+		struct pci_bar *b = &d->bar[i];
+		if (b->mapped)
+			bus_unregister(b->flags & PCI_BAR_IO ? BUS_PIO : BUS_MMIO, b->addr, b);
+		b->mapped = false;
+	}
+}
+
+void pci_unregister(struct pci_dev *d)
+{
+	pthread_mutex_lock(&lock);
+	for (int i = 0; i < ndevs; i++)
+		if (devs[i] == d) {
+			unmap_bars(d);
+			devs[i] = devs[--ndevs];
+			break;
+		}
+	pthread_mutex_unlock(&lock);
+}
+
 void pci_reset_bus(void)
 {
 	pthread_mutex_lock(&lock);
+	for (int i = 0; i < ndevs; i++)
+		unmap_bars(devs[i]);
 	ndevs = 0;
 	cf8 = 0;
 	pirq_regs = NULL;

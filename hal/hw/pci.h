@@ -50,7 +50,10 @@ void pci_set_rom(struct pci_dev *d, const uint8_t *rom, uint32_t size);
 /* Returns the offset of a new capability in config space (list kept linked). */
 uint8_t pci_add_cap(struct pci_dev *d, uint8_t id, uint8_t len);
 int pci_register(struct pci_dev *d, int slot, int fn);
-void pci_reset_bus(void);          /* forget all devices (tests, VM teardown) */
+/* Off the bus: its BARs are unmapped (no-op if d is not registered). */
+void pci_unregister(struct pci_dev *d);
+/* Every device off the bus, BARs unmapped (tests, VM teardown). */
+void pci_reset_bus(void);
 void pci_set_irq(struct pci_dev *d, int level);
 /* INTx routing: PIIX3's PIRQ registers (bit 7 = disabled). */
 void pci_set_pirq_regs(const uint8_t *regs);

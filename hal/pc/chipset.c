@@ -30,6 +30,13 @@ static void pm_written(struct pci_dev *d, unsigned off, unsigned len)
 		c->pm_base = base;
 }
 
+void chipset_exit(struct chipset *c)
+{
+	if (c->pm_base)
+		bus_unregister(BUS_PIO, c->pm_base, c->pm);
+	c->pm_base = 0;
+}
+
 int chipset_init(struct chipset *c, struct pm *pm, uint16_t preset_pm)
 {
 	memset(c, 0, sizeof(*c));

@@ -14,4 +14,6 @@ struct chipset {
 /* Registers the three functions on bus 0; `preset_pm` programs the PM base
  * and PIRQ routing the way firmware would (direct Linux boot). */
 int chipset_init(struct chipset *c, struct pm *pm, uint16_t preset_pm);
+/* Takes the PM block off the I/O bus (the functions go with pci_reset_bus). */
+void chipset_exit(struct chipset *c);
 #endif

@@ -418,3 +418,13 @@ void efivars_exit(void)
 	dbg("UEFI variable store: %llu bytes programmed, %llu blocks erased", (unsigned long long)vars.programs,
 	    (unsigned long long)vars.erases);
 }
+
+void efivars_detach(void)
+{
+	if (vars_slot < 0)
+		return;
+	bus_unregister(BUS_MMIO, vars.base, &vars);
+	if (vm_rom_slot(vars_slot, vars.base, vars.size, vars.mem, false) < 0)
+		warnx("UEFI variable store: cannot unmap the read-only slot");
+	vars_slot = -1;
+}

@@ -31,6 +31,8 @@ int efivars_store_path(const struct efivars_cfg *c, const char **path);
  * it (the file outlives guest resets, as flash does); later calls map it
  * again for the next boot. 0, or -1 after a message. */
 int efivars_attach(const struct efivars_cfg *c, uint64_t fw_base);
+/* The undo of efivars_attach, at the end of each boot. */
+void efivars_detach(void);
 /* At hal's exit: flush what the firmware wrote. */
 void efivars_exit(void);
 

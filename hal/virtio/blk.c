@@ -329,6 +329,7 @@ void virtio_blk_free(struct virtio_blk *b)
 {
 	if (!b)
 		return;
+	pci_unregister(&b->vdev.pci);
 	if (b->started) {
 		uint64_t one = 1;
 		if (write(b->stop_fd, &one, sizeof(one)) == sizeof(one))

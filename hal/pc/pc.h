@@ -1,0 +1,67 @@
+/* The PC hal emulates (docs/architecture.md, "The board"): i440FX/PIIX
+ * chipset, legacy ports, fw_cfg, virtio disks, bochs-display, and what the
+ * firmware or a directly booted kernel is given. main.c owns the process
+ * (command line, signals, terminal, host display and input); this is the
+ * machine. */
+#ifndef PC_H
+#define PC_H
+#include "core/config.h"
+#include "core/hal.h"
+#include "display/fb.h"
+#include "hw/debug.h"
+#include "hw/fwcfg.h"
+#include "hw/i8042.h"
+#include "hw/pm.h"
+#include "hw/reset.h"
+#include "hw/rtc.h"
+#include "hw/serial.h"
+#include "pc/chipset.h"
+
+/* ISA interrupts and fixed places of the board (dsdt.asl says the same). */
+#define PC_PM_BASE      0x600  /* PIIX4 PM block until firmware moves it */
+#define PC_SCI_IRQ      9
+#define PC_COM1_IRQ     4
+#define PC_RTC_IRQ      8
+#define PC_DISPLAY_SLOT 2      /* PCI slot of bochs-display */
+#define PC_DISK_SLOT0   3      /* first virtio-blk; the others follow */
+/* Direct boot: where hal itself places the display's BARs (PCI window). */
+#define PC_DIRECT_LFB   0xFD000000ULL
+#define PC_DIRECT_MMIO  0xFEBF0000ULL
+
+struct pc {
+	struct config *cfg;
+	struct vm vm;
+	struct serial com1;
+	struct i8042 kbc;
+	struct pm pm;
+	struct debugport dbgport;
+	struct reset_ctl resetctl;
+	struct chipset chipset;
+	struct rtc rtc;
+	struct fwcfg fwcfg;
+	struct bochs bochs;
+	struct vgatext vga;
+	int serial_fd;            /* COM1 output, -1: dropped */
+	const char *fw_auto_disk; /* --firmware auto was decided from this disk */
+	uint64_t fw_base;         /* where the firmware image starts; 0: --kernel */
+};
+
+/* One boot of the machine: bring-up, run until the guest stops, tear-down
+ * (board.c). Returns hal's exit code (core/exitcode.h). */
+int pc_run(struct pc *pc);
+
+/* firmware.c: what boots, and what it is given. */
+/* --firmware auto and the checks of --firmware ovmf, once at start from
+ * the first disk's label; sets cfg->firmware. 0 or an exit code. */
+int pc_choose_firmware(struct pc *pc);
+/* fw_cfg's items: memory map, CPUs, boot order and menu, ACPI tables with
+ * the table-loader script. */
+int pc_fwcfg_fill(struct pc *pc);
+/* The firmware image into ROM at the top of 4 GiB (sets fw_base). */
+int pc_load_firmware(struct pc *pc);
+/* UEFI firmware: the variable store, as flash right below the image. */
+bool pc_uefi(const struct pc *pc);
+/* The boot CPU's first instruction: the reset vector, or the kernel that
+ * --kernel loads into RAM with its boot parameters and ACPI tables. */
+int pc_boot(struct pc *pc);
+#endif
