@@ -10,6 +10,7 @@ layers=${*:-unit integration e2e}
 		t0=$(date +%s)
 		case $layer in
 		unit)
+			sh tests/layout.sh
 			for t in "$BUILD"/unit/test_*; do
 				[ -x "$t" ] || continue
 				"$t" || echo "FAIL $(basename "$t"): exited $?"

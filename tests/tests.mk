@@ -29,6 +29,7 @@ $(BUILD)/unit/%: %.c tests/unit/check.h $(HOST_HAL_OBJS) $(HOST_INIT_OBJS)
 -include tests/bench/bench.mk
 
 unit: $(UNIT_BINS)
+	@sh tests/layout.sh
 	@for t in $(UNIT_BINS); do $$t || echo "FAIL $$(basename $$t): exited $$?"; done
 
 test: all $(BUILD)/.test-deps $(UNIT_BINS) $(GUEST_BINS) $(BED_QEMU)

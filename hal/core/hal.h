@@ -138,10 +138,13 @@ void vcpus_stop(struct vm *vm);
 void vcpus_join(struct vm *vm);
 void vcpus_join_destroy(struct vm *vm);
 void vcpu_dump(struct vcpu *v);
-/* Register set-up for the boot paths (boot.c). */
+/* Register set-up for the boot paths (x86/boot.c): flat 0x10/0x18
+ * segments from a GDT written at gdt (guest RAM), paging from cr3 in long
+ * mode. BOOT_RESET keeps KVM's reset state. */
 struct boot_regs {
 	enum { BOOT_RESET, BOOT_PM32, BOOT_LONG64 } mode;
 	uint64_t rip, rsi;
+	uint64_t gdt, cr3;
 };
 int vcpu_set_boot_regs(struct vcpu *v, const struct boot_regs *br);
 
@@ -161,6 +164,9 @@ uint8_t *hal_read_file(const char *what, const char *path, size_t max, size_t *s
 /* pread all n bytes at off (retrying EINTR and short reads): 0, or -1 with
  * errno (0 at end of file). */
 int hal_pread_all(int fd, void *buf, size_t n, uint64_t off);
+
+/* CRC-32 as PNG, zlib and the GPT use it (IEEE 802.3); crc 0 to start. */
+uint32_t crc32_ieee(uint32_t crc, const uint8_t *p, size_t n);
 
 /* ---- logging ---------------------------------------------------------------- */
 #define err(...) hal_log("error", __VA_ARGS__)

@@ -1,4 +1,4 @@
-/* Logging, clocks and reading whole files. */
+/* Logging, clocks, reading whole files, CRC-32. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -86,4 +86,28 @@ fail:
 	if (fd >= 0)
 		close(fd);
 	return NULL;
+}
+
+/* CRC-32 of IEEE 802.3 (reflected, polynomial 0xEDB88320): PNG chunks, GPT
+ * headers and entries. */
+static uint32_t crc_table[256];
+static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
+
+static void crc_init(void)
+{
+	for (uint32_t i = 0; i < 256; i++) {
+			uint32_t c = i;
+			for (int k = 0; k < 8; k++)
+				c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1)));
+			crc_table[i] = c;
+		}
+}
+
+uint32_t crc32_ieee(uint32_t crc, const uint8_t *p, size_t n)
+{
+	pthread_once(&crc_once, crc_init);
+	crc = ~crc;
+	while (n--)
+		crc = crc_table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
+	return ~crc;
 }

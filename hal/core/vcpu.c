@@ -11,7 +11,6 @@
 #include <linux/kvm.h>
 
 #include "core/hal.h"
-#include "x86/boot.h"
 
 static void kick_handler(int sig)
 {
@@ -97,8 +96,8 @@ static void seg(struct kvm_segment *s, uint16_t sel, uint8_t type, bool code64)
 }
 
 /* Protected or long mode with flat 0x10/0x18 segments, as the Linux boot
- * protocol requires. Page tables (long mode) are built by boot.c in guest RAM;
- * the GDT at BOOT_GDT_ADDR is written here so a kernel may reload segments. */
+ * protocol requires. Page tables (long mode) are built by x86/boot.c in guest
+ * RAM; the GDT at br->gdt is written here so a kernel may reload segments. */
 int vcpu_set_boot_regs(struct vcpu *v, const struct boot_regs *br)
 {
 	struct kvm_sregs sr;
@@ -115,11 +114,11 @@ int vcpu_set_boot_regs(struct vcpu *v, const struct boot_regs *br)
 		0x00cf93000000ffffULL,                              /* 0x18 data */
 		0x00008b000000ffffULL,                              /* 0x20 TSS (busy) */
 	};
-	void *g = gpa_ptr(&v->vm->mem, BOOT_GDT_ADDR, sizeof(gdt));
+	void *g = gpa_ptr(&v->vm->mem, br->gdt, sizeof(gdt));
 	if (!g)
 		return -1;
 	memcpy(g, gdt, sizeof(gdt));
-	sr.gdt.base = BOOT_GDT_ADDR;
+	sr.gdt.base = br->gdt;
 	sr.gdt.limit = sizeof(gdt) - 1;
 	sr.idt.base = 0;
 	sr.idt.limit = 0;
@@ -134,7 +133,7 @@ int vcpu_set_boot_regs(struct vcpu *v, const struct boot_regs *br)
 	sr.cr4 = 0;
 	sr.efer = 0;
 	if (lm) {
-		sr.cr3 = BOOT_PML4_ADDR;
+		sr.cr3 = br->cr3;
 		sr.cr4 = 1 << 5;                  /* PAE */
 		sr.cr0 |= 1u << 31;               /* PG */
 		sr.efer = (1 << 8) | (1 << 10);   /* LME | LMA */

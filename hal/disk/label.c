@@ -7,8 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/hal.h"
 #include "disk/label.h"
-#include "display/fb.h" /* png_crc32: the GPT's CRC-32 is the same (IEEE 802.3) */
 
 #define MBR_CODE_SIZE 440     /* then the disk signature, the table, 0x55AA */
 #define MBR_TABLE 446
@@ -47,7 +47,7 @@ static void probe_gpt(disklabel_read_fn *rd, void *ctx, uint64_t size, struct di
 	if (hsize < 92 || hsize > sizeof(h))
 		BAD("header size %u", hsize);
 	memset(h + 16, 0, 4); /* the CRC is computed with its own field zero */
-	if (png_crc32(0, h, hsize) != hcrc)
+	if (crc32_ieee(0, h, hsize) != hcrc)
 		BAD("header CRC mismatch");
 	if (le64(h + 24) != 1)
 		BAD("the header says it is at LBA %llu", (unsigned long long)le64(h + 24));
@@ -65,7 +65,7 @@ static void probe_gpt(disklabel_read_fn *rd, void *ctx, uint64_t size, struct di
 		free(e);
 		BAD("the disk ends inside the partition entries");
 	}
-	if (png_crc32(0, e, len) != ecrc) {
+	if (crc32_ieee(0, e, len) != ecrc) {
 		free(e);
 		BAD("partition entry CRC mismatch");
 	}

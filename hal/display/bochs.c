@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "core/hal.h"
-#include "display/fb.h"
+#include "display/bochs.h"
 
 enum {
 	DISPI_ID, DISPI_XRES, DISPI_YRES, DISPI_BPP, DISPI_ENABLE, DISPI_BANK, DISPI_VIRT_WIDTH,

@@ -44,4 +44,16 @@ void input_key(unsigned linux_code, bool down);
 void input_mouse(int dx, int dy, int wheel, unsigned buttons); /* bit 0 left, 1 right, 2 middle */
 /* The host's power button: an ACPI power-button event for the guest. */
 void machine_power_button(void);
+
+/* The keymap (keymap.c): which devices input goes to (NULL, NULL: none). */
+struct i8042;
+struct pm;
+void input_attach(struct i8042 *k, struct pm *p);
+/* Scancodes of a Linux KEY_* code: 0 when unmapped. Bit 8 = 0xE0 prefix. */
+unsigned keymap_set1(unsigned code);
+unsigned keymap_set2(unsigned code);
+/* QEMU-style key names ("ret", "ctrl", "a", "f5"): Linux code or 0. */
+unsigned keymap_by_name(const char *name);
+/* A character for `type`: Linux code, *shift set when Shift is needed. */
+unsigned keymap_char(char c, bool *shift);
 #endif

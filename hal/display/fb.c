@@ -13,6 +13,7 @@
 
 #include "core/hal.h"
 #include "core/loop.h"
+#include "display/bochs.h"
 #include "display/fb.h"
 
 /* The backends live in kms.c and fbdev.c; a build without them still links. */

@@ -1,5 +1,6 @@
-/* The framebuffer core (fb.c) and the guest display devices behind it
- * (bochs.c, vgatext.c). See docs/display.md. */
+/* The framebuffer core (fb.c): what a guest display device shows
+ * (struct fb_scanout), the pure conversion helpers, screendumps, and the
+ * frame clock that feeds a host backend. See docs/display.md. */
 #ifndef FB_H
 #define FB_H
 #include <pthread.h>
@@ -8,7 +9,6 @@
 #include <stdint.h>
 
 #include "display/display.h"
-#include "hw/pci.h"
 
 /* What the guest's display shows now, as the device sees it. */
 enum fb_kind { FB_OFF, FB_GFX, FB_TEXT };
@@ -50,7 +50,6 @@ int fb_dirty_rows(const uint64_t *bitmap, uint64_t npages, uint64_t offset, int 
 int png_write(const char *path, const uint32_t *px, int w, int h);
 /* The same into memory; malloc'ed, *len set. */
 uint8_t *png_encode(const uint32_t *px, int w, int h, size_t *len);
-uint32_t png_crc32(uint32_t crc, const uint8_t *p, size_t n);
 
 /* ---- the core ---------------------------------------------------------------- */
 
@@ -78,76 +77,4 @@ int fb_screendump(const char *path, char *why, size_t whylen);
 /* "1024x768 gfx 32bpp", "720x400 text", "off" */
 void fb_describe(char *buf, size_t len);
 
-/* ---- vgatext.c: the legacy VGA window 0xA0000-0xBFFFF and text mode --------- */
-
-struct vgatext {
-	uint8_t *mem;            /* 128 KiB, mapped at 0xA0000 */
-	int slot;
-	pthread_mutex_t lock;
-	uint8_t misc, seq_idx, gc_idx, crtc_idx, atc_idx, dac_ridx, dac_widx, dac_sub, pel_mask;
-	bool atc_flip;
-	uint8_t seq[8], gc[16], crtc[32], atc[32];
-	uint8_t dac[256][3];
-	unsigned status_reads;
-};
-
-int vgatext_init(struct vgatext *v);     /* RAM slot at 0xA0000 (needs the VM) */
-void vgatext_exit(struct vgatext *v);
-void vgatext_reset_regs(struct vgatext *v);
-/* Ports 0x3C0-0x3DF. */
-void vgatext_io(void *dev, uint64_t addr, uint8_t *data, uint32_t len, bool is_write);
-void vgatext_scanout(struct vgatext *v, struct fb_scanout *s);
-/* Render cols x rows cells (char, attr) with the built-in 8x16 font. */
-void vgatext_render(uint32_t *dst, int stride_px, const uint8_t *cells, int cols, int rows, int cursor,
-		    bool blink_on);
-extern const uint8_t vga_font8x16[256][16];
-
-/* ---- bochs.c: bochs-display, PCI 1234:1111 class 0x0380 --------------------- */
-
-#define BOCHS_VRAM (16u * 1024 * 1024)
-
-struct bochs {
-	struct pci_dev pci;
-	pthread_mutex_t lock;
-	uint8_t *vram;           /* BOCHS_VRAM bytes: BAR0 */
-	int slot;                /* KVM slot of BAR0, -1 until first mapped */
-	bool lfb_mapped;
-	uint16_t dispi[16];
-	uint8_t edid[128];
-	uint8_t *rom;
-	uint32_t rom_size;
-	uint32_t serial;
-	struct vgatext *vga;     /* shown while DISPI is disabled; may be NULL */
-};
-
-/* rom_path NULL or missing: no ROM BAR (warned when a path was given). */
-int bochs_init(struct bochs *b, struct vgatext *vga, const char *rom_path);
-void bochs_exit(struct bochs *b);
-void bochs_mmio(void *dev, uint64_t addr, uint8_t *data, uint32_t len, bool is_write); /* BAR2 */
-void bochs_dispi_io(void *dev, uint64_t addr, uint8_t *data, uint32_t len, bool is_write); /* 0x1CE */
-void bochs_scanout(void *ctx, struct fb_scanout *s);
-/* Direct boot: place the BARs ourselves and switch to w x h x 32 so the
- * kernel finds a linear framebuffer (boot_params.screen_info). */
-int bochs_direct_mode(struct bochs *b, uint64_t lfb_gpa, uint64_t mmio_gpa, int w, int h);
-void bochs_edid(uint8_t edid[128], int w, int h);
-
-/* ---- keymap.c ------------------------------------------------------------------- */
-
-struct i8042;
-struct pm;
-void input_attach(struct i8042 *k, struct pm *p);
-/* Scancodes of a Linux KEY_* code: 0 when unmapped. Bit 8 = 0xE0 prefix. */
-unsigned keymap_set1(unsigned code);
-unsigned keymap_set2(unsigned code);
-/* QEMU-style key names ("ret", "ctrl", "a", "f5"): Linux code or 0. */
-unsigned keymap_by_name(const char *name);
-/* A character for `type`: Linux code, *shift set when Shift is needed. */
-unsigned keymap_char(char c, bool *shift);
-
-/* ---- control.c -------------------------------------------------------------- */
-
-int control_start(const char *path);
-void control_stop(void);
-/* One command line to one reply line (no newline); exposed for tests. */
-void control_command(const char *line, char *reply, size_t len);
 #endif

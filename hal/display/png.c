@@ -1,30 +1,14 @@
 /* A minimal PNG encoder for screendumps: 8-bit RGB, filter 0 on every row,
  * zlib stream of stored (uncompressed) deflate blocks. Our own code, no
- * third-party parts: CRC-32 (PNG chunks) and Adler-32 (zlib) included. */
+ * third-party parts: Adler-32 (zlib) here, CRC-32 (PNG chunks) in core/util.c. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "core/hal.h"
 #include "display/fb.h"
-
-static uint32_t crc_table[256];
-
-uint32_t png_crc32(uint32_t crc, const uint8_t *p, size_t n)
-{
-	if (!crc_table[1])
-		for (uint32_t i = 0; i < 256; i++) {
-			uint32_t c = i;
-			for (int k = 0; k < 8; k++)
-				c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1)));
-			crc_table[i] = c;
-		}
-	crc = ~crc;
-	while (n--)
-		crc = crc_table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
-	return ~crc;
-}
 
 static void be32(uint8_t *p, uint32_t v)
 {
@@ -39,7 +23,7 @@ static size_t chunk(uint8_t *out, const char *type, size_t len)
 {
 	be32(out, (uint32_t)len);
 	memcpy(out + 4, type, 4);
-	be32(out + 8 + len, png_crc32(0, out + 4, len + 4));
+	be32(out + 8 + len, crc32_ieee(0, out + 4, len + 4));
 	return len + 12;
 }
 

@@ -10,7 +10,7 @@
 #include <sys/mman.h>
 
 #include "core/hal.h"
-#include "display/fb.h"
+#include "display/bochs.h"
 #include "font8x16.h" /* generated: vga_font8x16 */
 
 #define VGA_BASE 0xA0000ULL

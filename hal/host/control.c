@@ -21,6 +21,7 @@
 #include "core/hal.h"
 #include "core/loop.h"
 #include "display/fb.h"
+#include "host/control.h"
 
 #define MAX_CLIENTS 8
 #define LINE_MAX_LEN 1024

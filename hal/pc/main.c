@@ -16,6 +16,7 @@
 #include "core/hal.h"
 #include "core/loop.h"
 #include "display/fb.h"
+#include "host/control.h"
 #include "host/console.h"
 #include "host/evdev.h"
 #include "pc/efivars.h"

@@ -7,7 +7,7 @@
 #define PC_H
 #include "core/config.h"
 #include "core/hal.h"
-#include "display/fb.h"
+#include "display/bochs.h"
 #include "hw/debug.h"
 #include "hw/fwcfg.h"
 #include "hw/i8042.h"

@@ -166,6 +166,8 @@ int bzimage_load(struct guest_mem *m, const struct boot_args *a, struct boot_reg
 		screen_info(bp, a);
 
 	regs->rsi = BOOT_PARAMS_ADDR;
+	regs->gdt = BOOT_GDT_ADDR;
+	regs->cr3 = BOOT_PML4_ADDR;
 	if (use64) {
 		if (build_page_tables(m) < 0)
 			FAIL("no RAM for page tables");

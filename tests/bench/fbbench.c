@@ -12,6 +12,7 @@
 
 #include "core/hal.h"
 #include "core/loop.h"
+#include "display/bochs.h"
 #include "display/fb.h"
 
 struct vm *the_vm;

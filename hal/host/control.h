@@ -1,0 +1,10 @@
+/* --control PATH: hal's control socket (docs/usage.md, "Control socket"). */
+#ifndef CONTROL_H
+#define CONTROL_H
+#include <stddef.h>
+
+int control_start(const char *path);
+void control_stop(void);
+/* One command line to one reply line (no newline); exposed for tests. */
+void control_command(const char *line, char *reply, size_t len);
+#endif
