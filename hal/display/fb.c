@@ -205,13 +205,8 @@ int fb_tick(void)
 	}
 	bool full = !fb.valid || !same_mode(&s, &fb.last);
 	int w = s.kind == FB_OFF ? 640 : s.width, h = s.kind == FB_OFF ? 480 : s.height;
-	if (full) {
-		bool resized = w != fb.sw || h != fb.sh;
-		if (resize_shadow(w, h) < 0)
-			return 0;
-		if (resized && fb.be)
-			full = true;
-	}
+	if (full && resize_shadow(w, h) < 0)
+		return 0;
 	int y0 = h, y1 = 0, nrows = 0;
 	uint64_t npages = s.slot_size / 4096;
 	bool dirty = false;

@@ -1,5 +1,5 @@
 /* ACPI PM1 registers as PIIX4 lays them out from the PM base:
- *   +0 PM1_STS (is_write 1 to clear)  +2 PM1_EN  +4 PM1_CNT  +8 PM_TMR (24 bit)
+ *   +0 PM1_STS (write 1 to clear)  +2 PM1_EN  +4 PM1_CNT  +8 PM_TMR (24 bit)
  * SLP_EN in PM1_CNT hands SLP_TYP to the machine (S5 = power off); the SCI
  * follows STS & EN while SCI_EN is set. */
 #include <string.h>
@@ -36,14 +36,10 @@ static void update_sci(struct pm *p)
 
 static uint8_t reg_read(struct pm *p, unsigned off)
 {
-	uint32_t t;
-	switch (off) {
+	switch (off) { /* PM_TMR (+8) is read by pm_io, as one snapshot */
 	case 0: case 1: return (uint8_t)(p->sts >> (8 * (off & 1)));
 	case 2: case 3: return (uint8_t)(p->en >> (8 * (off & 1)));
 	case 4: case 5: return (uint8_t)(p->cnt >> (8 * (off & 1)));
-	case 8: case 9: case 10: case 11:
-		t = pm_timer(p, now_ns());
-		return (uint8_t)(t >> (8 * (off - 8)));
 	default: return 0xff;
 	}
 }
@@ -65,7 +61,7 @@ void pm_io(void *dev, uint64_t addr, uint8_t *data, uint32_t len, _Bool is_write
 			unsigned o = off + i, sh = 8 * (o & 1);
 			uint16_t v = (uint16_t)(data[i] << sh), m = (uint16_t)(0xff << sh);
 			if (o < 2)
-				p->sts &= (uint16_t)~v; /* is_write one to clear */
+				p->sts &= (uint16_t)~v; /* write one to clear */
 			else if (o < 4)
 				p->en = (uint16_t)((p->en & ~m) | v);
 			else if (o < 6) {
@@ -112,7 +108,7 @@ void pm_gpe_io(void *dev, uint64_t addr, uint8_t *data, uint32_t len, _Bool is_w
 		if (!is_write)
 			data[i] = p->gpe[o];
 		else if (o < 2)
-			p->gpe[o] &= (uint8_t)~data[i]; /* status: is_write one to clear */
+			p->gpe[o] &= (uint8_t)~data[i]; /* status: write one to clear */
 		else
 			p->gpe[o] = data[i];
 	}

@@ -177,6 +177,8 @@ size_t serial_rx(struct serial *s, const uint8_t *buf, size_t len)
 	if (!(s->mcr & MCR_LOOP))
 		while (n < len && rx_count(s) < SERIAL_RX_SIZE)
 			rx_push(s, buf[n++]);
+	if (n < len && !(s->mcr & MCR_LOOP))
+		s->lsr_err |= LSR_OE; /* the rest is lost, as on a real UART */
 	update_irq(s);
 	pthread_mutex_unlock(&s->lock);
 	return n;

@@ -104,9 +104,12 @@ static void on_stdin(void *ctx)
 		}
 		out[m++] = buf[i];
 	}
-	/* The UART FIFO is large; what does not fit is dropped with an overrun,
-	 * as on hardware. */
-	serial_rx(&pc.com1, out, m);
+	/* What does not fit in the UART's receive FIFO is dropped (the guest
+	 * sees an overrun in LSR), as when a terminal types faster than a
+	 * PC reads its serial port. */
+	size_t taken = serial_rx(&pc.com1, out, m);
+	if (taken < m)
+		dbg("serial: receive FIFO full, %zu input bytes dropped", m - taken);
 }
 
 static int signal_fd = -1, stop_requested;
