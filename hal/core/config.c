@@ -100,6 +100,26 @@ static int parse_out(const char *s, enum out_kind *k, const char **path)
 
 #define USAGE(...) do { snprintf(why, whylen, __VA_ARGS__); return CONFIG_USAGE; } while (0)
 
+/* Options that exclude or need each other. */
+static int config_check(struct config *c, char *why, size_t whylen)
+{
+	if (!c->kernel && (c->initrd || c->append))
+		USAGE("--initrd and --append need --kernel");
+	if (c->kernel && c->firmware)
+		USAGE("--kernel and --firmware exclude each other");
+	if (c->kernel && c->boot_menu_ms >= 0)
+		USAGE("--boot-menu is for firmware boots, not --kernel");
+	if (!c->kernel && !c->firmware)
+		c->firmware = "auto"; /* pc/firmware.c: from the first disk's label */
+	/* with auto, pc/firmware.c refuses it once the disk says bios */
+	if (c->efivars && (!c->firmware || !strcmp(c->firmware, "bios")))
+		USAGE("--efivars needs --firmware ovmf (or a UEFI firmware image)");
+	/* the keys come with Debian's OVMF: a PATH image has its own store */
+	if (c->secure_boot && (!c->firmware || (strcmp(c->firmware, "ovmf") && strcmp(c->firmware, "auto"))))
+		USAGE("--secure-boot needs --firmware ovmf (Debian's OVMF and its key store)");
+	return CONFIG_OK;
+}
+
 int config_parse(int argc, char **argv, struct config *c, char *why, size_t whylen)
 {
 	enum { O_KERNEL = 256, O_INITRD, O_APPEND, O_FIRMWARE, O_MEM, O_CPUS, O_SERIAL, O_DEBUGCON, O_ENTRY32, O_NOREBOOT, O_DISK, O_DISPLAY, O_CONTROL, O_EFIVARS, O_BOOTMENU, O_SECUREBOOT, O_EFIVARSDIR };
@@ -121,7 +141,7 @@ int config_parse(int argc, char **argv, struct config *c, char *why, size_t whyl
 	c->cpus = 1;
 	c->serial = OUT_STDIO;
 	c->debugcon = OUT_NONE;
-	c->display = NULL; /* main.c: auto on a Linux VT, none elsewhere */
+	c->display = NULL; /* pc/main.c: auto on a Linux VT, none elsewhere */
 
 	optind = 1;
 	opterr = 0;
@@ -189,19 +209,5 @@ int config_parse(int argc, char **argv, struct config *c, char *why, size_t whyl
 	}
 	if (optind < argc)
 		USAGE("unexpected argument '%s'", argv[optind]);
-	if (!c->kernel && (c->initrd || c->append))
-		USAGE("--initrd and --append need --kernel");
-	if (c->kernel && c->firmware)
-		USAGE("--kernel and --firmware exclude each other");
-	if (c->kernel && c->boot_menu_ms >= 0)
-		USAGE("--boot-menu is for firmware boots, not --kernel");
-	if (!c->kernel && !c->firmware)
-		c->firmware = "auto"; /* main.c: from the first disk's label */
-	/* with auto, main.c refuses it once the disk says bios */
-	if (c->efivars && (!c->firmware || !strcmp(c->firmware, "bios")))
-		USAGE("--efivars needs --firmware ovmf (or a UEFI firmware image)");
-	/* the keys come with Debian's OVMF: a PATH image has its own store */
-	if (c->secure_boot && (!c->firmware || (strcmp(c->firmware, "ovmf") && strcmp(c->firmware, "auto"))))
-		USAGE("--secure-boot needs --firmware ovmf (Debian's OVMF and its key store)");
-	return CONFIG_OK;
+	return config_check(c, why, whylen);
 }

@@ -89,6 +89,17 @@ struct vm {
 	bool stopping;
 	int exit_code;
 	int stop_fd;              /* eventfd, readable once the VM should stop (main loop) */
+
+	/* Memory slots (kvm.c): numbers are handed out in order; a moved or
+	 * unmapped slot keeps its number. */
+#define VM_MAX_SLOTS 32
+	int nslots;
+	bool slot_present[VM_MAX_SLOTS];
+	/* ROM copies the VM owns, unmapped with it (a reboot must not leak the
+	 * firmware image). */
+#define VM_MAX_ROMS 4
+	struct { void *p; uint64_t size; } roms[VM_MAX_ROMS];
+	int nroms;
 };
 
 extern struct vm *the_vm;

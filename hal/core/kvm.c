@@ -13,7 +13,6 @@
 
 struct vm *the_vm;
 
-static int nslots;
 
 static int slot_ioctl(struct vm *vm, uint32_t slot, uint64_t gpa, uint64_t size, void *hva, uint32_t flags)
 {
@@ -32,15 +31,13 @@ static int slot_ioctl(struct vm *vm, uint32_t slot, uint64_t gpa, uint64_t size,
 	return 0;
 }
 
-#define MAX_SLOTS 32
-static bool slot_present[MAX_SLOTS];
 
 static int set_slot(struct vm *vm, uint64_t gpa, uint64_t size, void *hva, uint32_t flags)
 {
-	if (nslots == MAX_SLOTS || slot_ioctl(vm, (uint32_t)nslots, gpa, size, hva, flags) < 0)
+	if (vm->nslots == VM_MAX_SLOTS || slot_ioctl(vm, (uint32_t)vm->nslots, gpa, size, hva, flags) < 0)
 		return -1;
-	slot_present[nslots] = true;
-	return nslots++;
+	vm->slot_present[vm->nslots] = true;
+	return vm->nslots++;
 }
 
 int vm_ram_slot(uint64_t gpa, uint64_t size, void *hva, bool dirty_log)
@@ -50,20 +47,20 @@ int vm_ram_slot(uint64_t gpa, uint64_t size, void *hva, bool dirty_log)
 
 static int slot_move(int slot, uint64_t gpa, uint64_t size, void *hva, uint32_t flags, bool present)
 {
-	if (slot < 0 || slot >= nslots)
+	if (slot < 0 || slot >= the_vm->nslots)
 		return -1;
 	/* KVM moves a slot by deleting it (size 0) and adding it again; deleting
 	 * one that is not there is an error. */
-	if (slot_present[slot]) {
+	if (the_vm->slot_present[slot]) {
 		if (slot_ioctl(the_vm, (uint32_t)slot, 0, 0, hva, 0) < 0)
 			return -1;
-		slot_present[slot] = false;
+		the_vm->slot_present[slot] = false;
 	}
 	if (!present)
 		return 0;
 	if (slot_ioctl(the_vm, (uint32_t)slot, gpa, size, hva, flags) < 0)
 		return -1;
-	slot_present[slot] = true;
+	the_vm->slot_present[slot] = true;
 	return 0;
 }
 
@@ -85,19 +82,15 @@ int vm_dirty_log(int slot, uint64_t *bitmap)
 	return ioctl(the_vm->vm_fd, KVM_GET_DIRTY_LOG, &d) < 0 ? -1 : 0;
 }
 
-/* ROM copies the VM owns: unmapped with it (vm_destroy), so a guest reboot
- * does not leak the firmware image. */
-#define MAX_ROMS 4
-static struct { void *p; uint64_t size; } roms[MAX_ROMS];
-static int nroms;
 
 int vm_add_rom(uint64_t gpa, const void *data, uint64_t size)
 {
 	/* A private read-only copy: guest writes exit as MMIO and are dropped, so
 	 * the image stays pristine across resets (SeaBIOS re-copies from it). */
 	uint64_t map = (size + 4095) & ~4095ULL;
-	if (nroms == MAX_ROMS) {
-		err("more than %d ROM images", MAX_ROMS);
+	struct vm *vm = the_vm;
+	if (vm->nroms == VM_MAX_ROMS) {
+		err("more than %d ROM images", VM_MAX_ROMS);
 		return -1;
 	}
 	void *p = mmap(NULL, map, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -107,9 +100,9 @@ int vm_add_rom(uint64_t gpa, const void *data, uint64_t size)
 	}
 	memcpy(p, data, size);
 	mprotect(p, map, PROT_READ);
-	roms[nroms].p = p;
-	roms[nroms++].size = map;
-	return set_slot(the_vm, gpa, map, p, KVM_MEM_READONLY) < 0 ? -1 : 0;
+	vm->roms[vm->nroms].p = p;
+	vm->roms[vm->nroms++].size = map;
+	return set_slot(vm, gpa, map, p, KVM_MEM_READONLY) < 0 ? -1 : 0;
 }
 
 static int vm_open(struct vm *vm, int ncpus)
@@ -210,11 +203,11 @@ void vm_destroy(struct vm *vm)
 	if (vm->kvm_fd >= 0)
 		close(vm->kvm_fd);
 	vm->vm_fd = vm->kvm_fd = -1;
-	nslots = 0;
-	memset(slot_present, 0, sizeof(slot_present));
-	while (nroms > 0) {
-		nroms--;
-		munmap(roms[nroms].p, roms[nroms].size);
+	vm->nslots = 0;
+	memset(vm->slot_present, 0, sizeof(vm->slot_present));
+	while (vm->nroms > 0) {
+		vm->nroms--;
+		munmap(vm->roms[vm->nroms].p, vm->roms[vm->nroms].size);
 	}
 	pthread_mutex_destroy(&vm->lock);
 }

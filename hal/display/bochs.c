@@ -24,7 +24,6 @@ enum {
 	MAX_XRES = 2560, MAX_YRES = 1600,
 };
 
-static uint16_t dispi_index; /* port 0x1CE */
 
 /* ---- EDID: one 128-byte block, preferred mode w x h ------------------------ */
 
@@ -166,13 +165,13 @@ void bochs_dispi_io(void *dev, uint64_t addr, uint8_t *data, uint32_t len, bool 
 	uint16_t v = len >= 2 ? (uint16_t)(data[0] | data[1] << 8) : data[0];
 	if (addr == 0x1ce) {
 		if (is_write)
-			dispi_index = v;
+			b->dispi_index = v;
 		else
-			v = dispi_index;
+			v = b->dispi_index;
 	} else if (is_write) {
-		dispi_write(b, dispi_index, v);
+		dispi_write(b, b->dispi_index, v);
 	} else {
-		v = dispi_read(b, dispi_index);
+		v = dispi_read(b, b->dispi_index);
 	}
 	if (!is_write)
 		for (uint32_t i = 0; i < len; i++)

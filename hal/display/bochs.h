@@ -44,6 +44,7 @@ struct bochs {
 	uint8_t *vram;           /* BOCHS_VRAM bytes: BAR0 */
 	int slot;                /* KVM slot of BAR0, -1 until first mapped */
 	bool lfb_mapped;
+	uint16_t dispi_index;    /* port 0x1CE */
 	uint16_t dispi[16];
 	uint8_t edid[128];
 	uint8_t *rom;
