@@ -1,0 +1,72 @@
+/* Host network backends (docs/network.md): where the guest NIC's frames go.
+ * `--net MODE[,options]`, repeatable:
+ *   bridge=BR    a new tap attached to bridge BR, removed at exit
+ *   tap=IF       an existing (or new, persistent) tap IF the user manages
+ *   macvtap=IF   a new macvtap on IF (bridge mode), removed at exit
+ *   user[,hostfwd=tcp::HOSTPORT-:GUESTPORT]...  Debian's passt, no root
+ *   none         no NIC
+ * with ,mac=52:54:00:xx:xx:xx and ,model=virtio (the default; e1000 later).
+ * A backend moves whole Ethernet frames; with vnet_hdr each frame starts
+ * with a 12-byte struct virtio_net_hdr_v1 (checksum and segmentation
+ * offloads passed through to the host kernel). */
+#ifndef NET_H
+#define NET_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#define NET_MAX_NICS 4
+#define NET_HDR_LEN 12 /* struct virtio_net_hdr_v1 (virtio 1.x 5.1.6) */
+
+enum net_mode { NET_NONE, NET_BRIDGE, NET_TAP, NET_MACVTAP, NET_USER };
+
+#define NET_MAX_FWD 8
+struct net_spec {
+	enum net_mode mode;
+	char ifname[16];          /* bridge, tap or macvtap parent (IFNAMSIZ) */
+	uint8_t mac[6];
+	bool mac_set;             /* ,mac= given; else derived (net_default_mac) */
+	char model[8];            /* "virtio" */
+	int nfwd;                 /* user: ,hostfwd= */
+	struct { uint16_t host, guest; } fwd[NET_MAX_FWD];
+};
+
+/* Parse one --net argument; 0, or -1 with why naming the bad part. */
+int net_parse(const char *arg, struct net_spec *s, char *why, size_t whylen);
+/* A stable MAC for NIC `index` of a guest: 52:54:00 + 3 bytes hashed from
+ * `seed` (the first disk's path or label id), so a DHCP server hands the
+ * same lease after a reboot. */
+void net_default_mac(const char *seed, int index, uint8_t mac[6]);
+
+struct net_backend {
+	enum net_mode mode;
+	int fd;                   /* poll it for POLLIN (frames) / POLLOUT */
+	bool vnet_hdr;            /* frames carry NET_HDR_LEN bytes of header */
+	bool offload;             /* the host takes csum/TSO frames (TUNSETOFFLOAD done) */
+	char ifname[16];          /* the tap/macvtap hal created or opened */
+	bool created;             /* hal created ifname: net_close removes it */
+	pid_t helper;             /* passt, or 0 */
+	/* stream framing (passt): 4-byte big-endian length before each frame */
+	bool stream;
+	uint8_t rxbuf[65536 + 4];
+	size_t rxlen;
+};
+
+/* Opens the backend (creating the tap/macvtap and attaching it, starting
+ * passt); 0, or -1 with why saying what is missing (a bridge that does not
+ * exist, no permission for /dev/net/tun, passt not installed: the package
+ * to install) and nothing left behind. */
+int net_open(const struct net_spec *s, int index, struct net_backend *b, char *why, size_t whylen);
+/* Offer the guest's offloads (virtio-net feature bits negotiated): tap
+ * TUNSETOFFLOAD. 0 or -1. */
+int net_set_offload(struct net_backend *b, bool csum, bool tso4, bool tso6, bool ecn, bool ufo);
+/* One frame out (iov: vnet header first when vnet_hdr); -1 with errno
+ * EAGAIN when the host cannot take it now. */
+ssize_t net_send(struct net_backend *b, const struct iovec *iov, int n);
+/* One frame in, into iov; its length, 0 when none waits (EAGAIN), -1 on a
+ * dead backend. A frame longer than iov is dropped (and counted). */
+ssize_t net_recv(struct net_backend *b, const struct iovec *iov, int n);
+void net_close(struct net_backend *b);
+#endif
