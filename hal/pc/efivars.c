@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "core/hal.h"
+#include "disk/disk.h"
 #include "disk/label.h"
 #include "hw/pflash.h"
 #include "pc/efivars.h"
@@ -263,16 +264,12 @@ static void vars_set_array(void *ctx, bool array)
 		warnx("UEFI variable store: cannot %s the read-only slot", array ? "map" : "unmap");
 }
 
-/* The first disk's path without its options (PATH[,ro][,serial=S]). */
+/* The first disk's path without its options; NULL without a disk or when
+ * the path does not fit. */
 static const char *disk_path(const char *disk)
 {
 	static char buf[4096];
-	size_t n = strcspn(disk, ",");
-	if (n >= sizeof(buf))
-		return NULL;
-	memcpy(buf, disk, n);
-	buf[n] = 0;
-	return buf;
+	return disk && disk_spec_path(disk, buf, sizeof(buf)) == 0 ? buf : NULL;
 }
 
 /* --efivars-dir: DIR/<id>.efivars, the id from the disk's label, so that a
@@ -292,7 +289,7 @@ static int dir_path(const char *dir, const char *disk, const char **out)
 		err("--efivars-dir %s: not a directory", dir);
 		return -1;
 	}
-	const char *path = disk ? disk_path(disk) : NULL;
+	const char *path = disk_path(disk);
 	if (!path) {
 		hal_log(NULL, "UEFI variables: no --disk to name a store in %s by: in memory only", dir);
 		return 0;
@@ -332,11 +329,11 @@ int efivars_store_path(const struct efivars_cfg *c, const char **out)
 		return 0;
 	if (c->efivars_dir)
 		return dir_path(c->efivars_dir, c->disk, out);
-	const char *path = c->disk ? disk_path(c->disk) : NULL;
+	const char *path = disk_path(c->disk);
 	struct stat st;
-	if (!path || strlen(path) + sizeof(".efivars") > sizeof(buf) || stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+	if (!path || stat(path, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    (size_t)snprintf(buf, sizeof(buf), "%s.efivars", path) >= sizeof(buf))
 		return 0;
-	snprintf(buf, sizeof(buf), "%s.efivars", path);
 	*out = buf;
 	return 0;
 }
