@@ -94,6 +94,10 @@ $(UAPI)/.stamp: | $(BUILD)/.deps
 	@ln -sfn /usr/include/asm-generic $(UAPI)/asm-generic
 	@ln -sfn /usr/include/$$(gcc -print-multiarch)/asm $(UAPI)/asm
 	@touch $@
+# <asm/bootparam.h> (hal/x86/boot.c) includes <video/edid.h>. A rule of its
+# own, so that a build directory made before it gets the link too.
+$(UAPI)/video: | $(UAPI)/.stamp
+	@ln -sfn /usr/include/video $@
 
 # --- ACPI DSDT, compiled with iasl into a C array ----------------------------
 $(BUILD)/gen/dsdt.hex: hal/x86/dsdt.asl $(BUILD)/.deps
@@ -110,7 +114,7 @@ $(BUILD)/gen/font8x16.h: $(BUILD)/gen/mkfont $(BUILD)/.deps
 $(BUILD)/musl/hal/display/vgatext.o $(BUILD)/host/hal/display/vgatext.o: $(BUILD)/gen/font8x16.h
 
 # --- static musl programs ----------------------------------------------------
-$(BUILD)/musl/%.o: %.c $(UAPI)/.stamp $(BUILD)/gen/dsdt.hex $(HAL_HDRS) $(wildcard init/*.h)
+$(BUILD)/musl/%.o: %.c $(UAPI)/.stamp $(BUILD)/gen/dsdt.hex $(HAL_HDRS) $(wildcard init/*.h) | $(UAPI)/video
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
 	@$(MUSLCC) $(MUSL_CFLAGS) -c $< -o $@
