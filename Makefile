@@ -106,9 +106,9 @@ $(BUILD)/gen/dsdt.hex: hal/x86/dsdt.asl $(BUILD)/.deps
 
 # --- VGA text font: a Debian console font (console-setup-linux) to a C array
 FONT_PSF := /usr/share/consolefonts/Uni2-VGA16.psf.gz
-$(BUILD)/gen/mkfont: hal/tools/mkfont.c | $(BUILD)/.dir
+$(BUILD)/gen/mkfont: hal/tools/mkfont.c hal/core/endian.h | $(BUILD)/.dir
 	@mkdir -p $(BUILD)/gen
-	$(HOSTCC) -std=c11 -O2 -Wall -Wextra -Werror -o $@ $<
+	$(HOSTCC) -std=c11 -O2 -Wall -Wextra -Werror -Ihal -o $@ $<
 $(BUILD)/gen/font8x16.h: $(BUILD)/gen/mkfont $(BUILD)/.deps
 	gzip -dc $(FONT_PSF) | $(BUILD)/gen/mkfont >$@.tmp && mv $@.tmp $@
 $(BUILD)/musl/hal/display/vgatext.o $(BUILD)/host/hal/display/vgatext.o: $(BUILD)/gen/font8x16.h
