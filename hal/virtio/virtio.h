@@ -1,10 +1,11 @@
 /* virtio: split virtqueues (virtq.c), the transitional virtio-pci transport
- * (virtio_pci.c) and the block device (virtio_blk.c). See docs/virtio.md. */
+ * (pci.c) and the block device (blk.c). See docs/virtio.md. */
 #ifndef VIRTIO_H
 #define VIRTIO_H
 #include <sys/uio.h>
 
 #include "core/hal.h"
+#include "disk/disk.h"
 #include "hw/pci.h"
 
 /* ---- split virtqueue (virtq.c): no PCI, no KVM ----------------------------- */
@@ -43,7 +44,7 @@ bool virtq_need_irq(struct virtq *q, const struct guest_mem *m, uint16_t old);
 /* EVENT_IDX only: publish avail_event = last_avail; true if more arrived. */
 bool virtq_arm(struct virtq *q, const struct guest_mem *m);
 
-/* ---- virtio-pci transport (virtio_pci.c) ------------------------------------ */
+/* ---- virtio-pci transport (pci.c) ------------------------------------------ */
 
 #define VIRTIO_F_VERSION_1     (1ULL << 32)
 #define VIRTIO_RING_F_INDIRECT (1ULL << 28)
@@ -101,7 +102,7 @@ void virtio_legacy_io(void *dev, uint64_t addr, uint8_t *data, uint32_t len, boo
 void virtio_modern_io(void *dev, uint64_t addr, uint8_t *data, uint32_t len, bool is_write);
 void virtio_msix_io(void *dev, uint64_t addr, uint8_t *data, uint32_t len, bool is_write);
 
-/* ---- virtio-blk (virtio_blk.c) ---------------------------------------------- */
+/* ---- virtio-blk (blk.c) ---------------------------------------------------- */
 
 enum { VIRTIO_BLK_T_IN = 0, VIRTIO_BLK_T_OUT = 1, VIRTIO_BLK_T_FLUSH = 4, VIRTIO_BLK_T_GET_ID = 8,
        VIRTIO_BLK_T_DISCARD = 11, VIRTIO_BLK_T_WRITE_ZEROES = 13 };
@@ -109,11 +110,8 @@ enum { VIRTIO_BLK_S_OK = 0, VIRTIO_BLK_S_IOERR = 1, VIRTIO_BLK_S_UNSUPP = 2 };
 
 struct virtio_blk {
 	struct virtio_dev vdev;
-	char path[256];
-	char serial[21];
-	int fd;
-	bool ro;
-	uint64_t sectors;
+	struct disk disk;             /* the image or device: path, ro, size */
+	char serial[DISK_SERIAL_MAX + 1]; /* GET_ID: serial=S or "hal-disk<index>" */
 	int stop_fd;
 	pthread_t thread;
 	bool started;
@@ -124,7 +122,7 @@ struct virtio_blk {
  * Call after vm_create; 0 or -1 with the reason in why. */
 int virtio_blk_create(const char *spec, int slot, char *why, size_t whylen);
 void virtio_blk_destroy_all(void);
-/* Without KVM (tests): parse and open, no PCI registration, no thread;
+/* Without KVM (tests): disk_open, no PCI registration, no thread;
  * set vdev.mem, then drive the BAR handlers and virtio_blk_process. */
 struct virtio_blk *virtio_blk_new(const char *spec, int index, char *why, size_t whylen);
 void virtio_blk_free(struct virtio_blk *b);
