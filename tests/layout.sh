@@ -9,6 +9,8 @@
 #   layout-host     host/ reaches the machine only through the display and
 #                   input interfaces (display/display.h, display/fb.h)
 #   layout-board    pc/ (the board) is the top: nothing else includes it
+#   layout-net      net/ (host network backends) includes core/ and net/ only,
+#                   and the rest of hal reaches it through net/net.h
 cd "$(dirname "$0")/.." || exit 1
 
 check() { # NAME DESCRIPTION: offending lines on stdin
@@ -36,6 +38,11 @@ inc hal/host/*.[ch] | grep '#include "' |
 inc hal/core/*.[ch] hal/hw/*.[ch] hal/virtio/*.[ch] hal/x86/*.[ch] hal/disk/*.[ch] hal/display/*.[ch] \
 	hal/host/*.[ch] | grep '#include "pc/' |
 	check layout-board "the board is included from below"
+inc hal/net/*.[ch] | grep '#include "' | grep -vE '#include "(core|net)/[a-z0-9_]+\.h"' |
+	check layout-net "net/ includes a layer above core/"
+inc hal/core/*.[ch] hal/x86/*.[ch] hal/pc/*.[ch] hal/hw/*.[ch] hal/virtio/*.[ch] hal/disk/*.[ch] \
+	hal/display/*.[ch] hal/host/*.[ch] | grep '#include "net/' | grep -v '#include "net/net\.h"' |
+	check layout-net-api "net/'s inside included from outside (net/net.h is its interface)"
 # Every source file sits in a layer: a new folder needs a rule above.
-ls hal/*/*.c | grep -vE '^hal/(core|x86|pc|hw|virtio|disk|display|host|tools)/' |
+ls hal/*/*.c | grep -vE '^hal/(core|x86|pc|hw|virtio|disk|display|host|net|tools)/' |
 	check layout-known "a source folder no rule covers"
