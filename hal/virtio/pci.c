@@ -104,6 +104,8 @@ static void reset(struct virtio_dev *v)
 	while (v->inflight) /* let the I/O thread finish touching guest memory */
 		pthread_cond_wait(&v->idle, &v->lock);
 	v->status = v->isr = 0;
+	if (v->status_changed)
+		v->status_changed(v);
 	v->guest_features = 0;
 	v->dev_feat_sel = v->drv_feat_sel = 0;
 	v->broken = false;
@@ -126,6 +128,8 @@ static void set_status(struct virtio_dev *v, uint8_t val)
 	    ((v->guest_features & ~v->host_features) || !(v->guest_features & VIRTIO_F_VERSION_1)))
 		val &= (uint8_t)~VIRTIO_S_FEATURES_OK;
 	v->status = (uint8_t)(val | (v->broken ? VIRTIO_S_NEEDS_RESET : 0));
+	if (v->status_changed)
+		v->status_changed(v);
 }
 
 static uint8_t read_isr(struct virtio_dev *v)

@@ -39,6 +39,9 @@ struct vq_chain {
  * must be marked broken). */
 int virtq_pop(struct virtq *q, const struct guest_mem *m, struct vq_chain *c);
 void virtq_push(struct virtq *q, const struct guest_mem *m, uint16_t head, uint32_t len);
+/* Give back the last n chains popped and not pushed: the next pops see them
+ * again (a receive that did not fit). */
+void virtq_unpop(struct virtq *q, uint16_t n);
 /* After pushes since used index `old`: does the driver want an interrupt? */
 bool virtq_need_irq(struct virtq *q, const struct guest_mem *m, uint16_t old);
 /* EVENT_IDX only: publish avail_event = last_avail; true if more arrived. */
@@ -55,8 +58,8 @@ bool virtq_arm(struct virtq *q, const struct guest_mem *m);
 #define VIRTIO_S_FEATURES_OK 8
 #define VIRTIO_S_NEEDS_RESET 0x40
 #define VIRTIO_NO_VECTOR 0xffff
-#define VIRTIO_MAX_QUEUES 2
-#define VIRTIO_MSIX_VECS 2       /* config + one queue */
+#define VIRTIO_MAX_QUEUES 3      /* virtio-net: receive, transmit, control */
+#define VIRTIO_MSIX_VECS 4       /* config + a vector per queue */
 #define VIRTIO_LEGACY_SIZE 0x80  /* BAR0: 24-byte header + device config */
 #define VIRTIO_CONFIG_MAX 64
 
@@ -84,6 +87,9 @@ struct virtio_dev {
 	unsigned ioev_on[2];                /* bit q: queue q's ioeventfd is assigned */
 	/* A notify write that reached hal (no ioeventfd): called without the lock. */
 	void (*notify)(struct virtio_dev *v, int q);
+	/* Optional: the driver changed the status or reset the device (status 0,
+	 * queues not yet cleared). Called with the lock held. */
+	void (*status_changed)(struct virtio_dev *v);
 	/* Replaceable for unit tests. */
 	int (*signal_msi)(uint64_t addr, uint32_t data);
 	int (*ioeventfd)(uint64_t addr, uint32_t len, bool pio, int fd, bool assign);
@@ -127,4 +133,44 @@ void virtio_blk_destroy_all(void);
 struct virtio_blk *virtio_blk_new(const char *spec, int index, char *why, size_t whylen);
 void virtio_blk_free(struct virtio_blk *b);
 void virtio_blk_process(struct virtio_blk *b);
+
+/* ---- virtio-net (net.c) ------------------------------------------------------- */
+
+#include "net/net.h"
+#include "net/vhost.h"
+
+#define VIRTIO_NET_FRAME_MAX (65535 + 14 + 4) /* a 64 KiB GSO packet, its Ethernet and VLAN headers */
+
+struct virtio_net {
+	struct virtio_dev vdev;
+	struct net_backend be;
+	uint8_t mac[6];
+	int stop_fd;
+	pthread_t thread;
+	bool started;
+	uint8_t *rom;                 /* iPXE, or NULL */
+	uint64_t offload_feats;       /* guest features the backend's offloads follow */
+	/* A received frame not yet in the guest's buffers: 12-byte header, data. */
+	uint8_t frame[NET_HDR_LEN + VIRTIO_NET_FRAME_MAX];
+	size_t frame_len;             /* 0: none */
+	bool tx_blocked;              /* the backend said EAGAIN: wait for POLLOUT */
+	/* vhost-net: the kernel serves queues 0 and 1 while vhost_on. */
+	struct vhost_net vh;
+	struct vhost_ring rings[2];
+	bool vhost_on, vhost_failed;
+	int wake_fd;                  /* the I/O thread looks at vhost_on again */
+	uint64_t rx_frames, tx_frames, rx_dropped, tx_dropped;
+	struct vq_chain chain, first; /* being served; the first chain of a merged receive */
+};
+
+/* The NIC of `--net SPEC` (net.h) at PCI 00:<slot>.0 with its I/O thread;
+ * `rom`: iPXE for firmware boots, or NULL. 0, or -1 with why. */
+int virtio_net_create(const struct net_spec *spec, int index, int slot, const char *rom, char *why, size_t whylen);
+void virtio_net_destroy_all(void);
+/* Without KVM (tests): the device over an open backend, no PCI, no thread;
+ * then drive the BAR handlers and virtio_net_process. */
+struct virtio_net *virtio_net_new(const struct net_backend *be, const uint8_t mac[6]);
+void virtio_net_free(struct virtio_net *n);
+/* Serve what can be served now: transmit, receive, control. */
+void virtio_net_process(struct virtio_net *n);
 #endif
