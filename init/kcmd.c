@@ -25,6 +25,9 @@ static const struct {
 	[KCMD_DISK_WAIT] = { "disk_wait", NULL },
 	[KCMD_CONF] = { "conf", NULL },          /* hal.conf path, default /hal.conf */
 	[KCMD_EFIVARS_DIR] = { "efivars_dir", NULL }, /* init mounts /boot for it: kcmd_efivars_dir */
+	[KCMD_NET] = { "net", NULL },            /* init makes br0 for it: --net from inet_choose */
+	[KCMD_NET_WAIT] = { "net_wait", NULL },  /* seconds for a carrier, default 3 */
+	[KCMD_IP] = { "ip", NULL },              /* the HAL's own address: dhcp or none */
 };
 
 const char *kcmd_key_name(enum kcmd_key k) { return k < KCMD_NKEYS ? keys[k].name : "?"; }
