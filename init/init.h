@@ -60,10 +60,12 @@ long kcmd_get_long(const struct kcmd_config *c, enum kcmd_key k, long dflt);
  * disk_path replaces hal.disk's spec (pass NULL for no --disk); a ",ro"
  * suffix of hal.disk is kept. efivars_dir, when not NULL, becomes
  * --efivars-dir (before hal.args, whose --efivars still wins in hal).
+ * net, when not NULL, becomes --net NET (before hal.args: a --net there
+ * adds a NIC, hal's --net being repeatable).
  * Returns argc and a NULL-terminated malloc'd vector (kcmd_free), or -1
  * with *why set (bad hal.args quoting). */
-int kcmd_hal_argv(const struct kcmd_config *c, const char *disk_path, const char *efivars_dir, char ***argv,
-		  const char **why);
+int kcmd_hal_argv(const struct kcmd_config *c, const char *disk_path, const char *efivars_dir, const char *net,
+		  char ***argv, const char **why);
 /* Where hal keeps per-disk UEFI variable stores: hal.efivars_dir, default
  * KCMD_EFIVARS_DIR_DEFAULT on the boot medium's ESP; NULL for "none". */
 #define KCMD_EFIVARS_DIR_DEFAULT "/boot/hal/efivars"
