@@ -391,6 +391,34 @@ static void test_dhcp_script(void)
 	rmtree(dir);
 }
 
+/* rdroot/hal.conf's commented network examples, uncommented one by one,
+ * are valid (run from the top of the tree, as make unit does). */
+static void test_conf_examples(void)
+{
+	char *text = init_read_file("rdroot/hal.conf", NULL);
+	CHECK(text);
+	int n = 0;
+	for (char *l = strtok(text, "\n"); l; l = strtok(NULL, "\n")) {
+		if (strncmp(l, "#net", 4) && strncmp(l, "#ip=", 4))
+			continue;
+		struct kcmd_config c = { 0 };
+		struct inet_want w;
+		char msg[400];
+		int bad = kcmd_parse_conf(&c, l + 1);
+		int r = inet_parse_want(&c, &w, msg, sizeof(msg));
+		kcmd_config_free(&c);
+		if (bad || r) {
+			printf("  %s: %s\n", l + 1, msg);
+			free(text);
+		}
+		CHECK_EQ(bad, 0);
+		CHECK_EQ(r, 0);
+		n++;
+	}
+	free(text);
+	CHECK(n >= 6);
+}
+
 int main(void)
 {
 	init_log_level = 0;
@@ -406,5 +434,6 @@ int main(void)
 	RUN(test_ports_of_bridges);
 	RUN(test_want_values);
 	RUN(test_dhcp_script);
+	RUN(test_conf_examples);
 	return 0;
 }
