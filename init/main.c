@@ -562,7 +562,8 @@ static int net_step(long long now)
 			continue;
 		snprintf(net_upped[nnet_upped++], INET_NAMELEN, "%s", sc.nic[i].name);
 		if (inet_link(sc.nic[i].name, true) < 0)
-			ilog_warn("network: cannot bring %s up: %s", sc.nic[i].name, strerror(errno));
+			ilog_warn("network: cannot bring %s up: %s%s", sc.nic[i].name, strerror(errno),
+				  errno == ENOENT ? " (missing firmware? see dmesg)" : "");
 	}
 	struct inet_plan plan;
 	if (inet_choose(&net_want, &sc, "/sys", now >= net_deadline, &plan)) {

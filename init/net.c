@@ -404,10 +404,10 @@ int inet_choose(const struct inet_want *w, const struct inet_scan *sc, const cha
 			 given && strcmp(given, pick->name) ? " = " : "", given && strcmp(given, pick->name) ? given : "",
 			 ncarrier ? " (carrier)" : nocarrier);
 		if (w->mode == INET_MODE_BRIDGE && nusable > 1) {
-			addf(p->msg, sizeof(p->msg), "; also wired, not in " INET_BRIDGE ":");
-			for (int i = 0; i < sc->n; i++)
+			addf(p->msg, sizeof(p->msg), "; also wired, not in " INET_BRIDGE ": ");
+			for (int i = 0, k = 0; i < sc->n; i++)
 				if (inet_probe(w, &sc->nic[i]) && &sc->nic[i] != pick)
-					addf(p->msg, sizeof(p->msg), " %s (%s)", sc->nic[i].name,
+					addf(p->msg, sizeof(p->msg), "%s%s (%s)", k++ ? ", " : "", sc->nic[i].name,
 					     sc->nic[i].carrier ? "carrier" : "no carrier");
 		}
 		break;
@@ -466,7 +466,8 @@ int inet_apply(const struct inet_plan *p, const char *sysroot)
 {
 	for (int i = 0; i < p->nup; i++)
 		if (inet_link(p->up[i], true) < 0)
-			ilog_warn("network: cannot bring %s up: %s", p->up[i], strerror(errno));
+			ilog_warn("network: cannot bring %s up: %s%s", p->up[i], strerror(errno),
+				  errno == ENOENT ? " (missing firmware? see dmesg)" : "");
 	if (!p->bridge)
 		return 0;
 	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
