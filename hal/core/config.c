@@ -57,6 +57,8 @@ void config_usage(FILE *f)
 		"                       where port 0x402 debug output goes (default none)\n"
 		"  --entry32            use the kernel's 32-bit entry even if it has a 64-bit one\n"
 		"  --no-reboot          exit (status 4) when the guest resets instead of restarting it\n"
+		"  --no-sandbox         no seccomp allow-lists on the vCPU and I/O threads\n"
+		"                       (docs/security.md)\n"
 		"  -v, --verbose        log what hal does\n"
 		"  -h, --help           this text\n"
 		"  -V, --version        hal's version\n\n"
@@ -127,7 +129,7 @@ static int config_check(struct config *c, char *why, size_t whylen)
 
 int config_parse(int argc, char **argv, struct config *c, char *why, size_t whylen)
 {
-	enum { O_KERNEL = 256, O_INITRD, O_APPEND, O_FIRMWARE, O_MEM, O_CPUS, O_SERIAL, O_DEBUGCON, O_ENTRY32, O_NOREBOOT, O_DISK, O_DISPLAY, O_CONTROL, O_EFIVARS, O_BOOTMENU, O_SECUREBOOT, O_EFIVARSDIR, O_NET };
+	enum { O_KERNEL = 256, O_INITRD, O_APPEND, O_FIRMWARE, O_MEM, O_CPUS, O_SERIAL, O_DEBUGCON, O_ENTRY32, O_NOREBOOT, O_DISK, O_DISPLAY, O_CONTROL, O_EFIVARS, O_BOOTMENU, O_SECUREBOOT, O_EFIVARSDIR, O_NET, O_NOSANDBOX };
 	static const struct option opts[] = {
 		{ "kernel", required_argument, 0, O_KERNEL }, { "initrd", required_argument, 0, O_INITRD },
 		{ "append", required_argument, 0, O_APPEND }, { "firmware", required_argument, 0, O_FIRMWARE },
@@ -137,6 +139,7 @@ int config_parse(int argc, char **argv, struct config *c, char *why, size_t whyl
 		{ "disk", required_argument, 0, O_DISK }, { "display", required_argument, 0, O_DISPLAY },
 		{ "control", required_argument, 0, O_CONTROL }, { "efivars", required_argument, 0, O_EFIVARS },
 		{ "efivars-dir", required_argument, 0, O_EFIVARSDIR }, { "net", required_argument, 0, O_NET },
+		{ "no-sandbox", no_argument, 0, O_NOSANDBOX },
 		{ "boot-menu", required_argument, 0, O_BOOTMENU }, { "secure-boot", no_argument, 0, O_SECUREBOOT }, { "verbose", no_argument, 0, 'v' },
 		{ "help", no_argument, 0, 'h' }, { "version", no_argument, 0, 'V' }, { 0, 0, 0, 0 },
 	};
@@ -210,6 +213,7 @@ int config_parse(int argc, char **argv, struct config *c, char *why, size_t whyl
 				USAGE("at most %d --net options", HAL_MAX_NICS);
 			c->nets[c->nnets++] = optarg;
 			break;
+		case O_NOSANDBOX: c->no_sandbox = true; break;
 		case 'v': c->verbose = true; break;
 		case 'h': config_usage(stdout); return CONFIG_EXIT;
 		case 'V': printf("hal %s\n", HAL_VERSION); return CONFIG_EXIT;

@@ -31,6 +31,7 @@ struct config {
 	const char *nets[HAL_MAX_NICS];   /* --net MODE[,options] (net/net.h parses them) */
 	int nnets;
 	bool verbose;
+	bool no_sandbox;          /* --no-sandbox: no seccomp filters */
 };
 
 enum { CONFIG_OK = 0, CONFIG_EXIT = 1, CONFIG_USAGE = -1 };

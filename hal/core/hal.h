@@ -164,6 +164,13 @@ struct kvm_cpuid2;
 void cpuid_fixup(struct kvm_cpuid2 *c, int cpu, int ncpus, int phys_bits);
 int host_phys_bits(void);
 
+/* ---- confinement -------------------------------------------------------------
+ * Threads that run guest-driven code call hal_confine() when they start;
+ * pc/main.c points the hook at sandbox/seccomp.c (NULL: none, the tests). */
+enum hal_thread { HAL_THREAD_VCPU, HAL_THREAD_IO };
+extern int (*hal_confine_thread)(enum hal_thread kind);
+static inline int hal_confine(enum hal_thread kind) { return hal_confine_thread ? hal_confine_thread(kind) : 0; }
+
 /* ---- time ------------------------------------------------------------------- */
 uint64_t now_ns(void);
 extern uint64_t hal_start_ns;

@@ -12,6 +12,7 @@
 #include "core/hal.h"
 
 int hal_verbose;
+int (*hal_confine_thread)(enum hal_thread kind);
 uint64_t hal_start_ns;
 
 uint64_t now_ns(void)

@@ -198,6 +198,10 @@ static void *vcpu_thread(void *arg)
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR1);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	if (hal_confine(HAL_THREAD_VCPU) < 0) {
+		vm_request_stop(HAL_EXIT_ERROR);
+		return NULL;
+	}
 
 	for (;;) {
 		if (__atomic_load_n(&vm->stopping, __ATOMIC_ACQUIRE))

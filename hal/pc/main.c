@@ -21,6 +21,7 @@
 #include "host/evdev.h"
 #include "pc/efivars.h"
 #include "pc/pc.h"
+#include "sandbox/seccomp.h"
 
 static struct config cfg;
 static struct pc pc = { .cfg = &cfg, .serial_fd = -1, .dbgport = { .debugcon_fd = -1 } };
@@ -34,6 +35,13 @@ static void term_restore(void)
 {
 	if (tio_saved)
 		tcsetattr(STDIN_FILENO, TCSANOW, &saved_tio);
+}
+
+/* The seccomp denial handler's last words: async-signal-safe. */
+static void sandbox_restore(void)
+{
+	fb_emergency_restore();
+	term_restore();
 }
 
 static void fatal_signal(int sig)
@@ -143,6 +151,12 @@ int main(int argc, char **argv)
 		return HAL_EXIT_USAGE;
 	}
 	hal_verbose = cfg.verbose;
+	if (sandbox_enabled && !cfg.no_sandbox) {
+		hal_confine_thread = sandbox_thread;
+		sandbox_fatal_hook = sandbox_restore;
+	}
+	dbg("seccomp: %s", hal_confine_thread ? "vCPU and I/O threads confined" :
+			   cfg.no_sandbox ? "off (--no-sandbox)" : "off (a sanitizer build)");
 
 	/* All signals are taken by the event loop through a signalfd; vCPU
 	 * threads inherit this mask and only unblock their kick signal. */

@@ -200,6 +200,10 @@ static void *io_thread(void *arg)
 {
 	struct virtio_blk *b = arg;
 	struct pollfd p[2] = { { b->vdev.kick_fd[0], POLLIN, 0 }, { b->stop_fd, POLLIN, 0 } };
+	if (hal_confine(HAL_THREAD_IO) < 0) {
+		vm_request_stop(HAL_EXIT_ERROR);
+		return NULL;
+	}
 	for (;;) {
 		if (poll(p, 2, -1) < 0 && errno != EINTR)
 			break;

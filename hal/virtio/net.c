@@ -324,8 +324,11 @@ static bool process_ctrl(struct virtio_net *n)
 			virtio_set_broken(v, "malformed control queue");
 			break;
 		}
-		if (r == 0)
+		if (r == 0) {
+			if (virtq_arm(q, v->mem)) /* EVENT_IDX: the driver notifies only when asked */
+				continue;
 			break;
+		}
 		struct vq_chain *c = &n->chain;
 		uint8_t cmd[2] = { 0xff, 0xff }, ack = CTRL_ERR;
 		if (c->bad || c->rlen < 2 || c->wlen < 1) {
@@ -451,6 +454,10 @@ static void *io_thread(void *arg)
 	struct virtio_net *n = arg;
 	struct virtio_dev *v = &n->vdev;
 	bool want_rx = true, again = false;
+	if (hal_confine(HAL_THREAD_IO) < 0) {
+		vm_request_stop(HAL_EXIT_ERROR);
+		return NULL;
+	}
 	for (;;) {
 		pthread_mutex_lock(&v->lock);
 		bool kernel = n->vhost_on;
@@ -548,7 +555,12 @@ void virtio_net_free(struct virtio_net *n)
 	for (int q = 0; q < 3; q++)
 		if (n->vdev.kick_fd[q] >= 0)
 			close(n->vdev.kick_fd[q]);
-	if (n->rx_dropped || n->tx_dropped)
+	if (n->vh.fd >= 0)
+		dbg("virtio-net %02x:%02x:%02x:%02x:%02x:%02x: frames carried by vhost-net; hal's own path: %llu in "
+		    "(%llu dropped), %llu out (%llu dropped)", n->mac[0], n->mac[1], n->mac[2], n->mac[3], n->mac[4],
+		    n->mac[5], (unsigned long long)n->rx_frames, (unsigned long long)n->rx_dropped,
+		    (unsigned long long)n->tx_frames, (unsigned long long)n->tx_dropped);
+	else if (n->rx_frames || n->tx_frames || n->rx_dropped || n->tx_dropped)
 		dbg("virtio-net %02x:%02x:%02x:%02x:%02x:%02x: %llu frames in (%llu dropped), %llu out (%llu dropped)",
 		    n->mac[0], n->mac[1], n->mac[2], n->mac[3], n->mac[4], n->mac[5], (unsigned long long)n->rx_frames,
 		    (unsigned long long)n->rx_dropped, (unsigned long long)n->tx_frames, (unsigned long long)n->tx_dropped);
