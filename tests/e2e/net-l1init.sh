@@ -72,6 +72,24 @@ echo "E2E: www lo $(wget -q -O - http://127.0.0.1/file | sha256sum | cut -d' ' -
 echo "E2E: LAN: $(ip -4 addr show br0 | grep -o 'inet [0-9./]*'), routes: $(ip route | tr '\n' ';')"
 
 links() { ls /sys/class/net | tr '\n' ' '; }
+# the tap for --net tap=: made by L1 (busybox tunctl), in br0
+tunctl -t haltest0 >/dev/null && brctl addif br0 haltest0 && ip link set haltest0 up &&
+	echo "E2E: tap haltest0 made (tunctl) and in br0"
+# macvtap needs a lower device whose frames reach br0: one end of a veth
+# pair (busybox ip names the peer itself: veth0)
+before=$(links) mvpeer=
+if ip link add mvlow type veth 2>/tmp/veth.err; then
+	for l in $(links); do case " $before mvlow " in *" $l "*) ;; *) mvpeer=$l ;; esac; done
+	if [ -n "$mvpeer" ] && brctl addif br0 "$mvpeer" && ip link set "$mvpeer" up && ip link set mvlow up; then
+		echo "E2E: veth mvlow, peer $mvpeer in br0"
+	else
+		echo "E2E: macvtap skip: veth mvlow made but its peer (${mvpeer:-none}) could not join br0"
+		mvpeer=
+	fi
+else
+	echo "E2E: macvtap skip: ip link add mvlow type veth: $(cat /tmp/veth.err)"
+fi
+echo "E2E: br0 ports: $(ls /sys/class/net/br0/brif | tr '\n' ' ')"
 l2=/l2net.cpio.gz
 append="console=ttyS0 panic=-1 quiet"
 run() { # run NAME L2-ARGS HAL-ARGS...: hal in the foreground, serial on the console
@@ -112,25 +130,9 @@ else
 	echo "E2E: no /dev/vhost-net: bridge-novhost not run"
 fi
 
-tunctl -t haltest0 >/dev/null && brctl addif br0 haltest0 && ip link set haltest0 up &&
-	echo "E2E: tap haltest0 made (tunctl) and in br0"
 run tap "$url" --net tap=haltest0,mac=52:54:00:4e:45:54
 
-# macvtap needs a lower device whose frames reach br0: one end of a veth
-# pair (busybox ip names the peer itself: veth0)
-before=$(links)
-if ip link add mvlow type veth 2>/tmp/veth.err; then
-	peer=
-	for l in $(links); do case " $before mvlow " in *" $l "*) ;; *) peer=$l ;; esac; done
-	if [ -n "$peer" ] && brctl addif br0 "$peer" && ip link set "$peer" up && ip link set mvlow up; then
-		echo "E2E: veth mvlow, peer $peer in br0"
-		run macvtap "$url" --net macvtap=mvlow
-	else
-		echo "E2E: macvtap skip: veth mvlow made but its peer (${peer:-none}) could not join br0"
-	fi
-else
-	echo "E2E: macvtap skip: ip link add mvlow type veth: $(cat /tmp/veth.err)"
-fi
+if [ -n "$mvpeer" ]; then run macvtap "$url" --net macvtap=mvlow; fi
 
 # user (passt): hal in the background, its serial port in a file L1 reads
 echo "E2E: begin user"
