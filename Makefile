@@ -14,7 +14,7 @@ VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 BUILD_DEPS := musl-tools linux-libc-dev acpica-tools make gcc binutils meson ninja-build pkg-config dpkg-dev \
               console-setup-linux
 TEST_DEPS  := qemu-system-x86 seabios busybox-static cpio kmod zstd syslinux syslinux-common mtools dosfstools fdisk tesseract-ocr python3 grub-rescue-pc systemd-boot-efi ovmf \
-              grub-efi-amd64-bin grub-efi-amd64-signed shim-signed efibootmgr passt
+              grub-efi-amd64-bin grub-efi-amd64-signed shim-signed efibootmgr passt ipxe-qemu
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 CSTD    := -std=c11 -D_GNU_SOURCE
@@ -94,6 +94,10 @@ $(UAPI)/.stamp: | $(BUILD)/.deps
 	@ln -sfn /usr/include/asm-generic $(UAPI)/asm-generic
 	@ln -sfn /usr/include/$$(gcc -print-multiarch)/asm $(UAPI)/asm
 	@touch $@
+# <asm/bootparam.h> (hal/x86/boot.c) includes <video/edid.h>. A rule of its
+# own, so that a build directory made before it gets the link too.
+$(UAPI)/video: | $(UAPI)/.stamp
+	@ln -sfn /usr/include/video $@
 
 # --- ACPI DSDT, compiled with iasl into a C array ----------------------------
 $(BUILD)/gen/dsdt.hex: hal/x86/dsdt.asl $(BUILD)/.deps
@@ -102,15 +106,15 @@ $(BUILD)/gen/dsdt.hex: hal/x86/dsdt.asl $(BUILD)/.deps
 
 # --- VGA text font: a Debian console font (console-setup-linux) to a C array
 FONT_PSF := /usr/share/consolefonts/Uni2-VGA16.psf.gz
-$(BUILD)/gen/mkfont: hal/tools/mkfont.c | $(BUILD)/.dir
+$(BUILD)/gen/mkfont: hal/tools/mkfont.c hal/core/endian.h | $(BUILD)/.dir
 	@mkdir -p $(BUILD)/gen
-	$(HOSTCC) -std=c11 -O2 -Wall -Wextra -Werror -o $@ $<
+	$(HOSTCC) -std=c11 -O2 -Wall -Wextra -Werror -Ihal -o $@ $<
 $(BUILD)/gen/font8x16.h: $(BUILD)/gen/mkfont $(BUILD)/.deps
 	gzip -dc $(FONT_PSF) | $(BUILD)/gen/mkfont >$@.tmp && mv $@.tmp $@
 $(BUILD)/musl/hal/display/vgatext.o $(BUILD)/host/hal/display/vgatext.o: $(BUILD)/gen/font8x16.h
 
 # --- static musl programs ----------------------------------------------------
-$(BUILD)/musl/%.o: %.c $(UAPI)/.stamp $(BUILD)/gen/dsdt.hex $(HAL_HDRS) $(wildcard init/*.h)
+$(BUILD)/musl/%.o: %.c $(UAPI)/.stamp $(BUILD)/gen/dsdt.hex $(HAL_HDRS) $(wildcard init/*.h) | $(UAPI)/video
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
 	@$(MUSLCC) $(MUSL_CFLAGS) -c $< -o $@

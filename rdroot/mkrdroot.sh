@@ -3,9 +3,9 @@
 #   /init                          build/init (PID 1, docs/init.md)
 #   /bin/hal                       build/hal
 #   /bin/busybox                   Debian's busybox-static (rescue shell)
-#   /usr/share/seabios/*.bin       the firmware files hal opens: every
-#                                  "/usr/share/..." path in hal/*/*.c (SeaBIOS,
-#                                  hal's default firmware, and its VGA BIOS)
+#   /usr/share/..., /usr/lib/ipxe/...  the firmware files hal opens: every
+#                                  such path in hal/*/*.[ch] (SeaBIOS, its VGA
+#                                  BIOS, OVMF, iPXE's virtio-net ROM)
 #   /lib/modules/<kver>/...        the modules of rdroot/modules.list and their
 #                                  dependencies, with depmod's modules.dep,
 #                                  modules.alias, modules.builtin, ...
@@ -28,7 +28,7 @@ e2e=$1 mkcpio=$2 hal=$3 init=$4 out=$5
 list=rdroot/modules.list
 busybox=${BUSYBOX:-/bin/busybox}
 # hal's data files, found where hal names them
-halfiles=$(grep -ho '"/usr/share/[^"]*"' hal/*/*.c hal/*/*.h 2>/dev/null | tr -d '"' | sort -u)
+halfiles=$(grep -hoE '"/usr/(share|lib/ipxe)/[^"]*"' hal/*/*.c hal/*/*.h 2>/dev/null | tr -d '"' | sort -u)
 echo "$halfiles" | grep -q bios-256k.bin || halfiles="$halfiles /usr/share/seabios/bios-256k.bin"
 fwdir=${FIRMWARE_DIR:-/lib/firmware}
 level=${RDROOT_ZSTD:-9}

@@ -39,6 +39,11 @@ void config_usage(FILE *f)
 		"                       such as Debian's shim; needs UEFI (ovmf or auto)\n"
 		"  --boot-menu SECONDS  the firmware waits SECONDS for a key (Esc: SeaBIOS's boot\n"
 		"                       menu, OVMF's setup pages) before it boots (default: no wait)\n"
+		"  --net bridge=BR|tap=IF|macvtap=IF|user[,hostfwd=tcp::HPORT-:GPORT]|none\n"
+		"                       a virtio NIC (repeatable): a new tap on bridge BR, the\n"
+		"                       tap IF, a macvtap on IF, or user mode through passt (no\n"
+		"                       root); options ,mac=52:54:00:xx:xx:xx ,model=virtio. The\n"
+		"                       default MAC is derived from the first disk (docs/network.md)\n"
 		"  --display auto|kms|fb|none\n"
 		"                       where the guest's screen goes; auto tries kms, then fb,\n"
 		"                       then none (default: auto when started on a Linux text\n"
@@ -122,7 +127,7 @@ static int config_check(struct config *c, char *why, size_t whylen)
 
 int config_parse(int argc, char **argv, struct config *c, char *why, size_t whylen)
 {
-	enum { O_KERNEL = 256, O_INITRD, O_APPEND, O_FIRMWARE, O_MEM, O_CPUS, O_SERIAL, O_DEBUGCON, O_ENTRY32, O_NOREBOOT, O_DISK, O_DISPLAY, O_CONTROL, O_EFIVARS, O_BOOTMENU, O_SECUREBOOT, O_EFIVARSDIR };
+	enum { O_KERNEL = 256, O_INITRD, O_APPEND, O_FIRMWARE, O_MEM, O_CPUS, O_SERIAL, O_DEBUGCON, O_ENTRY32, O_NOREBOOT, O_DISK, O_DISPLAY, O_CONTROL, O_EFIVARS, O_BOOTMENU, O_SECUREBOOT, O_EFIVARSDIR, O_NET };
 	static const struct option opts[] = {
 		{ "kernel", required_argument, 0, O_KERNEL }, { "initrd", required_argument, 0, O_INITRD },
 		{ "append", required_argument, 0, O_APPEND }, { "firmware", required_argument, 0, O_FIRMWARE },
@@ -131,7 +136,7 @@ int config_parse(int argc, char **argv, struct config *c, char *why, size_t whyl
 		{ "entry32", no_argument, 0, O_ENTRY32 }, { "no-reboot", no_argument, 0, O_NOREBOOT },
 		{ "disk", required_argument, 0, O_DISK }, { "display", required_argument, 0, O_DISPLAY },
 		{ "control", required_argument, 0, O_CONTROL }, { "efivars", required_argument, 0, O_EFIVARS },
-		{ "efivars-dir", required_argument, 0, O_EFIVARSDIR },
+		{ "efivars-dir", required_argument, 0, O_EFIVARSDIR }, { "net", required_argument, 0, O_NET },
 		{ "boot-menu", required_argument, 0, O_BOOTMENU }, { "secure-boot", no_argument, 0, O_SECUREBOOT }, { "verbose", no_argument, 0, 'v' },
 		{ "help", no_argument, 0, 'h' }, { "version", no_argument, 0, 'V' }, { 0, 0, 0, 0 },
 	};
@@ -199,6 +204,11 @@ int config_parse(int argc, char **argv, struct config *c, char *why, size_t whyl
 			if (c->ndisks == HAL_MAX_DISKS)
 				USAGE("at most %d --disk options", HAL_MAX_DISKS);
 			c->disks[c->ndisks++] = optarg;
+			break;
+		case O_NET:
+			if (c->nnets == HAL_MAX_NICS)
+				USAGE("at most %d --net options", HAL_MAX_NICS);
+			c->nets[c->nnets++] = optarg;
 			break;
 		case 'v': c->verbose = true; break;
 		case 'h': config_usage(stdout); return CONFIG_EXIT;

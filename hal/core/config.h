@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #define HAL_MAX_DISKS 8
+#define HAL_MAX_NICS 4
 
 enum out_kind { OUT_STDIO, OUT_FILE, OUT_NONE };
 
@@ -27,6 +28,8 @@ struct config {
 	const char *control;      /* control socket path, or NULL */
 	const char *disks[HAL_MAX_DISKS]; /* PATH[,ro][,serial=S]; the first is the boot disk */
 	int ndisks;
+	const char *nets[HAL_MAX_NICS];   /* --net MODE[,options] (net/net.h parses them) */
+	int nnets;
 	bool verbose;
 };
 

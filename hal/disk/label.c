@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/endian.h"
 #include "core/hal.h"
 #include "disk/label.h"
 
@@ -19,15 +20,13 @@
 static const uint8_t esp_guid[16] = { 0x28, 0x73, 0x2a, 0xc1, 0x1f, 0xf8, 0xd2, 0x11,
 				      0xba, 0x4b, 0x00, 0xa0, 0xc9, 0x3e, 0xc9, 0x3b };
 
-static uint16_t le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
-static uint32_t le32(const uint8_t *p) { return (uint32_t)le16(p) | (uint32_t)le16(p + 2) << 16; }
-static uint64_t le64(const uint8_t *p) { return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32; }
-
 /* A FAT boot sector at LBA 0 (a "superfloppy"): its BPB sits where an
- * MBR's code is, so its "partition table" is boot code, not partitions. */
+ * MBR's code is, so its "partition table" is boot code, not partitions.
+ * Microsoft's FAT specification: BPB_BytsPerSec at 11, BS_FilSysType at 54
+ * (FAT12/16) or 82 (FAT32). */
 static bool is_fat(const uint8_t *s)
 {
-	uint16_t bps = le16(s + 11);
+	uint16_t bps = get_le16(s + 11);
 	return (s[0] == 0xeb || s[0] == 0xe9) && bps >= 512 && bps <= 4096 && !(bps & (bps - 1)) &&
 	       (!memcmp(s + 54, "FAT", 3) || !memcmp(s + 82, "FAT", 3));
 }
@@ -35,7 +34,11 @@ static bool is_fat(const uint8_t *s)
 #define BAD(...) do { snprintf(dl->gpt_bad, sizeof(dl->gpt_bad), __VA_ARGS__); return; } while (0)
 
 /* The primary GPT only: a disk whose primary is damaged but whose backup is
- * good is rare enough to be left to --firmware ovmf. */
+ * good is rare enough to be left to --firmware ovmf. The header (UEFI 5.3.2):
+ * HeaderSize 12, HeaderCRC32 16, MyLBA 24, DiskGUID 56, PartitionEntryLBA
+ * 72, NumberOfPartitionEntries 80, SizeOfPartitionEntry 84,
+ * PartitionEntryArrayCRC32 88; an entry (5.3.3): PartitionTypeGUID 0,
+ * StartingLBA 32, EndingLBA 40. */
 static void probe_gpt(disklabel_read_fn *rd, void *ctx, uint64_t size, struct disklabel *dl)
 {
 	uint8_t h[DISKLABEL_SECTOR];
@@ -43,16 +46,16 @@ static void probe_gpt(disklabel_read_fn *rd, void *ctx, uint64_t size, struct di
 		BAD("the disk ends before LBA 1");
 	if (memcmp(h, "EFI PART", 8))
 		BAD("no \"EFI PART\" signature");
-	uint32_t hsize = le32(h + 12), hcrc = le32(h + 16);
+	uint32_t hsize = get_le32(h + 12), hcrc = get_le32(h + 16);
 	if (hsize < 92 || hsize > sizeof(h))
 		BAD("header size %u", hsize);
 	memset(h + 16, 0, 4); /* the CRC is computed with its own field zero */
 	if (crc32_ieee(0, h, hsize) != hcrc)
 		BAD("header CRC mismatch");
-	if (le64(h + 24) != 1)
-		BAD("the header says it is at LBA %llu", (unsigned long long)le64(h + 24));
-	uint64_t lba = le64(h + 72);
-	uint32_t n = le32(h + 80), esize = le32(h + 84), ecrc = le32(h + 88);
+	if (get_le64(h + 24) != 1)
+		BAD("the header says it is at LBA %llu", (unsigned long long)get_le64(h + 24));
+	uint64_t lba = get_le64(h + 72);
+	uint32_t n = get_le32(h + 80), esize = get_le32(h + 84), ecrc = get_le32(h + 88);
 	if (esize < 128 || (esize & (esize - 1)) || (uint64_t)n * esize > GPT_MAX_ENTRIES_BYTES)
 		BAD("%u partition entries of %u bytes", n, esize);
 	if (lba < 2 || lba > size / DISKLABEL_SECTOR)
@@ -73,7 +76,7 @@ static void probe_gpt(disklabel_read_fn *rd, void *ctx, uint64_t size, struct di
 	memcpy(dl->gpt_guid, h + 56, 16); /* DiskGUID */
 	for (uint32_t i = 0; i < n; i++) {
 		const uint8_t *p = e + (size_t)i * esize;
-		if (!memcmp(p, esp_guid, 16) && le64(p + 32) <= le64(p + 40))
+		if (!memcmp(p, esp_guid, 16) && get_le64(p + 32) <= get_le64(p + 40))
 			dl->gpt_esp = true;
 	}
 	free(e);
@@ -86,7 +89,7 @@ void disklabel_probe(disklabel_read_fn *rd, void *ctx, uint64_t size, struct dis
 	if (size < sizeof(s) || rd(ctx, 0, s, sizeof(s)) < 0)
 		return;
 	dl->sector0 = true;
-	dl->mbr = le16(s + 510) == 0xaa55;
+	dl->mbr = get_le16(s + 510) == 0xaa55;
 	for (int i = 0; i < MBR_CODE_SIZE; i++)
 		dl->boot_code |= s[i] != 0;
 	if (!dl->mbr)
@@ -95,9 +98,9 @@ void disklabel_probe(disklabel_read_fn *rd, void *ctx, uint64_t size, struct dis
 		dl->fat = true;
 		return;
 	}
-	dl->mbr_signature = le32(s + MBR_CODE_SIZE);
+	dl->mbr_signature = get_le32(s + MBR_CODE_SIZE);
 	for (int i = 0; i < 4; i++) {
-		uint8_t type = s[MBR_TABLE + 16 * i + 4];
+		uint8_t type = s[MBR_TABLE + 16 * i + 4]; /* OSType (UEFI 5.2.1) */
 		dl->protective |= type == 0xee;
 		dl->mbr_esp |= type == 0xef;
 	}
@@ -138,8 +141,8 @@ int disklabel_id(const struct disklabel *dl, char *buf, size_t n)
 	const uint8_t *g = dl->gpt_guid;
 	if (dl->gpt) {
 		/* the first three fields are stored little endian, the rest as printed */
-		snprintf(buf, n, "%08x-%04x-%04x-%02x%02x-%02x%02x%02x%02x%02x%02x", le32(g), le16(g + 4), le16(g + 6),
-			 g[8], g[9], g[10], g[11], g[12], g[13], g[14], g[15]);
+		snprintf(buf, n, "%08x-%04x-%04x-%02x%02x-%02x%02x%02x%02x%02x%02x", get_le32(g), get_le16(g + 4),
+			 get_le16(g + 6), g[8], g[9], g[10], g[11], g[12], g[13], g[14], g[15]);
 		return 0;
 	}
 	/* A protective MBR without a valid GPT is not an MBR disk; a zero

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/endian.h"
 #include "core/hal.h"
 #include "display/bochs.h"
 
@@ -32,8 +33,7 @@ static void dtd(uint8_t *d, int w, int h)
 	/* CVT-ish reduced blanking: enough for bochs-drm and SeaBIOS, which
 	 * take the active size and ignore the rest. */
 	int hb = 160, vb = 30, clk = (w + hb) * (h + vb) * 60 / 10000; /* 10 kHz units */
-	d[0] = (uint8_t)clk;
-	d[1] = (uint8_t)(clk >> 8);
+	put_le16(d, (uint16_t)clk); /* pixel clock (EDID 1.4, 3.10.2) */
 	d[2] = (uint8_t)w;
 	d[3] = (uint8_t)hb;
 	d[4] = (uint8_t)((w >> 8) << 4 | hb >> 8);
@@ -57,9 +57,8 @@ void bochs_edid(uint8_t e[128], int w, int h)
 	memset(e, 0, 128);
 	memcpy(e, hdr, 8);
 	uint16_t mfg = ('H' - '@') << 10 | ('A' - '@') << 5 | ('L' - '@');
-	e[8] = (uint8_t)(mfg >> 8);
-	e[9] = (uint8_t)mfg;
-	e[10] = 0x34; e[11] = 0x12; /* product */
+	put_be16(e + 8, mfg);       /* manufacturer ID: big endian (EDID 1.4, 3.4) */
+	put_le16(e + 10, 0x1234);   /* product */
 	e[16] = 1; e[17] = 34;      /* week 1, 2024 */
 	e[18] = 1; e[19] = 4;       /* EDID 1.4 */
 	e[20] = 0xa5;               /* digital, 8 bits per colour, DisplayPort */
@@ -162,7 +161,7 @@ void bochs_dispi_io(void *dev, uint64_t addr, uint8_t *data, uint32_t len, bool 
 {
 	struct bochs *b = dev;
 	pthread_mutex_lock(&b->lock);
-	uint16_t v = len >= 2 ? (uint16_t)(data[0] | data[1] << 8) : data[0];
+	uint16_t v = (uint16_t)get_le(data, len >= 2 ? 2 : 1);
 	if (addr == 0x1ce) {
 		if (is_write)
 			b->dispi_index = v;

@@ -11,6 +11,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "core/endian.h"
 #include "core/hal.h"
 #include "core/loop.h"
 #include "display/bochs.h"
@@ -38,25 +39,22 @@ void fb_convert_row(uint32_t *dst, const uint8_t *src, int width, int bpp, const
 {
 	switch (bpp) {
 	case 32:
-		for (int x = 0; x < width; x++) {
-			uint32_t v;
-			memcpy(&v, src + 4 * x, 4);
-			dst[x] = v & 0xffffff;
-		}
+		for (int x = 0; x < width; x++)
+			dst[x] = get_le32(src + 4 * x) & 0xffffff;
 		break;
 	case 24:
 		for (int x = 0; x < width; x++, src += 3)
-			dst[x] = (uint32_t)src[0] | (uint32_t)src[1] << 8 | (uint32_t)src[2] << 16;
+			dst[x] = (uint32_t)get_le(src, 3);
 		break;
 	case 16:
 		for (int x = 0; x < width; x++, src += 2) {
-			unsigned v = src[0] | src[1] << 8, r = v >> 11, g = (v >> 5) & 63, b = v & 31;
+			unsigned v = get_le16(src), r = v >> 11, g = (v >> 5) & 63, b = v & 31;
 			dst[x] = (r << 3 | r >> 2) << 16 | (g << 2 | g >> 4) << 8 | (b << 3 | b >> 2);
 		}
 		break;
 	case 15:
 		for (int x = 0; x < width; x++, src += 2) {
-			unsigned v = src[0] | src[1] << 8, r = (v >> 10) & 31, g = (v >> 5) & 31, b = v & 31;
+			unsigned v = get_le16(src), r = (v >> 10) & 31, g = (v >> 5) & 31, b = v & 31;
 			dst[x] = (r << 3 | r >> 2) << 16 | (g << 3 | g >> 2) << 8 | (b << 3 | b >> 2);
 		}
 		break;

@@ -7,23 +7,17 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/endian.h"
 #include "core/hal.h"
 #include "display/fb.h"
 
-static void be32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-/* Chunk at out: length, type, data (already in place at out+8), CRC. */
+/* Chunk at out: be32 length, type, data (already in place at out+8), be32
+ * CRC (PNG spec, 5.3). */
 static size_t chunk(uint8_t *out, const char *type, size_t len)
 {
-	be32(out, (uint32_t)len);
+	put_be32(out, (uint32_t)len);
 	memcpy(out + 4, type, 4);
-	be32(out + 8 + len, crc32_ieee(0, out + 4, len + 4));
+	put_be32(out + 8 + len, crc32_ieee(0, out + 4, len + 4));
 	return len + 12;
 }
 
@@ -41,8 +35,8 @@ uint8_t *png_encode(const uint32_t *px, int w, int h, size_t *len)
 	static const uint8_t sig[8] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n' };
 	memcpy(p, sig, 8);
 	p += 8;
-	be32(p + 8, (uint32_t)w);
-	be32(p + 12, (uint32_t)h);
+	put_be32(p + 8, (uint32_t)w); /* IHDR (PNG spec, 11.2.2) */
+	put_be32(p + 12, (uint32_t)h);
 	p[16] = 8; /* bit depth */
 	p[17] = 2; /* colour type: RGB */
 	p[18] = p[19] = p[20] = 0; /* deflate, adaptive filters, no interlace */
@@ -58,10 +52,8 @@ uint8_t *png_encode(const uint32_t *px, int w, int h, size_t *len)
 		size_t n = left > 65535 ? 65535 : left;
 		left -= n;
 		*d++ = left ? 0 : 1; /* BFINAL, BTYPE 00 (stored) */
-		d[0] = (uint8_t)n;
-		d[1] = (uint8_t)(n >> 8);
-		d[2] = (uint8_t)~n;
-		d[3] = (uint8_t)(~n >> 8);
+		put_le16(d, (uint16_t)n); /* LEN and NLEN (RFC 1951, 3.2.4) */
+		put_le16(d + 2, (uint16_t)~n);
 		d += 4;
 		for (size_t i = 0; i < n; i++) {
 			uint8_t v;
@@ -84,7 +76,7 @@ uint8_t *png_encode(const uint32_t *px, int w, int h, size_t *len)
 				b -= 65521;
 		}
 	}
-	be32(d, b << 16 | a);
+	put_be32(d, b << 16 | a); /* zlib's ADLER32, big endian (RFC 1950) */
 	p += chunk(p, "IDAT", idat);
 	p += chunk(p, "IEND", 0);
 	*len = (size_t)(p - out);

@@ -1,16 +1,16 @@
 /* fw_cfg: items are byte arrays found by key; files also have a name and
- * appear in the directory (key 0x19). The DMA interface takes a big-endian
- * descriptor {control, length, address} from guest memory; both the
+ * appear in the directory (key 0x19). The DMA interface takes a descriptor
+ * {be32 control, be32 length, be64 address} (QEMU's
+ * docs/specs/fw_cfg.rst, FWCfgDmaAccess) from guest memory; both the
  * descriptor and the buffer it names are guest-controlled and go through
  * gpa_ptr(). The transfer is done before the port write returns, since both
  * firmwares poll the control word right after. */
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/endian.h"
 #include "hw/fwcfg.h"
 
-static uint32_t be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3]; }
-static void put_be32(uint8_t *p, uint32_t v) { p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16); p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v; }
 
 void fwcfg_init(struct fwcfg *f, struct guest_mem *mem)
 {
@@ -64,13 +64,15 @@ int fwcfg_add(struct fwcfg *f, uint16_t key, const void *data, uint32_t size)
 
 int fwcfg_add_u16(struct fwcfg *f, uint16_t key, uint16_t v)
 {
-	uint8_t b[2] = { (uint8_t)v, (uint8_t)(v >> 8) };
+	uint8_t b[2];
+	put_le16(b, v);
 	return fwcfg_add(f, key, b, 2);
 }
 
 int fwcfg_add_u32(struct fwcfg *f, uint16_t key, uint32_t v)
 {
-	uint8_t b[4] = { (uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24) };
+	uint8_t b[4];
+	put_le32(b, v);
 	return fwcfg_add(f, key, b, 4);
 }
 
@@ -87,8 +89,7 @@ static void rebuild_dir(struct fwcfg *f)
 			continue;
 		uint8_t *e = d + 4 + 64 * (it->key - FW_CFG_FILE_FIRST);
 		put_be32(e, it->size);
-		e[4] = (uint8_t)(it->key >> 8);
-		e[5] = (uint8_t)it->key;
+		put_be16(e + 4, it->key);
 		memcpy(e + 8, it->name, sizeof(it->name));
 		n++;
 	}
@@ -130,8 +131,8 @@ static void dma(struct fwcfg *f, uint64_t desc_addr)
 	uint8_t *desc = gpa_ptr(f->mem, desc_addr, 16);
 	if (!desc)
 		return; /* nowhere to even report the error */
-	uint32_t control = be32(desc), len = be32(desc + 4);
-	uint64_t addr = (uint64_t)be32(desc + 8) << 32 | be32(desc + 12);
+	uint32_t control = get_be32(desc), len = get_be32(desc + 4);
+	uint64_t addr = get_be64(desc + 8);
 	uint32_t status = 0;
 
 	if (control & FW_CFG_DMA_SELECT)
@@ -153,7 +154,9 @@ static void dma(struct fwcfg *f, uint64_t desc_addr)
 			f->offset += n;
 		}
 	}
-	/* Re-check the descriptor: the copy may have overwritten its page. */
+	/* Re-check the descriptor: the copy may have overwritten its page. The
+	 * control word becomes 0 or big-endian FW_CFG_DMA_ERROR (bytes 0 0 0 1),
+	 * stored as one little-endian word. */
 	desc = gpa_ptr(f->mem, desc_addr, 16);
 	if (desc)
 		__atomic_store_n((uint32_t *)(void *)desc, status ? 0x01000000u : 0, __ATOMIC_RELEASE);
@@ -166,7 +169,7 @@ void fwcfg_io(void *dev, uint64_t addr, uint8_t *data, uint32_t len, _Bool is_wr
 	switch (addr) {
 	case 0x510: /* selector */
 		if (is_write)
-			select_item(f, (uint16_t)(data[0] | (len > 1 ? data[1] << 8 : 0)));
+			select_item(f, (uint16_t)get_le(data, len < 2 ? len : 2));
 		else
 			memset(data, 0, len);
 		break;
@@ -183,9 +186,9 @@ void fwcfg_io(void *dev, uint64_t addr, uint8_t *data, uint32_t len, _Bool is_wr
 			for (uint32_t i = 0; i < len; i++)
 				data[i] = sig[(addr - 0x514 + i) & 7];
 		} else if (len == 4 && addr == 0x514) {
-			f->dma_hi = be32(data);
+			f->dma_hi = get_be32(data);
 		} else if (len == 4) {
-			dma(f, (uint64_t)f->dma_hi << 32 | be32(data));
+			dma(f, (uint64_t)f->dma_hi << 32 | get_be32(data));
 			f->dma_hi = 0;
 		}
 		break;

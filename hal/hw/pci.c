@@ -5,6 +5,7 @@
  * drives PIRQ (s - 1 + p - 1) & 3. */
 #include <string.h>
 
+#include "core/endian.h"
 #include "hw/pci.h"
 
 #define PCI_MAX 32
@@ -17,25 +18,24 @@ static void (*irq_sink)(int irq, int level);
 static int irq_state[16];
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER; /* config space, IRQ state */
 
-static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
-static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
-static uint32_t get32(const uint8_t *p) { return get16(p) | (uint32_t)get16(p + 2) << 16; }
-
+/* The type 0 configuration header (PCI Local Bus 3.0, 6.1): vendor 0x00,
+ * device 0x02, command 0x04, status 0x06, revision 0x08, class code
+ * 0x09-0x0b, BARs 0x10-0x24, subsystem vendor 0x2c and ID 0x2e, ROM BAR
+ * 0x30, capabilities pointer 0x34, interrupt line 0x3c and pin 0x3d;
+ * little endian. */
 void pci_dev_init(struct pci_dev *d, const char *name, uint16_t vendor, uint16_t device, uint32_t class_code,
 		  uint8_t revision, uint16_t subvendor, uint16_t subdevice)
 {
 	memset(d, 0, sizeof(*d));
 	d->name = name;
-	put16(d->cfg + 0x00, vendor);
-	put16(d->cfg + 0x02, device);
+	put_le16(d->cfg + 0x00, vendor);
+	put_le16(d->cfg + 0x02, device);
 	d->cfg[0x08] = revision;
-	d->cfg[0x09] = (uint8_t)class_code;
-	d->cfg[0x0a] = (uint8_t)(class_code >> 8);
-	d->cfg[0x0b] = (uint8_t)(class_code >> 16);
-	put16(d->cfg + 0x2c, subvendor);
-	put16(d->cfg + 0x2e, subdevice);
-	put16(d->wmask + 0x04, PCI_CMD_IO | PCI_CMD_MEM | 0x4 /* bus master */ | 0x100 /* SERR */ |
-				       PCI_CMD_INTX_DISABLE);
+	put_le(d->cfg + 0x09, class_code, 3); /* programming interface, subclass, class */
+	put_le16(d->cfg + 0x2c, subvendor);
+	put_le16(d->cfg + 0x2e, subdevice);
+	put_le16(d->wmask + 0x04, PCI_CMD_IO | PCI_CMD_MEM | 0x4 /* bus master */ | 0x100 /* SERR */ |
+					  PCI_CMD_INTX_DISABLE);
 	d->wmask[0x0c] = 0xff; /* cache line size */
 	d->wmask[0x0d] = 0xff; /* latency timer */
 	d->wmask[0x3c] = 0xff; /* interrupt line: scratch for the OS */
@@ -174,14 +174,14 @@ static uint64_t bar_addr(const struct pci_dev *d, int i)
 {
 	const struct pci_bar *b = &d->bar[i];
 	unsigned r = bar_reg(i);
-	uint64_t a = get32(d->cfg + r);
+	uint64_t a = get_le32(d->cfg + r);
 	if (b->flags & PCI_BAR_IO)
 		return a & ~3ULL;
 	if (i == PCI_ROM_BAR)
 		return a & ~0x7ffULL;
 	a &= ~0xfULL;
 	if (b->flags & PCI_BAR_64)
-		a |= (uint64_t)get32(d->cfg + r + 4) << 32;
+		a |= (uint64_t)get_le32(d->cfg + r + 4) << 32;
 	return a;
 }
 
@@ -192,7 +192,7 @@ static void bar_update(struct pci_dev *d, int i)
 	struct pci_bar *b = &d->bar[i];
 	if (!b->size)
 		return;
-	uint16_t cmd = get16(d->cfg + 4);
+	uint16_t cmd = get_le16(d->cfg + 4);
 	uint64_t a = bar_addr(d, i);
 	bool io = b->flags & PCI_BAR_IO;
 	bool on = io ? (cmd & PCI_CMD_IO) : (cmd & PCI_CMD_MEM);
@@ -260,9 +260,9 @@ void pci_cfg_io(void *dev, uint64_t addr, uint8_t *data, uint32_t len, bool is_w
 			return;
 		}
 		if (is_write)
-			cf8 = get32(data) & 0x80fffffc;
+			cf8 = get_le32(data) & 0x80fffffc;
 		else
-			memcpy(data, &cf8, 4);
+			put_le32(data, cf8);
 		return;
 	}
 	unsigned off = (cf8 & 0xfc) + (unsigned)(addr & 3);
@@ -303,7 +303,7 @@ void pci_update_irqs(void)
 	pthread_mutex_lock(&lock);
 	for (int i = 0; i < ndevs; i++) {
 		int irq = route(devs[i]);
-		if (irq >= 0 && devs[i]->irq_level && !(get16(devs[i]->cfg + 4) & PCI_CMD_INTX_DISABLE))
+		if (irq >= 0 && devs[i]->irq_level && !(get_le16(devs[i]->cfg + 4) & PCI_CMD_INTX_DISABLE))
 			level[irq] = 1;
 	}
 	/* Only lines some PCI device is routed to are ours to drive. */

@@ -7,6 +7,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "core/endian.h"
 #include "core/hal.h"
 #include "hw/rtc.h"
 
@@ -143,7 +144,8 @@ void rtc_tick(void *arg)
 	pthread_mutex_unlock(&r->lock);
 }
 
-static void put16(uint8_t *p, uint64_t v) { v = v > 0xffff ? 0xffff : v; p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
+/* CMOS memory sizes saturate (as in QEMU's pc_cmos_init) rather than wrap. */
+static uint16_t sat16(uint64_t v) { return v > 0xffff ? 0xffff : (uint16_t)v; }
 
 int rtc_init(struct rtc *r, const struct rtc_cfg *c, void (*irq)(int))
 {
@@ -155,15 +157,14 @@ int rtc_init(struct rtc *r, const struct rtc_cfg *c, void (*irq)(int))
 	r->nvram[REG_D] = 0x80;        /* valid RAM and time */
 	r->nvram[0x10] = 0;            /* no floppy */
 	r->nvram[0x14] = 0x06;         /* equipment: FPU, VGA */
-	put16(r->nvram + 0x15, 640);   /* base memory, KiB */
+	put_le16(r->nvram + 0x15, 640);        /* base memory, KiB */
 	uint64_t ext = c->low_ram > MiB ? (c->low_ram - MiB) / KiB : 0;
-	put16(r->nvram + 0x17, ext);   /* extended memory, KiB */
-	put16(r->nvram + 0x30, ext);
-	put16(r->nvram + 0x34, c->low_ram > 16 * MiB ? (c->low_ram - 16 * MiB) >> 16 : 0);
-	uint64_t high = c->high_ram >> 16;
-	r->nvram[0x5b] = (uint8_t)high;
-	r->nvram[0x5c] = (uint8_t)(high >> 8);
-	r->nvram[0x5d] = (uint8_t)(high >> 16);
+	put_le16(r->nvram + 0x17, sat16(ext)); /* extended memory, KiB */
+	put_le16(r->nvram + 0x30, sat16(ext));
+	/* SeaBIOS's CMOS_MEM_EXTMEM2 (64 KiB units above 16 MiB) and
+	 * CMOS_MEM_HIGHMEM (64 KiB units above 4 GiB, 24 bits, cut) */
+	put_le16(r->nvram + 0x34, sat16(c->low_ram > 16 * MiB ? (c->low_ram - 16 * MiB) >> 16 : 0));
+	put_le(r->nvram + 0x5b, c->high_ram >> 16, 3);
 	r->nvram[0x5f] = (uint8_t)(c->ncpus - 1);
 	r->nvram[0x3d] = (uint8_t)(c->boot_order[0] | c->boot_order[1] << 4);
 	r->nvram[0x38] = (uint8_t)(c->boot_order[2] << 4 | 1); /* bit 0: skip the floppy check */

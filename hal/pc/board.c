@@ -2,6 +2,7 @@
  * order, each with the undo that releases what its init took; tear-down
  * runs the undos of the steps that ran, in reverse (docs/architecture.md,
  * "Bring-up"). A step whose init fails leaves nothing behind. */
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -194,6 +195,48 @@ static int step_disks(struct pc *pc)
 
 static void undo_disks(struct pc *pc) { virtio_blk_destroy_all(); }
 
+int pc_nets(struct pc *pc)
+{
+	const struct config *c = pc->cfg;
+	/* "stable for a given disk": the MAC follows the first disk (or the
+	 * kernel), so a DHCP server hands out the same lease after a reboot. */
+	const char *seed = c->ndisks ? c->disks[0] : c->kernel ? c->kernel : "hal";
+	char seedbuf[4096];
+	snprintf(seedbuf, sizeof(seedbuf), "%.*s", (int)strcspn(seed, ","), seed);
+	for (int i = 0; i < c->nnets; i++) {
+		char why[256];
+		struct net_spec *s = &pc->nets[pc->nnets];
+		if (net_parse(c->nets[i], s, why, sizeof(why)) < 0) {
+			err("%s", why);
+			return HAL_EXIT_USAGE;
+		}
+		if (s->mode == NET_NONE)
+			continue;
+		if (!s->mac_set)
+			net_default_mac(seedbuf, pc->nnets, s->mac);
+		pc->nnets++;
+	}
+	return 0;
+}
+
+/* virtio-net from slot 16 on, each on its host backend; iPXE in the ROM BAR
+ * for firmware boots. */
+static int step_nics(struct pc *pc)
+{
+	for (int i = 0; i < pc->nnets; i++) {
+		char why[256];
+		if (virtio_net_create(&pc->nets[i], i, PC_NIC_SLOT0 + i, pc->cfg->kernel ? NULL : PC_IPXE_ROM, why,
+				      sizeof(why)) < 0) {
+			err("%s", why);
+			virtio_net_destroy_all();
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void undo_nics(struct pc *pc) { virtio_net_destroy_all(); }
+
 /* The display (docs/display.md): bochs-display in PCI slot 2 with the VGA
  * window and ports; the framebuffer core shows whichever is active. */
 #define DISPLAY_RANGES(pc) { { BUS_PIO, 0x3c0, 0x20, vgatext_io, &(pc)->vga }, \
@@ -278,6 +321,7 @@ static const struct step {
 	{ "pci", step_pci, undo_pci },
 	{ "fwcfg", step_fwcfg, undo_fwcfg },
 	{ "disks", step_disks, undo_disks },
+	{ "nics", step_nics, undo_nics },
 	{ "display", step_display, undo_display },
 	{ "firmware", step_firmware, NULL },
 	{ "efivars", step_efivars, undo_efivars },

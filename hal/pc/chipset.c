@@ -4,6 +4,7 @@
  * base (cfg 0x40, enabled by cfg 0x80 bit 0) places the ACPI PM block. */
 #include <string.h>
 
+#include "core/endian.h"
 #include "pc/chipset.h"
 
 static void isa_written(struct pci_dev *d, unsigned off, unsigned len)
@@ -18,7 +19,8 @@ static void pm_written(struct pci_dev *d, unsigned off, unsigned len)
 	struct chipset *c = d->priv;
 	if (!((off < 0x44 && off + len > 0x40) || (off <= 0x80 && off + len > 0x80)))
 		return;
-	uint16_t base = (uint16_t)((d->cfg[0x40] | d->cfg[0x41] << 8) & 0xffc0);
+	/* PIIX4 function 3: PMBA at 0x40 (bits 15:6), PMIOSE in PMREGMISC 0x80 bit 0 */
+	uint16_t base = get_le16(d->cfg + 0x40) & 0xffc0;
 	if (!(d->cfg[0x80] & 1))
 		base = 0;
 	if (base == c->pm_base)
@@ -73,7 +75,8 @@ int chipset_init(struct chipset *c, struct pm *pm, uint16_t preset_pm)
 	    pci_register(&c->pmdev, 1, 3) < 0)
 		return -1;
 	if (preset_pm) {
-		uint8_t pmba[2] = { (uint8_t)(preset_pm | 1), (uint8_t)(preset_pm >> 8) }, on = 1;
+		uint8_t pmba[2], on = 1;
+		put_le16(pmba, (uint16_t)(preset_pm | 1));
 		uint8_t pirq[4] = { 10, 10, 11, 11 };
 		pci_cfg_write(&c->pmdev, 0x40, pmba, 2);
 		pci_cfg_write(&c->pmdev, 0x80, &on, 1);

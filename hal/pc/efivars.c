@@ -15,7 +15,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/endian.h"
 #include "core/hal.h"
+#include "disk/disk.h"
 #include "disk/label.h"
 #include "hw/pflash.h"
 #include "pc/efivars.h"
@@ -40,10 +42,6 @@ static const uint8_t auth_var_guid[16] = { 0x78, 0x2c, 0xf3, 0xaa, 0x7b, 0x94, 0
 static const uint8_t var_guid[16] = { 0x16, 0x36, 0xcf, 0xdd, 0x75, 0x32, 0x64, 0x41,
 				      0x98, 0xb6, 0xfe, 0x85, 0x70, 0x7f, 0xfe, 0x7d };
 
-static uint16_t le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
-static uint32_t le32(const uint8_t *p) { return (uint32_t)le16(p) | (uint32_t)le16(p + 2) << 16; }
-static uint64_t le64(const uint8_t *p) { return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32; }
-
 #define BAD(...) do { snprintf(why, n, __VA_ARGS__); return -1; } while (0)
 
 int efivars_check(const uint8_t *img, size_t size, char *why, size_t n)
@@ -52,24 +50,24 @@ int efivars_check(const uint8_t *img, size_t size, char *why, size_t n)
 		BAD("%zu bytes is too small for a firmware volume", size);
 	if (memcmp(img + FV_SIGNATURE, "_FVH", 4))
 		BAD("no \"_FVH\" firmware volume signature at offset %d", FV_SIGNATURE);
-	if (le64(img + FV_LENGTH) != size)
+	if (get_le64(img + FV_LENGTH) != size)
 		BAD("the firmware volume header says %llu bytes, the file has %zu",
-		    (unsigned long long)le64(img + FV_LENGTH), size);
+		    (unsigned long long)get_le64(img + FV_LENGTH), size);
 	if (img[FV_REVISION] != 2)
 		BAD("firmware volume revision %u, not 2", img[FV_REVISION]);
-	size_t hlen = le16(img + FV_HDR_LENGTH);
+	size_t hlen = get_le16(img + FV_HDR_LENGTH);
 	if (hlen < FV_BLOCK_MAP + 16 || hlen % 2 || hlen + VS_HDR_SIZE > size)
 		BAD("firmware volume header length %zu", hlen);
 	uint16_t sum = 0; /* of the header's 16-bit words, its Checksum field included */
 	for (size_t i = 0; i < hlen; i += 2)
-		sum = (uint16_t)(sum + le16(img + i));
+		sum = (uint16_t)(sum + get_le16(img + i));
 	if (sum)
 		BAD("firmware volume header checksum mismatch");
 	const uint8_t *vs = img + hlen;
 	if (memcmp(vs, auth_var_guid, 16) && memcmp(vs, var_guid, 16))
 		BAD("no variable store signature after the firmware volume header");
-	if (le32(vs + 16) < VS_HDR_SIZE || le32(vs + 16) > size - hlen)
-		BAD("variable store size %u does not fit the file", le32(vs + 16));
+	if (get_le32(vs + 16) < VS_HDR_SIZE || get_le32(vs + 16) > size - hlen)
+		BAD("variable store size %u does not fit the file", get_le32(vs + 16));
 	if (vs[20] != VS_FORMATTED || vs[21] != VS_HEALTHY)
 		BAD("variable store header not formatted and healthy (0x%02x 0x%02x)", vs[20], vs[21]);
 	return 0;
@@ -86,15 +84,15 @@ static const uint8_t global_guid[16] = { 0x61, 0xdf, 0xe4, 0x8b, 0xca, 0x93, 0xd
  * state VAR_ADDED (0x3F), or 0x3E while a newer copy is being written. */
 bool efivars_has_pk(const uint8_t *img, size_t size)
 {
-	size_t hlen = le16(img + FV_HDR_LENGTH), off = hlen + VS_HDR_SIZE;
+	size_t hlen = get_le16(img + FV_HDR_LENGTH), off = hlen + VS_HDR_SIZE;
 	bool auth = !memcmp(img + hlen, auth_var_guid, 16);
 	size_t hdr = auth ? 60 : 32, sizes = auth ? 36 : 8; /* where NameSize is */
-	size_t end = hlen + le32(img + hlen + 16);
+	size_t end = hlen + get_le32(img + hlen + 16);
 	if (end > size)
 		end = size;
-	while (off + hdr <= end && le16(img + off) == 0x55aa) {
+	while (off + hdr <= end && get_le16(img + off) == 0x55aa) {
 		const uint8_t *v = img + off;
-		uint64_t name = le32(v + sizes), data = le32(v + sizes + 4);
+		uint64_t name = get_le32(v + sizes), data = get_le32(v + sizes + 4);
 		if (name > end - off - hdr || data > end - off - hdr - name)
 			break; /* a header that runs past the store: nothing after it counts */
 		if ((v[2] == 0x3f || v[2] == 0x3e) && name == 6 && !memcmp(v + sizes + 8, global_guid, 16) &&
@@ -263,16 +261,12 @@ static void vars_set_array(void *ctx, bool array)
 		warnx("UEFI variable store: cannot %s the read-only slot", array ? "map" : "unmap");
 }
 
-/* The first disk's path without its options (PATH[,ro][,serial=S]). */
+/* The first disk's path without its options; NULL without a disk or when
+ * the path does not fit. */
 static const char *disk_path(const char *disk)
 {
 	static char buf[4096];
-	size_t n = strcspn(disk, ",");
-	if (n >= sizeof(buf))
-		return NULL;
-	memcpy(buf, disk, n);
-	buf[n] = 0;
-	return buf;
+	return disk && disk_spec_path(disk, buf, sizeof(buf)) == 0 ? buf : NULL;
 }
 
 /* --efivars-dir: DIR/<id>.efivars, the id from the disk's label, so that a
@@ -292,7 +286,7 @@ static int dir_path(const char *dir, const char *disk, const char **out)
 		err("--efivars-dir %s: not a directory", dir);
 		return -1;
 	}
-	const char *path = disk ? disk_path(disk) : NULL;
+	const char *path = disk_path(disk);
 	if (!path) {
 		hal_log(NULL, "UEFI variables: no --disk to name a store in %s by: in memory only", dir);
 		return 0;
@@ -332,11 +326,11 @@ int efivars_store_path(const struct efivars_cfg *c, const char **out)
 		return 0;
 	if (c->efivars_dir)
 		return dir_path(c->efivars_dir, c->disk, out);
-	const char *path = c->disk ? disk_path(c->disk) : NULL;
+	const char *path = disk_path(c->disk);
 	struct stat st;
-	if (!path || strlen(path) + sizeof(".efivars") > sizeof(buf) || stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+	if (!path || stat(path, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    (size_t)snprintf(buf, sizeof(buf), "%s.efivars", path) >= sizeof(buf))
 		return 0;
-	snprintf(buf, sizeof(buf), "%s.efivars", path);
 	*out = buf;
 	return 0;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "disk/disk.h"
 #include "disk/label.h"
 #include "pc/efivars.h"
 #include "pc/pc.h"
@@ -43,11 +44,10 @@ int pc_choose_firmware(struct pc *pc)
 	}
 	static char path[4096];
 	char why[160];
-	size_t n = strcspn(c->disks[0], ","); /* PATH[,ro][,serial=S] */
-	if (n >= sizeof(path))
-		n = sizeof(path) - 1;
-	memcpy(path, c->disks[0], n);
-	path[n] = 0;
+	if (disk_spec_path(c->disks[0], path, sizeof(path)) < 0) { /* PATH[,ro][,serial=S] */
+		err("--disk %s: path too long", c->disks[0]);
+		return HAL_EXIT_ERROR;
+	}
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		err("--disk %s: %s", path, strerror(errno));

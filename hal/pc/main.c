@@ -156,6 +156,8 @@ int main(int argc, char **argv)
 	sigdelset(&set, SIGUSR1);
 	signal(SIGPIPE, SIG_IGN);
 	int fwcode = pc_choose_firmware(&pc); /* after the mask: a SIGTERM from here on ends hal with 5 */
+	if (!fwcode)
+		fwcode = pc_nets(&pc);
 	if (fwcode)
 		return fwcode;
 

@@ -15,6 +15,7 @@
 #include "hw/reset.h"
 #include "hw/rtc.h"
 #include "hw/serial.h"
+#include "net/net.h"
 #include "pc/chipset.h"
 
 /* ISA interrupts and fixed places of the board (dsdt.asl says the same). */
@@ -24,6 +25,8 @@
 #define PC_RTC_IRQ      8
 #define PC_DISPLAY_SLOT 2      /* PCI slot of bochs-display */
 #define PC_DISK_SLOT0   3      /* first virtio-blk; the others follow */
+#define PC_NIC_SLOT0    16     /* first virtio-net, whatever the number of disks */
+#define PC_IPXE_ROM     "/usr/lib/ipxe/qemu/efi-virtio.rom" /* Debian's ipxe-qemu: PXE and UEFI */
 /* Direct boot: where hal itself places the display's BARs (PCI window). */
 #define PC_DIRECT_LFB   0xFD000000ULL
 #define PC_DIRECT_MMIO  0xFEBF0000ULL
@@ -44,7 +47,13 @@ struct pc {
 	int serial_fd;            /* COM1 output, -1: dropped */
 	const char *fw_auto_disk; /* --firmware auto was decided from this disk */
 	uint64_t fw_base;         /* where the firmware image starts; 0: --kernel */
+	struct net_spec nets[HAL_MAX_NICS];
+	int nnets;
 };
+
+/* --net options parsed and default MACs given, once at start (board.c).
+ * 0 or an exit code. */
+int pc_nets(struct pc *pc);
 
 /* One boot of the machine: bring-up, run until the guest stops, tear-down
  * (board.c). Returns hal's exit code (core/exitcode.h). */

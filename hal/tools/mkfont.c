@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/endian.h"
+
 static const uint16_t cp437[256] = {
 	0x0000, 0x263a, 0x263b, 0x2665, 0x2666, 0x2663, 0x2660, 0x2022, 0x25d8, 0x25cb, 0x25d9, 0x2642, 0x2640, 0x266a, 0x266b, 0x263c,
 	0x25ba, 0x25c4, 0x2195, 0x203c, 0x00b6, 0x00a7, 0x25ac, 0x21a8, 0x2191, 0x2193, 0x2192, 0x2190, 0x221f, 0x2194, 0x25b2, 0x25bc,
@@ -24,8 +26,6 @@ static const uint16_t cp437[256] = {
 
 static uint8_t buf[1 << 22];
 static long glyph_of[0x110000];
-
-static uint32_t le32(const uint8_t *p) { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
 
 /* One UTF-8 code point; advances *p; -1 on bad input. */
 static long utf8(const uint8_t **p, const uint8_t *end)
@@ -61,13 +61,13 @@ int main(void)
 			fprintf(stderr, "mkfont: the font has no Unicode table\n");
 			return 1;
 		}
-	} else if (len > 32 && le32(buf) == 0x864ab572) {
+	} else if (len > 32 && get_le32(buf) == 0x864ab572) {
 		psf2 = 1;
-		n = le32(buf + 16);
-		charsize = le32(buf + 20);
-		h = le32(buf + 24);
-		glyphs = buf + le32(buf + 8);
-		if (le32(buf + 28) != 8 || !(le32(buf + 12) & 1)) {
+		n = get_le32(buf + 16);
+		charsize = get_le32(buf + 20);
+		h = get_le32(buf + 24);
+		glyphs = buf + get_le32(buf + 8);
+		if (get_le32(buf + 28) != 8 || !(get_le32(buf + 12) & 1)) {
 			fprintf(stderr, "mkfont: want an 8 pixel wide font with a Unicode table\n");
 			return 1;
 		}
@@ -92,7 +92,7 @@ int main(void)
 			} else {
 				if (tab + 2 > end)
 					break;
-				c = tab[0] | tab[1] << 8;
+				c = get_le16(tab);
 				tab += 2;
 				if (c == 0xffff)
 					break;

@@ -1,17 +1,15 @@
-/* virtio-blk (virtio 1.x §5.2) over a raw image or a block device. One I/O
- * thread per disk waits on the queue's ioeventfd; requests are served with
- * preadv/pwritev/fdatasync/fallocate outside the device lock. */
+/* virtio-blk (virtio 1.x §5.2) over a disk (hal/disk/disk.h). One I/O
+ * thread per disk waits on the queue's ioeventfd; requests are served
+ * outside the device lock. */
 #include <errno.h>
-#include <fcntl.h>
-#include <linux/falloc.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/endian.h"
 #include "virtio/virtio.h"
 
 #define F_SEG_MAX   (1ULL << 2)
@@ -26,12 +24,6 @@
 
 static struct virtio_blk *disks[MAX_DISKS];
 static int ndisks;
-
-static void put(uint8_t *p, uint64_t v, unsigned len)
-{
-	for (unsigned i = 0; i < len; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
 
 /* dst = the bytes [skip, skip+len) of src[0..n); returns the count. */
 static int iov_sub(const struct iovec *src, unsigned n, uint64_t skip, uint64_t len, struct iovec *dst)
@@ -50,72 +42,48 @@ static int iov_sub(const struct iovec *src, unsigned n, uint64_t skip, uint64_t 
 	return k;
 }
 
-/* preadv/pwritev all of [off, off+len) or fail. */
-static bool rw_all(struct virtio_blk *b, const struct iovec *iov, unsigned n, uint64_t len, uint64_t off, bool wr)
+/* The len bytes at skip of the chain's readable buffers, into buf. */
+static void copy_out(const struct vq_chain *c, uint64_t skip, uint8_t *buf, uint64_t len)
 {
 	struct iovec v[VQ_MAX_SEGS];
-	for (uint64_t done = 0; done < len;) {
-		int k = iov_sub(iov, n, done, len - done, v);
-		ssize_t r = wr ? pwritev(b->fd, v, k, (off_t)(off + done)) : preadv(b->fd, v, k, (off_t)(off + done));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return false;
-		done += (uint64_t)r;
-	}
-	return true;
+	int k = iov_sub(c->iov, c->nr, skip, len, v);
+	for (int i = 0, o = 0; i < k; o += (int)v[i].iov_len, i++)
+		memcpy(buf + o, v[i].iov_base, v[i].iov_len);
 }
 
-static bool in_range(struct virtio_blk *b, uint64_t sector, uint64_t n)
+static uint64_t sectors(const struct virtio_blk *b)
 {
-	return sector <= b->sectors && n <= b->sectors - sector;
+	return b->disk.size / DISK_SECTOR;
 }
 
-static bool write_zeroes(struct virtio_blk *b, uint64_t off, uint64_t len, bool unmap)
+static bool in_range(const struct virtio_blk *b, uint64_t sector, uint64_t n)
 {
-	if (unmap && fallocate(b->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) == 0)
-		return true;
-	if (fallocate(b->fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) == 0)
-		return true;
-	static const uint8_t zero[65536];
-	for (uint64_t done = 0, n; done < len; done += n) {
-		n = len - done < sizeof(zero) ? len - done : sizeof(zero);
-		struct iovec z = { (void *)zero, n };
-		if (!rw_all(b, &z, 1, n, off + done, true))
-			return false;
-	}
-	return true;
+	return sector <= sectors(b) && n <= sectors(b) - sector;
 }
 
-/* DISCARD / WRITE_ZEROES: one 16-byte segment {sector, num_sectors, flags}. */
+/* DISCARD / WRITE_ZEROES: one 16-byte segment {le64 sector, le32
+ * num_sectors, le32 flags} (struct virtio_blk_discard_write_zeroes). */
 static uint8_t zero_req(struct virtio_blk *b, const struct vq_chain *c, uint32_t type)
 {
 	uint8_t s[16];
-	struct iovec v[VQ_MAX_SEGS];
 	uint64_t plen = c->rlen - 16;
-	if (b->ro)
+	if (b->disk.ro)
 		return VIRTIO_BLK_S_IOERR;
 	if (!plen || plen % 16)
 		return VIRTIO_BLK_S_IOERR;
 	if (plen > 16)
 		return VIRTIO_BLK_S_UNSUPP; /* max_*_seg is 1 */
-	int k = iov_sub(c->iov, c->nr, 16, 16, v);
-	for (int i = 0, o = 0; i < k; o += (int)v[i].iov_len, i++)
-		memcpy(s + o, v[i].iov_base, v[i].iov_len);
-	uint64_t sector;
-	uint32_t num, flags;
-	memcpy(&sector, s, 8);
-	memcpy(&num, s + 8, 4);
-	memcpy(&flags, s + 12, 4);
+	copy_out(c, 16, s, 16);
+	uint64_t sector = get_le64(s);
+	uint32_t num = get_le32(s + 8), flags = get_le32(s + 12);
 	if (flags & ~1u || (type == VIRTIO_BLK_T_DISCARD && flags))
 		return VIRTIO_BLK_S_UNSUPP;
 	if (num > MAX_ZERO || !in_range(b, sector, num))
 		return VIRTIO_BLK_S_IOERR;
-	uint64_t off = sector * 512, len = (uint64_t)num * 512;
+	uint64_t off = sector * DISK_SECTOR, len = (uint64_t)num * DISK_SECTOR;
 	if (type == VIRTIO_BLK_T_WRITE_ZEROES)
-		return write_zeroes(b, off, len, flags & 1) ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR;
-	if (fallocate(b->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) < 0 &&
-	    errno != EOPNOTSUPP)
+		return disk_write_zeroes(&b->disk, off, len, flags & 1) == 0 ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR;
+	if (disk_discard(&b->disk, off, len) < 0 && errno != EOPNOTSUPP)
 		return VIRTIO_BLK_S_IOERR;
 	return VIRTIO_BLK_S_OK; /* discard is a hint: unsupported is fine */
 }
@@ -128,37 +96,35 @@ static uint32_t request(struct virtio_blk *b, const struct vq_chain *c)
 		return 0;
 	const struct iovec *last = &c->iov[c->nr + c->nw - 1];
 	uint8_t *status = (uint8_t *)last->iov_base + last->iov_len - 1;
-	uint8_t hdr[16];
+	uint8_t hdr[16]; /* struct virtio_blk_outhdr: le32 type, le32 ioprio, le64 sector */
 	struct iovec v[VQ_MAX_SEGS];
+	int k;
 	if (c->bad || c->rlen < 16) {
 		*status = VIRTIO_BLK_S_IOERR;
 		return 1;
 	}
-	int k = iov_sub(c->iov, c->nr, 0, 16, v);
-	for (int i = 0, o = 0; i < k; o += (int)v[i].iov_len, i++)
-		memcpy(hdr + o, v[i].iov_base, v[i].iov_len);
-	uint32_t type;
-	uint64_t sector, din = c->wlen - 1, dout = c->rlen - 16;
-	memcpy(&type, hdr, 4);
-	memcpy(&sector, hdr + 8, 8);
+	copy_out(c, 0, hdr, 16);
+	uint32_t type = get_le32(hdr);
+	uint64_t sector = get_le64(hdr + 8), din = c->wlen - 1, dout = c->rlen - 16;
 	uint8_t st = VIRTIO_BLK_S_OK;
 	uint32_t used = 1;
 	switch (type) {
 	case VIRTIO_BLK_T_IN:
-		if (din % 512 || !in_range(b, sector, din / 512) ||
-		    !rw_all(b, c->iov + c->nr, c->nw, din, sector * 512, false))
+		k = iov_sub(c->iov + c->nr, c->nw, 0, din, v);
+		if (din % DISK_SECTOR || !in_range(b, sector, din / DISK_SECTOR) ||
+		    disk_readv(&b->disk, v, (unsigned)k, sector * DISK_SECTOR) < 0)
 			st = VIRTIO_BLK_S_IOERR;
 		else
 			used += (uint32_t)din;
 		break;
 	case VIRTIO_BLK_T_OUT:
 		k = iov_sub(c->iov, c->nr, 16, dout, v);
-		if (b->ro || dout % 512 || !in_range(b, sector, dout / 512) ||
-		    !rw_all(b, v, (unsigned)k, dout, sector * 512, true))
+		if (dout % DISK_SECTOR || !in_range(b, sector, dout / DISK_SECTOR) ||
+		    disk_writev(&b->disk, v, (unsigned)k, sector * DISK_SECTOR) < 0)
 			st = VIRTIO_BLK_S_IOERR;
 		break;
 	case VIRTIO_BLK_T_FLUSH:
-		if (!b->ro && fdatasync(b->fd) < 0)
+		if (disk_flush(&b->disk) < 0)
 			st = VIRTIO_BLK_S_IOERR;
 		break;
 	case VIRTIO_BLK_T_GET_ID: {
@@ -262,65 +228,34 @@ struct virtio_blk *virtio_blk_new(const char *spec, int index, char *why, size_t
 		snprintf(why, whylen, "out of memory");
 		return NULL;
 	}
-	b->fd = b->stop_fd = -1;
+	b->disk.fd = b->stop_fd = -1;
 	b->vdev.kick_fd[0] = -1;
-	snprintf(b->serial, sizeof(b->serial), "hal-disk%d", index);
-	const char *comma = strchr(spec, ',');
-	size_t plen = comma ? (size_t)(comma - spec) : strlen(spec);
-	if (!plen || plen >= sizeof(b->path)) {
-		snprintf(why, whylen, "--disk %s: bad path", spec);
+	if (disk_open(&b->disk, spec, why, whylen) < 0) {
 		virtio_blk_free(b);
 		return NULL;
 	}
-	memcpy(b->path, spec, plen);
-	for (const char *o = comma; o; o = strchr(o + 1, ',')) {
-		const char *end = strchr(o + 1, ',');
-		size_t n = end ? (size_t)(end - o - 1) : strlen(o + 1);
-		if (n == 2 && !strncmp(o + 1, "ro", 2)) {
-			b->ro = true;
-		} else if (n > 7 && n - 7 <= 20 && !strncmp(o + 1, "serial=", 7)) {
-			memset(b->serial, 0, sizeof(b->serial));
-			memcpy(b->serial, o + 8, n - 7);
-		} else {
-			snprintf(why, whylen, "--disk %s: unknown option '%.*s' (PATH[,ro][,serial=S], S up to 20 bytes)",
-				 spec, (int)n, o + 1);
-			virtio_blk_free(b);
-			return NULL;
-		}
-	}
-	b->fd = open(b->path, (b->ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-	if (b->fd < 0) {
-		fail(why, whylen, b, "--disk %s: %s", b->path);
-		return NULL;
-	}
-	struct stat st;
-	off_t size = lseek(b->fd, 0, SEEK_END);
-	if (fstat(b->fd, &st) < 0 || size < 0 || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))) {
-		snprintf(why, whylen, "--disk %s: not a regular file or block device", b->path);
-		virtio_blk_free(b);
-		return NULL;
-	}
-	if (size % 512)
-		warnx("--disk %s: size is not a multiple of 512; the last %d bytes are not visible", b->path,
-		      (int)(size % 512));
-	b->sectors = (uint64_t)size / 512;
+	if (b->disk.serial[0])
+		memcpy(b->serial, b->disk.serial, sizeof(b->serial));
+	else
+		snprintf(b->serial, sizeof(b->serial), "hal-disk%d", index);
 
 	struct virtio_dev *v = &b->vdev;
 	virtio_pci_init(v, "virtio-blk", 0x1001, 2, 0x010000, 1, QSIZE);
 	v->mem = the_vm ? &the_vm->mem : NULL;
 	v->notify = kick;
 	v->host_features = VIRTIO_F_VERSION_1 | VIRTIO_RING_F_INDIRECT | VIRTIO_RING_F_EVENT_IDX | F_SEG_MAX |
-			   F_BLK_SIZE | F_FLUSH | (b->ro ? F_RO : F_DISCARD | F_WZEROES);
+			   F_BLK_SIZE | F_FLUSH | (b->disk.ro ? F_RO : F_DISCARD | F_WZEROES);
+	/* struct virtio_blk_config (virtio 1.x §5.2.4), little endian */
 	uint8_t *c = v->config;
-	put(c + 0, b->sectors, 8);
-	put(c + 12, QSIZE - 2, 4); /* seg_max: the header and status take two */
-	put(c + 20, 512, 4);
-	put(c + 36, MAX_ZERO, 4);  /* max_discard_sectors */
-	put(c + 40, 1, 4);         /* max_discard_seg */
-	put(c + 44, 8, 4);         /* discard_sector_alignment: 4 KiB */
-	put(c + 48, MAX_ZERO, 4);  /* max_write_zeroes_sectors */
-	put(c + 52, 1, 4);         /* max_write_zeroes_seg */
-	c[56] = 1;                 /* write_zeroes_may_unmap */
+	put_le64(c + 0, sectors(b));     /* capacity */
+	put_le32(c + 12, QSIZE - 2);     /* seg_max: the header and status take two */
+	put_le32(c + 20, DISK_SECTOR);   /* blk_size */
+	put_le32(c + 36, MAX_ZERO);      /* max_discard_sectors */
+	put_le32(c + 40, 1);             /* max_discard_seg */
+	put_le32(c + 44, 8);             /* discard_sector_alignment: 4 KiB */
+	put_le32(c + 48, MAX_ZERO);      /* max_write_zeroes_sectors */
+	put_le32(c + 52, 1);             /* max_write_zeroes_seg */
+	c[56] = 1;                       /* write_zeroes_may_unmap */
 	v->config_len = 60;
 	return b;
 }
@@ -335,8 +270,7 @@ void virtio_blk_free(struct virtio_blk *b)
 		if (write(b->stop_fd, &one, sizeof(one)) == sizeof(one))
 			pthread_join(b->thread, NULL);
 	}
-	if (b->fd >= 0)
-		close(b->fd);
+	disk_close(&b->disk);
 	if (b->stop_fd >= 0)
 		close(b->stop_fd);
 	if (b->vdev.kick_fd[0] >= 0)
@@ -360,13 +294,13 @@ int virtio_blk_create(const char *spec, int slot, char *why, size_t whylen)
 	b->vdev.kick_fd[0] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	b->stop_fd = eventfd(0, EFD_CLOEXEC);
 	if (b->vdev.kick_fd[0] < 0 || b->stop_fd < 0)
-		return fail(why, whylen, b, "--disk %s: eventfd: %s", b->path);
+		return fail(why, whylen, b, "--disk %s: eventfd: %s", b->disk.path);
 	errno = pthread_create(&b->thread, NULL, io_thread, b);
 	if (errno)
-		return fail(why, whylen, b, "--disk %s: I/O thread: %s", b->path);
+		return fail(why, whylen, b, "--disk %s: I/O thread: %s", b->disk.path);
 	b->started = true;
 	if (pci_register(&b->vdev.pci, slot, 0) < 0) {
-		snprintf(why, whylen, "--disk %s: PCI slot %d is taken", b->path, slot);
+		snprintf(why, whylen, "--disk %s: PCI slot %d is taken", b->disk.path, slot);
 		virtio_blk_free(b);
 		return -1;
 	}

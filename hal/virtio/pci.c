@@ -2,30 +2,29 @@
  * BAR0 (SeaBIOS, old drivers), the modern one through vendor capabilities
  * into MMIO BAR4 (Linux, OVMF), MSI-X in BAR1, INTx otherwise. Queue
  * notifications are ioeventfds assigned wherever firmware puts the BARs. */
+#include <linux/pci_regs.h>
+#include <linux/virtio_pci.h>
+#include <stddef.h>
 #include <string.h>
 
+#include "core/endian.h"
 #include "virtio/virtio.h"
 
-enum { CAP_COMMON = 1, CAP_NOTIFY = 2, CAP_ISR = 3, CAP_DEVICE = 4, CAP_PCI_CFG = 5 };
+/* Register offsets, capability types and layouts come from <linux/virtio_pci.h>:
+ * VIRTIO_PCI_* (legacy header, §4.1.4.8), VIRTIO_MSI_* (its MSI-X vectors),
+ * VIRTIO_PCI_CAP_* (the vendor capabilities, §4.1.4), VIRTIO_PCI_COMMON_*
+ * (struct virtio_pci_common_cfg, §4.1.4.3). Where the structures sit in
+ * BAR4 is ours. */
 enum { MOD_COMMON = 0x0000, MOD_ISR = 0x1000, MOD_DEVICE = 0x2000, MOD_NOTIFY = 0x3000, MOD_SIZE = 0x4000 };
 #define NOTIFY_MULT 4
+#define PCICFG_DATA offsetof(struct virtio_pci_cfg_cap, pci_cfg_data) /* 16 */
+_Static_assert(sizeof(struct virtio_pci_common_cfg) == 0x38, "virtio 1.0's common configuration");
+/* MSI-X (PCI Local Bus 3.0, 6.8.2; <linux/pci_regs.h>): each table entry
+ * is {address low, address high, data, vector control}. */
 #define MSIX_PBA 0x800
-#define MSIX_ENABLE 0x80 /* message control, high byte */
-#define MSIX_MASKALL 0x40
-
-static void put(uint8_t *p, uint64_t v, unsigned len)
-{
-	for (unsigned i = 0; i < len; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get(const uint8_t *p, unsigned len)
-{
-	uint64_t v = 0;
-	for (unsigned i = 0; i < len; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-}
+#define MSIX_CTL_HI (PCI_MSIX_FLAGS + 1u)          /* message control, high byte: */
+#define MSIX_ENABLE (PCI_MSIX_FLAGS_ENABLE >> 8)   /* 0x80 */
+#define MSIX_MASKALL (PCI_MSIX_FLAGS_MASKALL >> 8) /* 0x40 */
 
 static struct virtq *selected(struct virtio_dev *v)
 {
@@ -37,7 +36,7 @@ static struct virtq *selected(struct virtio_dev *v)
 static uint8_t msix_ctl(struct virtio_dev *v)
 {
 	uint8_t b;
-	pci_cfg_read(&v->pci, v->msix_cap + 3u, &b, 1);
+	pci_cfg_read(&v->pci, v->msix_cap + MSIX_CTL_HI, &b, 1);
 	return b;
 }
 
@@ -105,6 +104,8 @@ static void reset(struct virtio_dev *v)
 	while (v->inflight) /* let the I/O thread finish touching guest memory */
 		pthread_cond_wait(&v->idle, &v->lock);
 	v->status = v->isr = 0;
+	if (v->status_changed)
+		v->status_changed(v);
 	v->guest_features = 0;
 	v->dev_feat_sel = v->drv_feat_sel = 0;
 	v->broken = false;
@@ -127,6 +128,8 @@ static void set_status(struct virtio_dev *v, uint8_t val)
 	    ((v->guest_features & ~v->host_features) || !(v->guest_features & VIRTIO_F_VERSION_1)))
 		val &= (uint8_t)~VIRTIO_S_FEATURES_OK;
 	v->status = (uint8_t)(val | (v->broken ? VIRTIO_S_NEEDS_RESET : 0));
+	if (v->status_changed)
+		v->status_changed(v);
 }
 
 static uint8_t read_isr(struct virtio_dev *v)
@@ -162,56 +165,57 @@ void virtio_legacy_io(void *dev, uint64_t off, uint8_t *data, uint32_t len, bool
 	pthread_mutex_lock(&v->lock);
 	struct virtq *q = selected(v);
 	bool msix = msix_ctl(v) & MSIX_ENABLE;
-	unsigned cfg = msix ? 24 : 20;
+	unsigned cfg = VIRTIO_PCI_CONFIG_OFF(msix);
 	if (!is_write) {
 		uint8_t img[VIRTIO_LEGACY_SIZE] = { 0 };
-		put(img + 0, (uint32_t)v->host_features, 4); /* VERSION_1 is bit 32: never here */
-		put(img + 4, (uint32_t)v->guest_features, 4);
-		put(img + 8, q ? q->desc >> 12 : 0, 4);
-		put(img + 12, q ? v->qmax : 0, 2);
-		put(img + 14, v->queue_sel, 2);
-		img[18] = v->status;
-		if (off <= 19 && off + len > 19)
-			img[19] = read_isr(v);
+		put_le32(img + VIRTIO_PCI_HOST_FEATURES, (uint32_t)v->host_features); /* VERSION_1 is bit 32: never here */
+		put_le32(img + VIRTIO_PCI_GUEST_FEATURES, (uint32_t)v->guest_features);
+		put_le32(img + VIRTIO_PCI_QUEUE_PFN, q ? (uint32_t)(q->desc >> VIRTIO_PCI_QUEUE_ADDR_SHIFT) : 0);
+		put_le16(img + VIRTIO_PCI_QUEUE_NUM, q ? v->qmax : 0);
+		put_le16(img + VIRTIO_PCI_QUEUE_SEL, v->queue_sel);
+		img[VIRTIO_PCI_STATUS] = v->status;
+		if (off <= VIRTIO_PCI_ISR && off + len > VIRTIO_PCI_ISR)
+			img[VIRTIO_PCI_ISR] = read_isr(v);
 		if (msix) {
-			put(img + 20, v->config_vector, 2);
-			put(img + 22, q ? q->vector : VIRTIO_NO_VECTOR, 2);
+			put_le16(img + VIRTIO_MSI_CONFIG_VECTOR, v->config_vector);
+			put_le16(img + VIRTIO_MSI_QUEUE_VECTOR, q ? q->vector : VIRTIO_NO_VECTOR);
 		}
 		memcpy(img + cfg, v->config, v->config_len < VIRTIO_LEGACY_SIZE - cfg ? v->config_len : VIRTIO_LEGACY_SIZE - cfg);
 		memcpy(data, img + off, len);
 		pthread_mutex_unlock(&v->lock);
 		return;
 	}
-	uint64_t val = get(data, len);
+	uint64_t val = get_le(data, len);
 	switch (off) {
-	case 4:
+	case VIRTIO_PCI_GUEST_FEATURES:
 		v->guest_features = (uint32_t)(val & v->host_features);
 		break;
-	case 8: /* queue PFN: the legacy layout with 4096-byte alignment */
+	case VIRTIO_PCI_QUEUE_PFN: /* the legacy virtqueue layout, 4096-byte alignment */
 		if (!q || (q->ready && val))
 			break;
 		*q = (struct virtq){ .size = v->qmax, .vector = q->vector };
 		if (val && val < (1ULL << 40)) {
-			q->desc = val << 12;
+			q->desc = val << VIRTIO_PCI_QUEUE_ADDR_SHIFT;
 			q->avail = q->desc + 16ULL * q->size;
-			q->used = (q->avail + 6 + 2ULL * q->size + 4095) & ~4095ULL;
+			q->used = (q->avail + 6 + 2ULL * q->size + VIRTIO_PCI_VRING_ALIGN - 1) &
+				  ~(uint64_t)(VIRTIO_PCI_VRING_ALIGN - 1);
 			q->ready = true;
 		}
 		break;
-	case 14:
+	case VIRTIO_PCI_QUEUE_SEL:
 		v->queue_sel = (uint16_t)val;
 		break;
-	case 16:
+	case VIRTIO_PCI_QUEUE_NOTIFY:
 		kick = (int)(uint16_t)val;
 		break;
-	case 18:
+	case VIRTIO_PCI_STATUS:
 		set_status(v, (uint8_t)val);
 		break;
-	case 20:
+	case VIRTIO_MSI_CONFIG_VECTOR:
 		if (msix)
 			v->config_vector = vector(val);
 		break;
-	case 22:
+	case VIRTIO_MSI_QUEUE_VECTOR:
 		if (msix && q)
 			q->vector = vector(val);
 		break;
@@ -226,65 +230,70 @@ void virtio_legacy_io(void *dev, uint64_t off, uint8_t *data, uint32_t len, bool
 static void common_read(struct virtio_dev *v, uint8_t *img)
 {
 	struct virtq *q = selected(v);
-	put(img + 0x00, v->dev_feat_sel, 4);
-	put(img + 0x04, v->dev_feat_sel < 2 ? v->host_features >> (32 * v->dev_feat_sel) : 0, 4);
-	put(img + 0x08, v->drv_feat_sel, 4);
-	put(img + 0x0c, v->drv_feat_sel < 2 ? v->guest_features >> (32 * v->drv_feat_sel) : 0, 4);
-	put(img + 0x10, v->config_vector, 2);
-	put(img + 0x12, (uint64_t)v->nqueues, 2);
-	img[0x14] = v->status;
-	img[0x15] = 0; /* config_generation: the config never changes */
-	put(img + 0x16, v->queue_sel, 2);
+	put_le32(img + VIRTIO_PCI_COMMON_DFSELECT, v->dev_feat_sel);
+	put_le32(img + VIRTIO_PCI_COMMON_DF,
+		 v->dev_feat_sel < 2 ? (uint32_t)(v->host_features >> (32 * v->dev_feat_sel)) : 0);
+	put_le32(img + VIRTIO_PCI_COMMON_GFSELECT, v->drv_feat_sel);
+	put_le32(img + VIRTIO_PCI_COMMON_GF,
+		 v->drv_feat_sel < 2 ? (uint32_t)(v->guest_features >> (32 * v->drv_feat_sel)) : 0);
+	put_le16(img + VIRTIO_PCI_COMMON_MSIX, v->config_vector);
+	put_le16(img + VIRTIO_PCI_COMMON_NUMQ, (uint16_t)v->nqueues);
+	img[VIRTIO_PCI_COMMON_STATUS] = v->status;
+	img[VIRTIO_PCI_COMMON_CFGGENERATION] = 0; /* the config never changes */
+	put_le16(img + VIRTIO_PCI_COMMON_Q_SELECT, v->queue_sel);
 	if (!q)
 		return;
-	put(img + 0x18, q->size, 2);
-	put(img + 0x1a, q->vector, 2);
-	put(img + 0x1c, q->ready, 2);
-	put(img + 0x1e, v->queue_sel, 2); /* queue_notify_off */
-	put(img + 0x20, q->desc, 8);
-	put(img + 0x28, q->avail, 8);
-	put(img + 0x30, q->used, 8);
+	put_le16(img + VIRTIO_PCI_COMMON_Q_SIZE, q->size);
+	put_le16(img + VIRTIO_PCI_COMMON_Q_MSIX, q->vector);
+	put_le16(img + VIRTIO_PCI_COMMON_Q_ENABLE, q->ready);
+	put_le16(img + VIRTIO_PCI_COMMON_Q_NOFF, v->queue_sel);
+	put_le64(img + VIRTIO_PCI_COMMON_Q_DESCLO, q->desc);
+	put_le64(img + VIRTIO_PCI_COMMON_Q_AVAILLO, q->avail);
+	put_le64(img + VIRTIO_PCI_COMMON_Q_USEDLO, q->used);
 }
 
 static void common_write(struct virtio_dev *v, uint64_t off, uint64_t val, uint32_t len)
 {
 	struct virtq *q = selected(v);
 	switch (off) {
-	case 0x00:
+	case VIRTIO_PCI_COMMON_DFSELECT:
 		v->dev_feat_sel = (uint32_t)val;
 		return;
-	case 0x08:
+	case VIRTIO_PCI_COMMON_GFSELECT:
 		v->drv_feat_sel = (uint32_t)val;
 		return;
-	case 0x0c:
+	case VIRTIO_PCI_COMMON_GF:
 		if (v->drv_feat_sel < 2 && !(v->status & VIRTIO_S_FEATURES_OK)) {
 			unsigned sh = 32 * v->drv_feat_sel;
 			v->guest_features = (v->guest_features & ~(0xffffffffULL << sh)) | (val & 0xffffffffULL) << sh;
 		}
 		return;
-	case 0x10:
+	case VIRTIO_PCI_COMMON_MSIX:
 		v->config_vector = vector(val);
 		return;
-	case 0x14:
+	case VIRTIO_PCI_COMMON_STATUS:
 		set_status(v, (uint8_t)val);
 		return;
-	case 0x16:
+	case VIRTIO_PCI_COMMON_Q_SELECT:
 		v->queue_sel = (uint16_t)val;
 		return;
 	}
 	if (!q)
 		return;
-	if (off == 0x1a) {
+	if (off == VIRTIO_PCI_COMMON_Q_MSIX) {
 		q->vector = vector(val);
 	} else if (q->ready) {
 		return; /* the rest is frozen once the queue is enabled */
-	} else if (off == 0x18) {
+	} else if (off == VIRTIO_PCI_COMMON_Q_SIZE) {
 		if (val && val <= v->qmax && !(val & (val - 1)))
 			q->size = (uint16_t)val;
-	} else if (off == 0x1c) {
+	} else if (off == VIRTIO_PCI_COMMON_Q_ENABLE) {
 		q->ready = val == 1;
-	} else if (off >= 0x20 && off < 0x38 && (len == 8 || len == 4)) {
-		uint64_t *f = off < 0x28 ? &q->desc : off < 0x30 ? &q->avail : &q->used;
+	} else if (off >= VIRTIO_PCI_COMMON_Q_DESCLO && off < VIRTIO_PCI_COMMON_Q_USEDHI + 4 &&
+		   (len == 8 || len == 4)) {
+		/* each address is lo, hi from an 8-byte boundary: one 8-byte or two 4-byte writes */
+		uint64_t *f = off < VIRTIO_PCI_COMMON_Q_AVAILLO ? &q->desc :
+			      off < VIRTIO_PCI_COMMON_Q_USEDLO ? &q->avail : &q->used;
 		if (len == 8 && !(off & 7))
 			*f = val;
 		else if (len == 4 && !(off & 7))
@@ -310,7 +319,7 @@ void virtio_modern_io(void *dev, uint64_t off, uint8_t *data, uint32_t len, bool
 		if (rel + len > sizeof(img))
 			break;
 		if (is_write) {
-			common_write(v, rel, get(data, len), len);
+			common_write(v, rel, get_le(data, len), len);
 		} else {
 			common_read(v, img);
 			memcpy(data, img + rel, len);
@@ -349,14 +358,14 @@ void virtio_msix_io(void *dev, uint64_t off, uint8_t *data, uint32_t len, bool i
 		if (o < 16 * VIRTIO_MSIX_VECS) {
 			uint32_t *w = &v->msix[o / 16][(o % 16) / 4];
 			if (!is_write) {
-				put(data + i, *w, 4);
+				put_le32(data + i, *w);
 			} else {
-				*w = (uint32_t)get(data + i, 4);
+				*w = get_le32(data + i);
 				if ((o % 16) == 12)
 					msix_flush(v); /* maybe unmasked a pending vector */
 			}
 		} else if (o == MSIX_PBA && !is_write) {
-			put(data + i, v->pba, 4);
+			put_le32(data + i, v->pba);
 		}
 	}
 	pthread_mutex_unlock(&v->lock);
@@ -378,22 +387,22 @@ static bool overlaps(unsigned off, unsigned len, unsigned at, unsigned n)
  * driver stores data. */
 static void pcicfg_access(struct virtio_dev *v, bool is_write)
 {
-	uint8_t f[16];
-	pci_cfg_read(&v->pci, v->pcicfg_cap + 4u, f, 16);
-	unsigned bar = f[0];
-	uint32_t off = (uint32_t)get(f + 4, 4), len = (uint32_t)get(f + 8, 4);
+	uint8_t f[sizeof(struct virtio_pci_cfg_cap)];
+	pci_cfg_read(&v->pci, v->pcicfg_cap, f, sizeof(f));
+	unsigned bar = f[VIRTIO_PCI_CAP_BAR];
+	uint32_t off = get_le32(f + VIRTIO_PCI_CAP_OFFSET), len = get_le32(f + VIRTIO_PCI_CAP_LENGTH);
 	if (bar > 5 || !v->pci.bar[bar].size || (len != 1 && len != 2 && len != 4) || off % len ||
 	    off > v->pci.bar[bar].size - len)
 		return;
 	struct pci_bar *b = &v->pci.bar[bar];
 	if (is_write) {
-		b->fn(b->dev, off, f + 12, len, true);
+		b->fn(b->dev, off, f + PCICFG_DATA, len, true);
 		return;
 	}
 	uint8_t buf[4] = { 0 };
 	b->fn(b->dev, off, buf, len, false);
 	storing = true;
-	pci_cfg_write(&v->pci, v->pcicfg_cap + 16u, buf, 4);
+	pci_cfg_write(&v->pci, v->pcicfg_cap + PCICFG_DATA, buf, 4);
 	storing = false;
 }
 
@@ -402,14 +411,14 @@ static void cfg_written(struct pci_dev *d, unsigned off, unsigned len)
 	struct virtio_dev *v = d->priv;
 	if (storing)
 		return;
-	if (overlaps(off, len, v->msix_cap + 2u, 2)) {
+	if (overlaps(off, len, v->msix_cap + PCI_MSIX_FLAGS, 2)) {
 		pthread_mutex_lock(&v->lock);
 		msix_flush(v);
 		pthread_mutex_unlock(&v->lock);
 	}
-	if (overlaps(off, len, v->pcicfg_cap + 16u, 4))
+	if (overlaps(off, len, v->pcicfg_cap + PCICFG_DATA, 4))
 		pcicfg_access(v, true);
-	else if (overlaps(off, len, v->pcicfg_cap + 12u, 4))
+	else if (overlaps(off, len, v->pcicfg_cap + VIRTIO_PCI_CAP_LENGTH, 4))
 		pcicfg_access(v, false);
 }
 
@@ -423,7 +432,7 @@ static void bar_moved(struct pci_dev *d, int bar, bool mapped, uint64_t addr)
 	/* Legacy has one notify register for all queues: queue 0 only there. */
 	int nq = k == 0 ? 1 : v->nqueues;
 	for (int q = 0; q < nq; q++) {
-		uint64_t at = k == 0 ? 0x10 : MOD_NOTIFY + NOTIFY_MULT * (uint64_t)q;
+		uint64_t at = k == 0 ? VIRTIO_PCI_QUEUE_NOTIFY : MOD_NOTIFY + NOTIFY_MULT * (uint64_t)q;
 		if (v->ioev_on[k] & (1u << q))
 			v->ioeventfd(v->ioev_addr[k] + at, 2, k == 0, v->kick_fd[q], false);
 		v->ioev_on[k] &= ~(1u << q);
@@ -437,18 +446,19 @@ static void bar_moved(struct pci_dev *d, int bar, bool mapped, uint64_t addr)
 
 static void vendor_cap(struct virtio_dev *v, uint8_t type, uint8_t bar, uint32_t off, uint32_t len, uint8_t caplen)
 {
-	uint8_t at = pci_add_cap(&v->pci, 0x09, caplen);
-	v->pci.cfg[at + 2] = caplen;
-	v->pci.cfg[at + 3] = type;
-	v->pci.cfg[at + 4] = bar;
-	put(v->pci.cfg + at + 8, off, 4);
-	put(v->pci.cfg + at + 12, len, 4);
-	if (type == CAP_NOTIFY)
-		put(v->pci.cfg + at + 16, NOTIFY_MULT, 4);
-	if (type == CAP_PCI_CFG) {
+	uint8_t at = pci_add_cap(&v->pci, PCI_CAP_ID_VNDR, caplen), *c = v->pci.cfg + at;
+	c[VIRTIO_PCI_CAP_LEN] = caplen;
+	c[VIRTIO_PCI_CAP_CFG_TYPE] = type;
+	c[VIRTIO_PCI_CAP_BAR] = bar;
+	put_le32(c + VIRTIO_PCI_CAP_OFFSET, off);
+	put_le32(c + VIRTIO_PCI_CAP_LENGTH, len);
+	if (type == VIRTIO_PCI_CAP_NOTIFY_CFG)
+		put_le32(c + VIRTIO_PCI_NOTIFY_CAP_MULT, NOTIFY_MULT);
+	if (type == VIRTIO_PCI_CAP_PCI_CFG) { /* the driver writes bar, offset, length and data */
 		v->pcicfg_cap = at;
-		v->pci.wmask[at + 4] = 0xff;
-		memset(v->pci.wmask + at + 8, 0xff, 12);
+		v->pci.wmask[at + VIRTIO_PCI_CAP_BAR] = 0xff;
+		memset(v->pci.wmask + at + VIRTIO_PCI_CAP_OFFSET, 0xff,
+		       sizeof(struct virtio_pci_cfg_cap) - VIRTIO_PCI_CAP_OFFSET);
 	}
 }
 
@@ -474,17 +484,18 @@ void virtio_pci_init(struct virtio_dev *v, const char *name, uint16_t legacy_id,
 	pci_add_bar(&v->pci, 1, 0x1000, PCI_BAR_MEM, virtio_msix_io, v);
 	pci_add_bar(&v->pci, 4, MOD_SIZE, PCI_BAR_MEM | PCI_BAR_64 | PCI_BAR_PREFETCH, virtio_modern_io, v);
 
-	uint8_t at = pci_add_cap(&v->pci, 0x11, 12);
+	uint8_t at = pci_add_cap(&v->pci, PCI_CAP_ID_MSIX, 12);
 	v->msix_cap = at;
-	put(v->pci.cfg + at + 2, VIRTIO_MSIX_VECS - 1, 2);
-	v->pci.wmask[at + 3] = MSIX_ENABLE | MSIX_MASKALL;
-	put(v->pci.cfg + at + 4, 0 | 1, 4);        /* table at BAR1 + 0 */
-	put(v->pci.cfg + at + 8, MSIX_PBA | 1, 4); /* PBA at BAR1 + 0x800 */
-	vendor_cap(v, CAP_COMMON, 4, MOD_COMMON, 0x38, 16);
-	vendor_cap(v, CAP_ISR, 4, MOD_ISR, 1, 16);
-	vendor_cap(v, CAP_DEVICE, 4, MOD_DEVICE, VIRTIO_CONFIG_MAX, 16);
-	vendor_cap(v, CAP_NOTIFY, 4, MOD_NOTIFY, NOTIFY_MULT * (uint32_t)nqueues, 20);
-	vendor_cap(v, CAP_PCI_CFG, 0, 0, 0, 20);
+	put_le16(v->pci.cfg + at + PCI_MSIX_FLAGS, VIRTIO_MSIX_VECS - 1); /* table size - 1 */
+	v->pci.wmask[at + MSIX_CTL_HI] = MSIX_ENABLE | MSIX_MASKALL;
+	put_le32(v->pci.cfg + at + PCI_MSIX_TABLE, 0 | 1);      /* table at BAR1 + 0 */
+	put_le32(v->pci.cfg + at + PCI_MSIX_PBA, MSIX_PBA | 1); /* PBA at BAR1 + 0x800 */
+	const uint8_t vcap = sizeof(struct virtio_pci_cap), ncap = sizeof(struct virtio_pci_notify_cap);
+	vendor_cap(v, VIRTIO_PCI_CAP_COMMON_CFG, 4, MOD_COMMON, sizeof(struct virtio_pci_common_cfg), vcap);
+	vendor_cap(v, VIRTIO_PCI_CAP_ISR_CFG, 4, MOD_ISR, 1, vcap);
+	vendor_cap(v, VIRTIO_PCI_CAP_DEVICE_CFG, 4, MOD_DEVICE, VIRTIO_CONFIG_MAX, vcap);
+	vendor_cap(v, VIRTIO_PCI_CAP_NOTIFY_CFG, 4, MOD_NOTIFY, NOTIFY_MULT * (uint32_t)nqueues, ncap);
+	vendor_cap(v, VIRTIO_PCI_CAP_PCI_CFG, 0, 0, 0, sizeof(struct virtio_pci_cfg_cap));
 	pthread_mutex_lock(&v->lock);
 	reset(v);
 	pthread_mutex_unlock(&v->lock);

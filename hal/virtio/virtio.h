@@ -1,10 +1,11 @@
 /* virtio: split virtqueues (virtq.c), the transitional virtio-pci transport
- * (virtio_pci.c) and the block device (virtio_blk.c). See docs/virtio.md. */
+ * (pci.c) and the block device (blk.c). See docs/virtio.md. */
 #ifndef VIRTIO_H
 #define VIRTIO_H
 #include <sys/uio.h>
 
 #include "core/hal.h"
+#include "disk/disk.h"
 #include "hw/pci.h"
 
 /* ---- split virtqueue (virtq.c): no PCI, no KVM ----------------------------- */
@@ -38,12 +39,15 @@ struct vq_chain {
  * must be marked broken). */
 int virtq_pop(struct virtq *q, const struct guest_mem *m, struct vq_chain *c);
 void virtq_push(struct virtq *q, const struct guest_mem *m, uint16_t head, uint32_t len);
+/* Give back the last n chains popped and not pushed: the next pops see them
+ * again (a receive that did not fit). */
+void virtq_unpop(struct virtq *q, uint16_t n);
 /* After pushes since used index `old`: does the driver want an interrupt? */
 bool virtq_need_irq(struct virtq *q, const struct guest_mem *m, uint16_t old);
 /* EVENT_IDX only: publish avail_event = last_avail; true if more arrived. */
 bool virtq_arm(struct virtq *q, const struct guest_mem *m);
 
-/* ---- virtio-pci transport (virtio_pci.c) ------------------------------------ */
+/* ---- virtio-pci transport (pci.c) ------------------------------------------ */
 
 #define VIRTIO_F_VERSION_1     (1ULL << 32)
 #define VIRTIO_RING_F_INDIRECT (1ULL << 28)
@@ -54,8 +58,8 @@ bool virtq_arm(struct virtq *q, const struct guest_mem *m);
 #define VIRTIO_S_FEATURES_OK 8
 #define VIRTIO_S_NEEDS_RESET 0x40
 #define VIRTIO_NO_VECTOR 0xffff
-#define VIRTIO_MAX_QUEUES 2
-#define VIRTIO_MSIX_VECS 2       /* config + one queue */
+#define VIRTIO_MAX_QUEUES 3      /* virtio-net: receive, transmit, control */
+#define VIRTIO_MSIX_VECS 4       /* config + a vector per queue */
 #define VIRTIO_LEGACY_SIZE 0x80  /* BAR0: 24-byte header + device config */
 #define VIRTIO_CONFIG_MAX 64
 
@@ -83,6 +87,9 @@ struct virtio_dev {
 	unsigned ioev_on[2];                /* bit q: queue q's ioeventfd is assigned */
 	/* A notify write that reached hal (no ioeventfd): called without the lock. */
 	void (*notify)(struct virtio_dev *v, int q);
+	/* Optional: the driver changed the status or reset the device (status 0,
+	 * queues not yet cleared). Called with the lock held. */
+	void (*status_changed)(struct virtio_dev *v);
 	/* Replaceable for unit tests. */
 	int (*signal_msi)(uint64_t addr, uint32_t data);
 	int (*ioeventfd)(uint64_t addr, uint32_t len, bool pio, int fd, bool assign);
@@ -101,7 +108,7 @@ void virtio_legacy_io(void *dev, uint64_t addr, uint8_t *data, uint32_t len, boo
 void virtio_modern_io(void *dev, uint64_t addr, uint8_t *data, uint32_t len, bool is_write);
 void virtio_msix_io(void *dev, uint64_t addr, uint8_t *data, uint32_t len, bool is_write);
 
-/* ---- virtio-blk (virtio_blk.c) ---------------------------------------------- */
+/* ---- virtio-blk (blk.c) ---------------------------------------------------- */
 
 enum { VIRTIO_BLK_T_IN = 0, VIRTIO_BLK_T_OUT = 1, VIRTIO_BLK_T_FLUSH = 4, VIRTIO_BLK_T_GET_ID = 8,
        VIRTIO_BLK_T_DISCARD = 11, VIRTIO_BLK_T_WRITE_ZEROES = 13 };
@@ -109,11 +116,8 @@ enum { VIRTIO_BLK_S_OK = 0, VIRTIO_BLK_S_IOERR = 1, VIRTIO_BLK_S_UNSUPP = 2 };
 
 struct virtio_blk {
 	struct virtio_dev vdev;
-	char path[256];
-	char serial[21];
-	int fd;
-	bool ro;
-	uint64_t sectors;
+	struct disk disk;             /* the image or device: path, ro, size */
+	char serial[DISK_SERIAL_MAX + 1]; /* GET_ID: serial=S or "hal-disk<index>" */
 	int stop_fd;
 	pthread_t thread;
 	bool started;
@@ -124,9 +128,49 @@ struct virtio_blk {
  * Call after vm_create; 0 or -1 with the reason in why. */
 int virtio_blk_create(const char *spec, int slot, char *why, size_t whylen);
 void virtio_blk_destroy_all(void);
-/* Without KVM (tests): parse and open, no PCI registration, no thread;
+/* Without KVM (tests): disk_open, no PCI registration, no thread;
  * set vdev.mem, then drive the BAR handlers and virtio_blk_process. */
 struct virtio_blk *virtio_blk_new(const char *spec, int index, char *why, size_t whylen);
 void virtio_blk_free(struct virtio_blk *b);
 void virtio_blk_process(struct virtio_blk *b);
+
+/* ---- virtio-net (net.c) ------------------------------------------------------- */
+
+#include "net/net.h"
+#include "net/vhost.h"
+
+#define VIRTIO_NET_FRAME_MAX (65535 + 14 + 4) /* a 64 KiB GSO packet, its Ethernet and VLAN headers */
+
+struct virtio_net {
+	struct virtio_dev vdev;
+	struct net_backend be;
+	uint8_t mac[6];
+	int stop_fd;
+	pthread_t thread;
+	bool started;
+	uint8_t *rom;                 /* iPXE, or NULL */
+	uint64_t offload_feats;       /* guest features the backend's offloads follow */
+	/* A received frame not yet in the guest's buffers: 12-byte header, data. */
+	uint8_t frame[NET_HDR_LEN + VIRTIO_NET_FRAME_MAX];
+	size_t frame_len;             /* 0: none */
+	bool tx_blocked;              /* the backend said EAGAIN: wait for POLLOUT */
+	/* vhost-net: the kernel serves queues 0 and 1 while vhost_on. */
+	struct vhost_net vh;
+	struct vhost_ring rings[2];
+	bool vhost_on, vhost_failed;
+	int wake_fd;                  /* the I/O thread looks at vhost_on again */
+	uint64_t rx_frames, tx_frames, rx_dropped, tx_dropped;
+	struct vq_chain chain, first; /* being served; the first chain of a merged receive */
+};
+
+/* The NIC of `--net SPEC` (net.h) at PCI 00:<slot>.0 with its I/O thread;
+ * `rom`: iPXE for firmware boots, or NULL. 0, or -1 with why. */
+int virtio_net_create(const struct net_spec *spec, int index, int slot, const char *rom, char *why, size_t whylen);
+void virtio_net_destroy_all(void);
+/* Without KVM (tests): the device over an open backend, no PCI, no thread;
+ * then drive the BAR handlers and virtio_net_process. */
+struct virtio_net *virtio_net_new(const struct net_backend *be, const uint8_t mac[6]);
+void virtio_net_free(struct virtio_net *n);
+/* Serve what can be served now: transmit, receive, control. */
+void virtio_net_process(struct virtio_net *n);
 #endif

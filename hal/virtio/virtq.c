@@ -100,6 +100,11 @@ int virtq_pop(struct virtq *q, const struct guest_mem *m, struct vq_chain *c)
 	}
 }
 
+void virtq_unpop(struct virtq *q, uint16_t n)
+{
+	q->last_avail = (uint16_t)(q->last_avail - n);
+}
+
 void virtq_push(struct virtq *q, const struct guest_mem *m, uint16_t head, uint32_t len)
 {
 	struct rings r;

@@ -6,24 +6,11 @@
 
 #include "x86/acpi.h"
 #include "dsdt.hex"
+#include "core/endian.h"
 #include "core/hal.h"
 
 #define TABLES_CAP (64 * 1024)
 
-static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
-static void put32(uint8_t *p, uint32_t v) { put16(p, (uint16_t)v); put16(p + 2, (uint16_t)(v >> 16)); }
-static uint64_t get_le(const uint8_t *p, int n)
-{
-	uint64_t v = 0;
-	for (int i = n - 1; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
-static void put_le(uint8_t *p, int n, uint64_t v)
-{
-	for (int i = 0; i < n; i++, v >>= 8)
-		p[i] = (uint8_t)v;
-}
 
 uint8_t acpi_checksum(const uint8_t *p, size_t len)
 {
@@ -41,18 +28,21 @@ static uint32_t alloc(struct acpi_tables *t, size_t len, size_t align)
 	return (uint32_t)off;
 }
 
+/* The System Description Table Header (ACPI 6.5, 5.2.6): Signature, Length
+ * 4, Revision 8, Checksum 9, OEMID 10, OEM Table ID 16, OEM Revision 24,
+ * Creator ID 28, Creator Revision 32; 36 bytes. */
 static void header(struct acpi_tables *t, uint32_t off, const char *sig, uint32_t len, uint8_t rev)
 {
 	uint8_t *h = t->blob[ACPI_TABLES] + off;
 	memcpy(h, sig, 4);
-	put32(h + 4, len);
+	put_le32(h + 4, len);
 	h[8] = rev;
 	memcpy(h + 10, "HAL   ", 6);
 	memcpy(h + 16, "HAL ", 4); /* OEM table id: "HAL " + signature */
 	memcpy(h + 20, sig, 4);
-	put32(h + 24, 1);
+	put_le32(h + 24, 1);
 	memcpy(h + 28, "HAL ", 4);
-	put32(h + 32, 1);
+	put_le32(h + 32, 1);
 	t->csum[t->ncsum].file = ACPI_TABLES;
 	t->csum[t->ncsum].result = off + 9;
 	t->csum[t->ncsum].start = off;
@@ -64,7 +54,7 @@ static void header(struct acpi_tables *t, uint32_t off, const char *sig, uint32_
  * offset in file `src` until linked). */
 static void pointer(struct acpi_tables *t, int dst, uint32_t off, int size, int src, uint32_t target)
 {
-	put_le(t->blob[dst] + off, size, target);
+	put_le(t->blob[dst] + off, target, (unsigned)size);
 	t->ptr[t->nptr].dst = (uint8_t)dst;
 	t->ptr[t->nptr].src = (uint8_t)src;
 	t->ptr[t->nptr].size = (uint8_t)size;
@@ -72,29 +62,33 @@ static void pointer(struct acpi_tables *t, int dst, uint32_t off, int size, int 
 	t->nptr++;
 }
 
+/* MADT (ACPI 6.5, 5.2.12): the header, Local Interrupt Controller Address
+ * 36, Flags 40, then {Type, Length, ...} structures: 0 Processor Local APIC
+ * (5.2.12.2), 1 I/O APIC (5.2.12.3), 2 Interrupt Source Override
+ * (5.2.12.5), 4 Local APIC NMI (5.2.12.7). */
 static uint32_t build_madt(struct acpi_tables *t, const struct acpi_cfg *c)
 {
 	uint32_t len = 44 + 8 * (uint32_t)c->ncpus + 12 + 10 + 6;
 	uint32_t off = alloc(t, len, 8);
 	uint8_t *m = t->blob[ACPI_TABLES] + off, *p = m + 44;
 	header(t, off, "APIC", len, 1);
-	put32(m + 36, 0xfee00000);  /* local APIC address */
-	put32(m + 40, 1);           /* PCAT_COMPAT: there are 8259s too */
+	put_le32(m + 36, 0xfee00000);  /* local APIC address */
+	put_le32(m + 40, 1);           /* PCAT_COMPAT: there are 8259s too */
 	for (int i = 0; i < c->ncpus; i++, p += 8) {
 		p[0] = 0; p[1] = 8; p[2] = (uint8_t)i; p[3] = (uint8_t)i;
-		put32(p + 4, 1); /* enabled */
+		put_le32(p + 4, 1); /* enabled */
 	}
 	p[0] = 1; p[1] = 12; p[2] = 0; p[3] = 0; /* IOAPIC id 0 */
-	put32(p + 4, 0xfec00000);
-	put32(p + 8, 0); /* GSI base */
+	put_le32(p + 4, 0xfec00000);
+	put_le32(p + 8, 0); /* GSI base */
 	p += 12;
 	/* KVM's default routing is ISA IRQ n -> IOAPIC pin n, so IRQ0 needs no
 	 * override; the SCI is level-triggered, active high. */
 	p[0] = 2; p[1] = 10; p[2] = 0; p[3] = (uint8_t)c->sci_irq;
-	put32(p + 4, c->sci_irq);
-	put16(p + 8, 0x000d);
+	put_le32(p + 4, c->sci_irq);
+	put_le16(p + 8, 0x000d);
 	p += 10;
-	p[0] = 4; p[1] = 6; p[2] = 0xff; put16(p + 3, 0); p[5] = 1; /* NMI on LINT1 */
+	p[0] = 4; p[1] = 6; p[2] = 0xff; put_le16(p + 3, 0); p[5] = 1; /* NMI on LINT1 */
 	return off;
 }
 
@@ -103,7 +97,7 @@ static void gas_io(uint8_t *g, uint8_t bits, uint16_t port)
 {
 	g[0] = 1; /* system I/O space */
 	g[1] = bits;
-	put32(g + 4, port);
+	put_le32(g + 4, port);
 }
 
 /* FADT revision 3 (ACPI 2.0 layout, 244 bytes, as QEMU's q35): the X_
@@ -121,25 +115,25 @@ static uint32_t build_fadt(struct acpi_tables *t, const struct acpi_cfg *c, uint
 	pointer(t, ACPI_TABLES, off + 36, 4, ACPI_TABLES, facs); /* FIRMWARE_CTRL; X_ stays 0 */
 	pointer(t, ACPI_TABLES, off + 40, 4, ACPI_TABLES, dsdt);
 	pointer(t, ACPI_TABLES, off + 140, 8, ACPI_TABLES, dsdt); /* X_DSDT */
-	put16(f + 46, c->sci_irq);
-	put32(f + 48, 0xb2);        /* SMI_CMD */
+	put_le16(f + 46, c->sci_irq);
+	put_le32(f + 48, 0xb2);        /* SMI_CMD */
 	f[52] = 0xf1;               /* ACPI_ENABLE */
 	f[53] = 0xf0;               /* ACPI_DISABLE */
-	put32(f + 56, pm);          /* PM1a_EVT_BLK */
-	put32(f + 64, pm + 4u);     /* PM1a_CNT_BLK */
-	put32(f + 76, pm + 8u);     /* PM_TMR_BLK */
-	put32(f + 80, 0xafe0);      /* GPE0_BLK */
+	put_le32(f + 56, pm);          /* PM1a_EVT_BLK */
+	put_le32(f + 64, pm + 4u);     /* PM1a_CNT_BLK */
+	put_le32(f + 76, pm + 8u);     /* PM_TMR_BLK */
+	put_le32(f + 80, 0xafe0);      /* GPE0_BLK */
 	f[88] = 4; f[89] = 2; f[91] = 4; f[92] = 4; /* their lengths */
-	put16(f + 96, 0xfff);       /* no C2 */
-	put16(f + 98, 0xfff);       /* no C3 */
+	put_le16(f + 96, 0xfff);       /* no C2 */
+	put_le16(f + 98, 0xfff);       /* no C3 */
 	f[108] = 0x32;              /* CMOS century register */
 	/* IAPC_BOOT_ARCH: LEGACY_DEVICES, 8042. Without the 8042 bit Linux
 	 * takes a revision >= 2 FADT to mean there is no keyboard controller. */
-	put16(f + 109, 0x0003);
+	put_le16(f + 109, 0x0003);
 	/* WBINVD, PROC_C1, SLP_BUTTON (no sleep button), RTC_S4, RESET_REG_SUP,
 	 * USE_PLATFORM_CLOCK; PWR_BUTTON clear: the power button is the
 	 * fixed-feature one. */
-	put32(f + 112, (1u << 0) | (1u << 2) | (1u << 5) | (1u << 7) | (1u << 10) | (1u << 15));
+	put_le32(f + 112, (1u << 0) | (1u << 2) | (1u << 5) | (1u << 7) | (1u << 10) | (1u << 15));
 	gas_io(f + 116, 8, 0xcf9);  /* RESET_REG: PIIX reset control */
 	f[128] = 0x06;              /* RESET_VALUE: system reset + CPU reset */
 	gas_io(f + 148, 32, pm);    /* X_PM1a_EVT_BLK */
@@ -161,9 +155,9 @@ int acpi_build(const struct acpi_cfg *c, struct acpi_tables *t)
 		return -1;
 	}
 
-	uint32_t facs = alloc(t, 64, 64);
+	uint32_t facs = alloc(t, 64, 64); /* FACS (ACPI 6.5, 5.2.10): Length 4, Version 32 */
 	memcpy(t->blob[ACPI_TABLES] + facs, "FACS", 4);
-	put32(t->blob[ACPI_TABLES] + facs + 4, 64);
+	put_le32(t->blob[ACPI_TABLES] + facs + 4, 64);
 	t->blob[ACPI_TABLES][facs + 32] = 1; /* version: ACPI 2.0 FACS */
 
 	uint32_t dsdt = alloc(t, sizeof(dsdt_aml_code), 8);
@@ -188,6 +182,7 @@ int acpi_build(const struct acpi_cfg *c, struct acpi_tables *t)
 	pointer(t, ACPI_TABLES, rsdt + 36, 4, ACPI_TABLES, fadt);
 	pointer(t, ACPI_TABLES, rsdt + 40, 4, ACPI_TABLES, madt);
 
+	/* RSDP (ACPI 6.5, 5.2.5.3): Checksum 8, OEMID 9, Revision 15, RsdtAddress 16 */
 	uint8_t *r = t->blob[ACPI_RSDP];
 	memcpy(r, "RSD PTR ", 8);
 	memcpy(r + 9, "HAL   ", 6);
@@ -206,7 +201,7 @@ void acpi_link(struct acpi_tables *t, const uint64_t base[ACPI_NFILES])
 {
 	for (int i = 0; i < t->nptr; i++) {
 		uint8_t *p = t->blob[t->ptr[i].dst] + t->ptr[i].off;
-		put_le(p, t->ptr[i].size, get_le(p, t->ptr[i].size) + base[t->ptr[i].src]);
+		put_le(p, get_le(p, t->ptr[i].size) + base[t->ptr[i].src], t->ptr[i].size);
 	}
 	for (int i = 0; i < t->ncsum; i++) {
 		uint8_t *b = t->blob[t->csum[i].file];
@@ -225,7 +220,9 @@ void acpi_free(struct acpi_tables *t)
 
 /* QEMU's table-loader script (etc/table-loader): 128-byte commands that make
  * the firmware allocate the two blobs, patch the pointers and compute the
- * checksums. Returns a malloc'd script of *len bytes. */
+ * checksums (QEMU's hw/acpi/bios-linker-loader.c, BiosLinkerLoaderEntry:
+ * le32 command, then a 56-byte file name and the command's fields).
+ * Returns a malloc'd script of *len bytes. */
 const char *const acpi_file_names[ACPI_NFILES] = { "etc/acpi/rsdp", "etc/acpi/tables" };
 
 uint8_t *acpi_loader_script(const struct acpi_tables *t, size_t *len)
@@ -236,24 +233,24 @@ uint8_t *acpi_loader_script(const struct acpi_tables *t, size_t *len)
 	if (!s)
 		return NULL;
 	for (int f = 0; f < ACPI_NFILES; f++, e += 128) {
-		put32(e, ALLOCATE);
+		put_le32(e, ALLOCATE);
 		strcpy((char *)e + 4, acpi_file_names[f]);
-		put32(e + 60, f == ACPI_RSDP ? 16 : 64);
+		put_le32(e + 60, f == ACPI_RSDP ? 16 : 64);
 		e[64] = f == ACPI_RSDP ? ZONE_FSEG : ZONE_HIGH;
 	}
 	for (int i = 0; i < t->nptr; i++, e += 128) {
-		put32(e, ADD_POINTER);
+		put_le32(e, ADD_POINTER);
 		strcpy((char *)e + 4, acpi_file_names[t->ptr[i].dst]);
 		strcpy((char *)e + 60, acpi_file_names[t->ptr[i].src]);
-		put32(e + 116, t->ptr[i].off);
+		put_le32(e + 116, t->ptr[i].off);
 		e[120] = t->ptr[i].size;
 	}
 	for (int i = 0; i < t->ncsum; i++, e += 128) {
-		put32(e, ADD_CHECKSUM);
+		put_le32(e, ADD_CHECKSUM);
 		strcpy((char *)e + 4, acpi_file_names[t->csum[i].file]);
-		put32(e + 60, t->csum[i].result);
-		put32(e + 64, t->csum[i].start);
-		put32(e + 68, t->csum[i].len);
+		put_le32(e + 60, t->csum[i].result);
+		put_le32(e + 64, t->csum[i].start);
+		put_le32(e + 68, t->csum[i].len);
 	}
 	*len = n * 128;
 	return s;

@@ -2,56 +2,62 @@
  * (Documentation/arch/x86/boot.rst): 64-bit entry when the kernel offers it,
  * the 32-bit protected-mode entry otherwise. The kernel file is untrusted
  * input: every header field is checked before it is used. */
+#include <asm/bootparam.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "core/endian.h"
 #include "x86/boot.h"
 
-static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
-static uint32_t rd32(const uint8_t *p) { return rd16(p) | (uint32_t)rd16(p + 2) << 16; }
-static uint64_t rd64(const uint8_t *p) { return rd32(p) | (uint64_t)rd32(p + 4) << 32; }
-static void wr16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
-static void wr32(uint8_t *p, uint32_t v) { wr16(p, (uint16_t)v); wr16(p + 2, (uint16_t)(v >> 16)); }
-static void wr64(uint8_t *p, uint64_t v) { wr32(p, (uint32_t)v); wr32(p + 4, (uint32_t)(v >> 32)); }
+#define SETUP_AT offsetof(struct boot_params, hdr) /* 0x1f1: the setup header, in the image too */
+_Static_assert(sizeof(struct boot_params) == 4096, "the zero page");
+_Static_assert(sizeof(struct boot_e820_entry) == sizeof(struct e820_entry), "E820 entry layout");
 
 #define FAIL(...) do { snprintf(why, whylen, __VA_ARGS__); return -1; } while (0)
 
 int bzimage_parse(const uint8_t *img, size_t size, struct bzimage *bz, char *why, size_t whylen)
 {
+	struct setup_header h = { 0 };
 	memset(bz, 0, sizeof(*bz));
-	if (size < 0x270 || rd16(img + 0x1fe) != 0xaa55 || memcmp(img + 0x202, "HdrS", 4) != 0)
+	_Static_assert(SETUP_AT + sizeof(h) <= 0x270, "the header fits in what is checked");
+	if (size >= 0x270)
+		memcpy(&h, img + SETUP_AT, sizeof(h));
+	if (size < 0x270 || h.boot_flag != 0xaa55 ||
+	    memcmp(img + SETUP_AT + offsetof(struct setup_header, header), "HdrS", 4) != 0)
 		FAIL("not a bzImage (no Linux boot-protocol header); hal boots bzImage kernels, not ELF vmlinux or compressed files");
-	bz->version = rd16(img + 0x206);
+	bz->version = h.version;
 	if (bz->version < 0x206)
 		FAIL("bzImage boot protocol %u.%02u is too old: hal needs 2.06 or later (Linux 2.6.22+)",
 		     bz->version >> 8, bz->version & 0xff);
-	bz->loadflags = img[0x211];
-	if (!(bz->loadflags & 1))
+	bz->loadflags = h.loadflags;
+	if (!(bz->loadflags & LOADED_HIGH))
 		FAIL("zImage (loaded low) is not supported: the kernel must be a bzImage");
-	unsigned sects = img[0x1f1] ? img[0x1f1] : 4;
+	unsigned sects = h.setup_sects ? h.setup_sects : 4; /* 0 means 4 (boot.rst) */
 	bz->setup_size = (sects + 1) * 512;
 	if (bz->setup_size >= size)
 		FAIL("truncated bzImage: setup is %u bytes, the file %zu", bz->setup_size, size);
 	bz->pm_size = (uint32_t)(size - bz->setup_size);
-	uint64_t syssize = (uint64_t)rd32(img + 0x1f4) * 16;
+	uint64_t syssize = (uint64_t)h.syssize * 16;
 	if (syssize > (uint64_t)bz->pm_size + 15) /* syssize is rounded up to 16 bytes */
 		FAIL("truncated bzImage: the header says %llu bytes of kernel, the file has %u",
 		     (unsigned long long)syssize, bz->pm_size);
-	bz->initrd_addr_max = rd32(img + 0x22c);
-	bz->cmdline_size = bz->version >= 0x206 ? rd32(img + 0x238) : 255;
-	bz->relocatable = bz->version >= 0x205 && img[0x234];
+	bz->initrd_addr_max = h.initrd_addr_max;
+	bz->cmdline_size = bz->version >= 0x206 ? h.cmdline_size : 255;
+	bz->relocatable = bz->version >= 0x205 && h.relocatable_kernel;
 	if (bz->version >= 0x20a) {
-		bz->pref_address = rd64(img + 0x258);
-		bz->init_size = rd32(img + 0x260);
+		bz->pref_address = h.pref_address;
+		bz->init_size = h.init_size;
 	}
 	if (bz->version >= 0x20c)
-		bz->xloadflags = rd16(img + 0x236);
+		bz->xloadflags = h.xloadflags;
 	if (bz->init_size < bz->pm_size)
 		bz->init_size = bz->pm_size;
 	return 0;
 }
 
-/* Identity-map the first 4 GiB with 2 MiB pages for the 64-bit entry. */
+/* Identity-map the first 4 GiB with 2 MiB pages for the 64-bit entry
+ * (4-level paging, Intel SDM vol. 3A, 4.5). */
 static int build_page_tables(struct guest_mem *m)
 {
 	uint8_t *pml4 = gpa_ptr(m, BOOT_PML4_ADDR, 6 * 4096);
@@ -59,33 +65,36 @@ static int build_page_tables(struct guest_mem *m)
 		return -1;
 	memset(pml4, 0, 6 * 4096);
 	uint8_t *pdpt = pml4 + 4096, *pd = pml4 + 2 * 4096;
-	wr64(pml4, (BOOT_PML4_ADDR + 0x1000) | 3);
+	put_le64(pml4, (BOOT_PML4_ADDR + 0x1000) | 3);
 	for (uint64_t g = 0; g < 4; g++) {
-		wr64(pdpt + 8 * g, (BOOT_PML4_ADDR + 0x2000 + g * 0x1000) | 3);
+		put_le64(pdpt + 8 * g, (BOOT_PML4_ADDR + 0x2000 + g * 0x1000) | 3);
 		for (uint64_t i = 0; i < 512; i++)
-			wr64(pd + g * 4096 + 8 * i, (g << 30 | i << 21) | 0x83); /* P, RW, PS */
+			put_le64(pd + g * 4096 + 8 * i, (g << 30 | i << 21) | 0x83); /* P, RW, PS */
 	}
 	return 0;
 }
 
-/* boot_params.screen_info (offset 0): a VESA-style linear framebuffer, as a
- * boot loader leaves it after setting a VBE mode, so efifb/vesafb/simpledrm
- * take it over. */
-static void screen_info(uint8_t *si, const struct boot_args *a)
+/* boot_params.screen_info: a VESA-style linear framebuffer, as a boot
+ * loader leaves it after setting a VBE mode, so efifb/vesafb/simpledrm take
+ * it over. */
+static void set_screen_info(struct screen_info *si, const struct boot_args *a)
 {
-	si[0x0f] = 0x23;                                /* orig_video_isVGA: VIDEO_TYPE_VLFB */
-	wr16(si + 0x12, (uint16_t)a->fb.width);         /* lfb_width */
-	wr16(si + 0x14, (uint16_t)a->fb.height);        /* lfb_height */
-	wr16(si + 0x16, 32);                            /* lfb_depth */
-	wr32(si + 0x18, (uint32_t)a->fb.base);          /* lfb_base */
-	wr32(si + 0x1c, a->fb.size >> 16);              /* lfb_size, 64 KiB units for VLFB */
-	wr16(si + 0x24, (uint16_t)a->fb.stride);        /* lfb_linelength */
-	static const uint8_t rgbx[8] = { 8, 16, 8, 8, 8, 0, 8, 24 }; /* size, pos: red green blue rsvd */
-	memcpy(si + 0x26, rgbx, 8);
-	wr16(si + 0x32, 1);                             /* pages */
+	si->orig_video_isVGA = VIDEO_TYPE_VLFB;
+	si->lfb_width = (uint16_t)a->fb.width;
+	si->lfb_height = (uint16_t)a->fb.height;
+	si->lfb_depth = 32;
+	si->lfb_base = (uint32_t)a->fb.base;
+	si->lfb_size = a->fb.size >> 16; /* 64 KiB units for VLFB */
+	si->lfb_linelength = (uint16_t)a->fb.stride;
+	si->red_size = si->green_size = si->blue_size = si->rsvd_size = 8; /* XRGB8888 */
+	si->red_pos = 16;
+	si->green_pos = 8;
+	si->blue_pos = 0;
+	si->rsvd_pos = 24;
+	si->pages = 1;
 	if (a->fb.base >> 32) {
-		wr32(si + 0x36, 2);                     /* capabilities: VIDEO_CAPABILITY_64BIT_BASE */
-		wr32(si + 0x3a, (uint32_t)(a->fb.base >> 32));
+		si->capabilities = VIDEO_CAPABILITY_64BIT_BASE;
+		si->ext_lfb_base = (uint32_t)(a->fb.base >> 32);
 	}
 }
 
@@ -113,18 +122,20 @@ int bzimage_load(struct guest_mem *m, const struct boot_args *a, struct boot_reg
 		FAIL("the kernel does not fit in guest RAM");
 	memcpy(dst, a->kernel + bz.setup_size, bz.pm_size);
 
-	uint8_t *bp = gpa_ptr(m, BOOT_PARAMS_ADDR, 4096);
+	struct boot_params *bp = gpa_ptr(m, BOOT_PARAMS_ADDR, sizeof(*bp));
 	if (!bp)
 		FAIL("no RAM for boot_params");
-	memset(bp, 0, 4096);
-	/* The setup header is copied as the kernel wrote it, up to its end. */
+	memset(bp, 0, sizeof(*bp));
+	/* The setup header is copied as the kernel wrote it, up to its end:
+	 * 0x202 + the byte at 0x201, where its leading jump goes (boot.rst);
+	 * never past 0x280. */
 	size_t hdr_end = 0x202 + a->kernel[0x201];
 	if (hdr_end > 0x280)
 		hdr_end = 0x280;
-	memcpy(bp + 0x1f1, a->kernel + 0x1f1, hdr_end - 0x1f1);
-	bp[0x210] = 0xff;                      /* type_of_loader: undefined */
-	bp[0x211] |= 0x80;                     /* CAN_USE_HEAP */
-	wr16(bp + 0x224, 0xfe00);              /* heap_end_ptr */
+	memcpy((uint8_t *)bp + SETUP_AT, a->kernel + SETUP_AT, hdr_end - SETUP_AT);
+	bp->hdr.type_of_loader = 0xff;         /* undefined */
+	bp->hdr.loadflags |= CAN_USE_HEAP;
+	bp->hdr.heap_end_ptr = 0xfe00;         /* the heap ends 64 KiB into the setup segment */
 
 	size_t cl = a->cmdline ? strlen(a->cmdline) : 0;
 	if (cl > bz.cmdline_size || cl >= 64 * 1024)
@@ -133,7 +144,7 @@ int bzimage_load(struct guest_mem *m, const struct boot_args *a, struct boot_reg
 	if (!cmd)
 		FAIL("no RAM for the command line");
 	memcpy(cmd, a->cmdline ? a->cmdline : "", cl + 1);
-	wr32(bp + 0x228, (uint32_t)BOOT_CMDLINE_ADDR);
+	bp->hdr.cmd_line_ptr = (uint32_t)BOOT_CMDLINE_ADDR;
 
 	if (a->initrd_size) {
 		uint64_t top = m->low_end;
@@ -150,20 +161,20 @@ int bzimage_load(struct guest_mem *m, const struct boot_args *a, struct boot_reg
 		if (!rd)
 			FAIL("the initrd does not fit in guest RAM");
 		memcpy(rd, a->initrd, a->initrd_size);
-		wr32(bp + 0x218, (uint32_t)at);
-		wr32(bp + 0x21c, (uint32_t)a->initrd_size);
+		bp->hdr.ramdisk_image = (uint32_t)at;
+		bp->hdr.ramdisk_size = (uint32_t)a->initrd_size;
 	}
 
 	struct e820_entry e[32];
 	int n = mem_e820(m, e, 32);
 	if (n < 0)
 		FAIL("memory map too large");
-	bp[0x1e8] = (uint8_t)n;
-	memcpy(bp + 0x2d0, e, (size_t)n * sizeof(e[0]));
+	bp->e820_entries = (uint8_t)n;
+	memcpy(bp->e820_table, e, (size_t)n * sizeof(e[0]));
 	if (a->rsdp_addr)
-		wr64(bp + 0x70, a->rsdp_addr);
+		bp->acpi_rsdp_addr = a->rsdp_addr;
 	if (a->fb.base)
-		screen_info(bp, a);
+		set_screen_info(&bp->screen_info, a);
 
 	regs->rsi = BOOT_PARAMS_ADDR;
 	regs->gdt = BOOT_GDT_ADDR;
@@ -176,7 +187,7 @@ int bzimage_load(struct guest_mem *m, const struct boot_args *a, struct boot_reg
 	} else {
 		regs->mode = BOOT_PM32;
 		regs->rip = BOOT_KERNEL_ADDR; /* code32_start, where we loaded it */
-		wr32(bp + 0x214, (uint32_t)BOOT_KERNEL_ADDR);
+		bp->hdr.code32_start = (uint32_t)BOOT_KERNEL_ADDR;
 	}
 	return 0;
 }

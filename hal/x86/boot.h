@@ -28,8 +28,6 @@ struct bzimage {
 	bool relocatable;
 };
 
-#define XLF_KERNEL_64 1
-
 /* Returns 0, or -1 with a reason in `why` that names the problem for a user. */
 int bzimage_parse(const uint8_t *img, size_t size, struct bzimage *bz, char *why, size_t whylen);
 

@@ -640,7 +640,7 @@ static void test_spec_errors(void)
 	CHECK(!virtio_blk_new("/dev/null", 0, why, sizeof(why)));
 	snprintf(spec, sizeof(spec), "%s,ro,serial=12345678901234567890", path);
 	struct virtio_blk *x = virtio_blk_new(spec, 3, why, sizeof(why));
-	CHECK(x && x->ro && !strcmp(x->serial, "12345678901234567890"));
+	CHECK(x && x->disk.ro && !strcmp(x->serial, "12345678901234567890"));
 	virtio_blk_free(x);
 }
 

@@ -1,0 +1,55 @@
+/* The host side of a guest disk (raw.c): a raw image file or a block device
+ * named by a `--disk PATH[,ro][,serial=S]` spec, read and written at byte
+ * offsets. The disk front ends (virtio-blk in hal/virtio/blk.c) speak their
+ * protocol and come here for the data. Not locked: one thread at a time
+ * uses a disk (virtio-blk's I/O thread). */
+#ifndef DISK_H
+#define DISK_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#define DISK_SECTOR 512     /* the sector size the guest sees (disk/label.h agrees) */
+#define DISK_SERIAL_MAX 20  /* serial=S: the 20 bytes of ATA IDENTIFY and virtio GET_ID */
+
+struct disk {
+	int fd;                 /* -1: not open */
+	char path[256];         /* PATH of the spec */
+	char serial[DISK_SERIAL_MAX + 1]; /* serial=S, or "" (the front end has a default) */
+	bool ro;                /* ,ro: opened read-only; writes fail with EROFS */
+	unsigned sector_size;   /* DISK_SECTOR */
+	uint64_t size;          /* bytes, whole sectors: a partial last one is not visible */
+};
+
+/* PATH of a spec "PATH[,options]" into buf[n]: 0, or -1 (buf "") when it
+ * does not fit. The one place that knows where a spec's path ends. */
+int disk_spec_path(const char *spec, char *buf, size_t n);
+
+/* Opens a spec: the file or block device read-write (read-only with ,ro).
+ * 0, or -1 with why naming the spec or the path and what is wrong
+ * ("--disk /x.img: No such file or directory"); d is then not open. A size
+ * that is no whole number of sectors is said on stderr. */
+int disk_open(struct disk *d, const char *spec, char *why, size_t whylen);
+/* Closes it, if open; idempotent. */
+void disk_close(struct disk *d);
+
+/* All of iov[0..n) from or to the disk at byte offset off, or nothing
+ * useful: 0, or -1 with errno (EINVAL past the end, EROFS a write to a
+ * read-only disk, EIO the file ended early, else the host's error). A
+ * transfer the host does only in part is continued. */
+int disk_readv(struct disk *d, const struct iovec *iov, unsigned n, uint64_t off);
+int disk_writev(struct disk *d, const struct iovec *iov, unsigned n, uint64_t off);
+/* What was written reaches stable storage (fdatasync); nothing to do for a
+ * read-only disk. 0 or -1 with errno. */
+int disk_flush(struct disk *d);
+/* Discard: the host may free [off, off+len) (a hole punched in the file, or
+ * the device's own discard); reads then return zeros. 0, or -1 with errno:
+ * EOPNOTSUPP when the host file system or device cannot, which a caller
+ * may take as done (discard is a hint), EINVAL past the end, EROFS. */
+int disk_discard(struct disk *d, uint64_t off, uint64_t len);
+/* [off, off+len) reads as zeros afterwards: with unmap by freeing it where
+ * the host can, else by zeroing it in place (FALLOC_FL_ZERO_RANGE), else by
+ * writing zeros. 0 or -1 with errno (EINVAL past the end, EROFS). */
+int disk_write_zeroes(struct disk *d, uint64_t off, uint64_t len, bool unmap);
+#endif

@@ -1,0 +1,182 @@
+/* A raw disk image or a block device on the host (disk.h): preadv/pwritev
+ * loops, fdatasync, and discard/write-zeroes through fallocate(2), whose
+ * hole punching and zeroing Linux also does for block devices. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/falloc.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/hal.h"
+#include "disk/disk.h"
+
+int disk_spec_path(const char *spec, char *buf, size_t n)
+{
+	size_t len = strcspn(spec, ",");
+	if (len >= n) {
+		if (n)
+			buf[0] = 0;
+		return -1;
+	}
+	memcpy(buf, spec, len);
+	buf[len] = 0;
+	return 0;
+}
+
+/* The options after PATH: ,ro and ,serial=S. */
+static int parse_options(struct disk *d, const char *spec, char *why, size_t whylen)
+{
+	for (const char *o = strchr(spec, ','); o; o = strchr(o + 1, ',')) {
+		const char *end = strchr(o + 1, ',');
+		size_t n = end ? (size_t)(end - o - 1) : strlen(o + 1);
+		if (n == 2 && !strncmp(o + 1, "ro", 2)) {
+			d->ro = true;
+		} else if (n > 7 && n - 7 <= DISK_SERIAL_MAX && !strncmp(o + 1, "serial=", 7)) {
+			memset(d->serial, 0, sizeof(d->serial));
+			memcpy(d->serial, o + 8, n - 7);
+		} else {
+			snprintf(why, whylen, "--disk %s: unknown option '%.*s' (PATH[,ro][,serial=S], S up to 20 bytes)",
+				 spec, (int)n, o + 1);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int disk_open(struct disk *d, const char *spec, char *why, size_t whylen)
+{
+	*d = (struct disk){ .fd = -1, .sector_size = DISK_SECTOR };
+	if (disk_spec_path(spec, d->path, sizeof(d->path)) < 0 || !d->path[0]) {
+		snprintf(why, whylen, "--disk %s: bad path", spec);
+		return -1;
+	}
+	if (parse_options(d, spec, why, whylen) < 0)
+		return -1;
+	d->fd = open(d->path, (d->ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	if (d->fd < 0) {
+		snprintf(why, whylen, "--disk %s: %s", d->path, strerror(errno));
+		return -1;
+	}
+	struct stat st;
+	off_t size = lseek(d->fd, 0, SEEK_END);
+	if (fstat(d->fd, &st) < 0 || size < 0 || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))) {
+		snprintf(why, whylen, "--disk %s: not a regular file or block device", d->path);
+		disk_close(d);
+		return -1;
+	}
+	if (size % DISK_SECTOR)
+		warnx("--disk %s: size is not a multiple of 512; the last %d bytes are not visible", d->path,
+		      (int)(size % DISK_SECTOR));
+	d->size = (uint64_t)size - (uint64_t)size % DISK_SECTOR;
+	return 0;
+}
+
+void disk_close(struct disk *d)
+{
+	if (d->fd >= 0)
+		close(d->fd);
+	d->fd = -1;
+}
+
+/* [off, off+len) lies inside the disk; else errno EINVAL. */
+static bool inside(const struct disk *d, uint64_t off, uint64_t len)
+{
+	if (off <= d->size && len <= d->size - off)
+		return true;
+	errno = EINVAL;
+	return false;
+}
+
+static bool writable(const struct disk *d)
+{
+	if (!d->ro)
+		return true;
+	errno = EROFS;
+	return false;
+}
+
+static int xfer(struct disk *d, const struct iovec *iov, unsigned n, uint64_t off, bool wr)
+{
+	uint64_t len = 0;
+	for (unsigned i = 0; i < n; i++) {
+		if (iov[i].iov_len > UINT64_MAX - len) {
+			errno = EINVAL;
+			return -1;
+		}
+		len += iov[i].iov_len;
+	}
+	if ((wr && !writable(d)) || !inside(d, off, len))
+		return -1;
+	size_t skip = 0; /* bytes of iov[0] already done */
+	for (;;) {
+		while (n && skip >= iov->iov_len) {
+			skip -= iov->iov_len;
+			iov++;
+			n--;
+		}
+		if (!n)
+			return 0;
+		ssize_t r;
+		if (skip) { /* the rest of a buffer the host did in part */
+			uint8_t *p = (uint8_t *)iov->iov_base + skip;
+			size_t l = iov->iov_len - skip;
+			r = wr ? pwrite(d->fd, p, l, (off_t)off) : pread(d->fd, p, l, (off_t)off);
+		} else {
+			int k = n < IOV_MAX ? (int)n : IOV_MAX;
+			r = wr ? pwritev(d->fd, iov, k, (off_t)off) : preadv(d->fd, iov, k, (off_t)off);
+		}
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		if (r == 0) {
+			errno = EIO;
+			return -1;
+		}
+		off += (uint64_t)r;
+		skip += (size_t)r;
+	}
+}
+
+int disk_readv(struct disk *d, const struct iovec *iov, unsigned n, uint64_t off)
+{
+	return xfer(d, iov, n, off, false);
+}
+
+int disk_writev(struct disk *d, const struct iovec *iov, unsigned n, uint64_t off)
+{
+	return xfer(d, iov, n, off, true);
+}
+
+int disk_flush(struct disk *d)
+{
+	return d->ro ? 0 : fdatasync(d->fd);
+}
+
+int disk_discard(struct disk *d, uint64_t off, uint64_t len)
+{
+	if (!writable(d) || !inside(d, off, len))
+		return -1;
+	return fallocate(d->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len);
+}
+
+int disk_write_zeroes(struct disk *d, uint64_t off, uint64_t len, bool unmap)
+{
+	if (!writable(d) || !inside(d, off, len))
+		return -1;
+	if (unmap && fallocate(d->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) == 0)
+		return 0;
+	if (fallocate(d->fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) == 0)
+		return 0;
+	static const uint8_t zero[65536];
+	for (uint64_t done = 0, n; done < len; done += n) {
+		n = len - done < sizeof(zero) ? len - done : sizeof(zero);
+		struct iovec z = { (void *)zero, n };
+		if (xfer(d, &z, 1, off + done, true) < 0)
+			return -1;
+	}
+	return 0;
+}
