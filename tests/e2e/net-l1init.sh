@@ -92,20 +92,44 @@ fi
 echo "E2E: br0 ports: $(ls /sys/class/net/br0/brif | tr '\n' ' ')"
 l2=/l2net.cpio.gz
 append="console=ttyS0 panic=-1 quiet"
-run() { # run NAME L2-ARGS HAL-ARGS...: hal in the foreground, serial on the console
+# run NAME L2-ARGS HAL-ARGS...: hal in the background; the guest's serial
+# output goes to the console as it comes, each line prefixed "L2| " (so a
+# soft lockup of L2's kernel is not taken for one of L1's: bedlib.sh), and
+# to /tmp/NAME.serial, which L1 watches: a lockup of L2 or 300 s stop hal
+# (SIGTERM). With $during set, that function runs once when the guest says
+# "NET: serving". hal's stderr comes after the run as "E2E: NAME hal: ...".
+run() {
 	_name=$1 _args=$2
 	shift 2
 	echo "E2E: begin $_name"
 	echo "E2E: $_name links before: $(links)"
-	_t0=$(up_ms)
-	timeout 300 /bin/hal --kernel /vmlinuz --initrd $l2 --append "$append $_args" \
-		--mem 256M --display none --serial stdio -v "$@" 2>/tmp/$_name.err
-	_rc=$?
+	_ser=/tmp/$_name.serial _t0=$(up_ms) _hook=$during
+	: >"$_ser"
+	rm -f /tmp/hal.pid /tmp/hal.rc
+	( /bin/hal --kernel /vmlinuz --initrd $l2 --append "$append $_args" \
+		--mem 256M --display none --serial stdio -v "$@" </dev/null 2>"/tmp/$_name.err" &
+	  echo $! >/tmp/hal.pid; wait $!; echo $? >/tmp/hal.rc ) |
+		awk -v f="$_ser" '{ l = "L2| " $0; print l; fflush(); print l >>f; fflush(f) }' &
+	_pl=$!
+	_why=
+	while kill -0 $_pl 2>/dev/null; do
+		if [ -n "$_hook" ] && grep -q 'NET: serving' "$_ser"; then $_hook; _hook=; fi
+		if [ -z "$_why" ] && grep -q 'soft lockup' "$_ser"; then _why="the guest's kernel locked up"; fi
+		if [ -z "$_why" ] && [ $(( $(up_ms) - _t0 )) -gt 300000 ]; then _why="300 s"; fi
+		if [ -n "$_why" ] && [ -s /tmp/hal.pid ]; then
+			echo "E2E: $_name: stopping hal: $_why"
+			kill "$(cat /tmp/hal.pid)" 2>/dev/null
+			_why=stopped
+		fi
+		sleep 1
+	done
+	wait $_pl
 	echo
-	sed "s/^/E2E: $_name hal: /" /tmp/$_name.err
+	sed "s/^/E2E: $_name hal: /" "/tmp/$_name.err"
 	echo "E2E: $_name links after: $(links)"
-	echo "E2E: run $_name rc=$_rc ms=$(( $(up_ms) - _t0 ))"
+	echo "E2E: run $_name rc=$(cat /tmp/hal.rc 2>/dev/null || echo none) ms=$(( $(up_ms) - _t0 ))"
 }
+during=
 
 if ! /bin/hal --help 2>&1 | grep -q -- '--net'; then
 	echo "E2E: hal has no --net: $(/bin/hal --help 2>&1 | grep -c .) lines of --help, none about --net"
@@ -134,35 +158,20 @@ run tap "$url" --net tap=haltest0,mac=52:54:00:4e:45:54
 
 if [ -n "$mvpeer" ]; then run macvtap "$url" --net macvtap=mvlow; fi
 
-# user (passt): hal in the background, its serial port in a file L1 reads
-echo "E2E: begin user"
-echo "E2E: user links before: $(links)"
-rm -f /www/done
-t0=$(up_ms)
-ser=/tmp/user.serial
-/bin/hal --kernel /vmlinuz --initrd $l2 \
-	--append "$append l2net.url=http://GW/file l2net.serve=1 l2net.done=http://GW/done" \
-	--mem 256M --display none --serial stdio -v --net user,hostfwd=tcp::8080-:80 \
-	</dev/null >$ser 2>/tmp/user.err &
-hp=$!
-while kill -0 $hp 2>/dev/null && ! grep -q 'NET: serving' $ser && [ $(( $(up_ms) - t0 )) -lt 300000 ]; do sleep 1; done
-if grep -q 'NET: serving' $ser; then
-	for i in 1 2 3; do
+# user (passt): the guest fetches through the gateway address (passt maps
+# it to L1's loopback) and serves guest.txt, which L1 reads through the
+# forwarded port; then L1 makes /www/done and the guest powers off
+user_during() {
+	for _ in 1 2 3; do
 		got=$(wget -q -O - http://127.0.0.1:8080/guest.txt 2>/tmp/hostfwd.err) && break
 		sleep 1
 	done
 	echo "E2E: user hostfwd got: ${got:-nothing: $(cat /tmp/hostfwd.err)}"
-fi
-touch /www/done
-timeout 120 sh -c "while kill -0 $hp 2>/dev/null; do sleep 1; done"
-kill $hp 2>/dev/null
-wait $hp
-rc=$?
-cat $ser
-echo
-sed 's/^/E2E: user hal: /' /tmp/user.err
-echo "E2E: user links after: $(links)"
-echo "E2E: run user rc=$rc ms=$(( $(up_ms) - t0 ))"
+	touch /www/done
+}
+rm -f /www/done
+during=user_during run user "l2net.url=http://GW/file l2net.serve=1 l2net.done=http://GW/done" \
+	--net user,hostfwd=tcp::8080-:80
 
 # bad input: a bridge that does not exist
 run bad-bridge "$url" --net bridge=nosuchbr

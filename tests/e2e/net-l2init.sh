@@ -1,7 +1,7 @@
 #!/bin/sh
 # PID 1 of the L2 guest of the network test (tests/e2e/net.sh): Debian's
 # kernel under hal with a virtio-net NIC. Loads virtio_pci and virtio_net,
-# takes a DHCP lease on eth0 (udhcpc, /udhcpc.script) and fetches a file
+# takes a DHCP lease on its NIC (udhcpc, /udhcpc.script) and fetches a file
 # over HTTP, then powers off (ACPI S5: hal exits 0). Every line for the test
 # starts with "NET: ". Parameters from the kernel command line:
 #   l2net.url=URL    what to fetch; "GW" in it becomes the lease's router
@@ -18,13 +18,16 @@ end() { echo "NET: end $1 uptime=$(up)"; poweroff -f; }
 echo "NET: init uptime=$(up)"
 for m in $(cat /modules.list); do insmod "/lib/modules/$m" || echo "NET: insmod $m failed"; done
 ip link set lo up
+# the NIC: the first interface but lo (eth0: no udev renames it here)
+nic() { for _i in /sys/class/net/*; do [ "${_i##*/}" = lo ] || { echo "${_i##*/}"; return; }; done; }
 n=0
-while [ ! -e /sys/class/net/eth0 ] && [ $n -lt 50 ]; do sleep 0.2; n=$((n + 1)); done
-[ -e /sys/class/net/eth0 ] || { echo "NET: no eth0: $(ls /sys/class/net | tr '\n' ' ')"; end fail; }
-echo "NET: eth0 mac $(cat /sys/class/net/eth0/address) driver $(basename "$(readlink /sys/class/net/eth0/device/driver)")"
-ip link set eth0 up
+while [ -z "$(nic)" ] && [ $n -lt 50 ]; do sleep 0.2; n=$((n + 1)); done
+if=$(nic)
+[ -n "$if" ] || { echo "NET: no NIC: $(ls /sys/class/net | tr '\n' ' ')"; end fail; }
+echo "NET: $if mac $(cat /sys/class/net/$if/address) driver $(basename "$(readlink /sys/class/net/$if/device/driver)")"
+ip link set "$if" up
 t0=$(up)
-if ! udhcpc -i eth0 -f -n -q -t 10 -T 2 -s /udhcpc.script >/tmp/udhcpc.log 2>&1; then
+if ! udhcpc -i "$if" -f -n -q -t 10 -T 2 -s /udhcpc.script >/tmp/udhcpc.log 2>&1; then
 	sed 's/^/NET: udhcpc: /' /tmp/udhcpc.log
 	echo "NET: no lease"
 	end fail
