@@ -129,8 +129,11 @@ lan_case() { # lan_case RUN TESTNAME
 	else bad "$n-fetch" "the guest did not fetch /www/file intact (sha256 $sum): $(grep '^NET: fetch' "$sec")"; fi
 	r=$(rc_of "$1")
 	if [ "$r" = 0 ]; then ok "$n-rc"; else bad "$n-rc" "hal exited ${r:-?}, not 0 (the guest powered off)"; fi
-	fetch=$(sed -n 's/^NET: fetch .*(\([0-9.]*\) -> \([0-9.]*\))$/\1 \2/p' "$sec" | awk '{printf "%d", ($2 - $1) * 1000}')
-	echo "e2e: time hal --net $1: $(ms_of "$1") ms wall in L1 (1 MiB fetch in the guest: ${fetch:-?} ms)"
+	echo "e2e: time hal --net $1: $(ms_of "$1") ms wall in L1 (1 MiB fetch in the guest: $(fetch_ms) ms)"
+}
+fetch_ms() { # how long the guest's wget took (its uptime before and after)
+	f=$(sed -n 's/^NET: fetch .*(\([0-9.]*\) -> \([0-9.]*\))$/\1 \2/p' "$sec" | awk '{printf "%d", ($2 - $1) * 1000}')
+	echo "${f:-?}"
 }
 path_of() { # what hal -v said about the data path
 	grep -E "^E2E: $1 hal: .*(vhost|user-space)" "$sec" | head -n 2 | sed "s/^E2E: $1 hal: //" | tr '\n' ' '
@@ -184,7 +187,7 @@ else bad e2e-net-user-hostfwd "L1's wget http://127.0.0.1:8080/guest.txt (hostfw
 r=$(rc_of user)
 if [ "$r" = 0 ]; then ok e2e-net-user-rc; else bad e2e-net-user-rc "hal exited ${r:-?}, not 0"; fi
 if links_same user; then ok e2e-net-user-cleanup; else bad e2e-net-user-cleanup "interfaces changed"; fi
-echo "e2e: time hal --net user: $(ms_of user) ms wall in L1"
+echo "e2e: time hal --net user: $(ms_of user) ms wall in L1 (1 MiB fetch in the guest: $(fetch_ms) ms)"
 
 # bad input: a bridge that does not exist
 section bad-bridge
