@@ -1,6 +1,6 @@
 /* init: PID 1 of the HAL boot medium. Shared declarations (see docs/init.md).
  * Everything testable lives outside init/main.c; names are prefixed
- * init_/kcmd_/mod_/disk_ so they never clash with hal's. */
+ * init_/kcmd_/mod_/disk_/inet_ so they never clash with hal's (hal has net_*). */
 #ifndef INIT_H
 #define INIT_H
 #include <stdbool.h>
@@ -35,7 +35,7 @@ void kcmd_free(char **words);
 enum kcmd_key {
 	KCMD_DISK, KCMD_MEM, KCMD_CPUS, KCMD_FIRMWARE, KCMD_KERNEL, KCMD_INITRD,
 	KCMD_APPEND, KCMD_DISPLAY, KCMD_SERIAL, KCMD_ARGS, KCMD_HAL, KCMD_RESCUE,
-	KCMD_DISK_WAIT, KCMD_CONF, KCMD_EFIVARS_DIR, KCMD_NKEYS
+	KCMD_DISK_WAIT, KCMD_CONF, KCMD_EFIVARS_DIR, KCMD_NET, KCMD_NET_WAIT, KCMD_IP, KCMD_NKEYS
 };
 struct kcmd_config {
 	char *val[KCMD_NKEYS];     /* malloc'd strings, NULL when unset */
@@ -60,10 +60,12 @@ long kcmd_get_long(const struct kcmd_config *c, enum kcmd_key k, long dflt);
  * disk_path replaces hal.disk's spec (pass NULL for no --disk); a ",ro"
  * suffix of hal.disk is kept. efivars_dir, when not NULL, becomes
  * --efivars-dir (before hal.args, whose --efivars still wins in hal).
+ * net, when not NULL, becomes --net NET (before hal.args: a --net there
+ * adds a NIC, hal's --net being repeatable).
  * Returns argc and a NULL-terminated malloc'd vector (kcmd_free), or -1
  * with *why set (bad hal.args quoting). */
-int kcmd_hal_argv(const struct kcmd_config *c, const char *disk_path, const char *efivars_dir, char ***argv,
-		  const char **why);
+int kcmd_hal_argv(const struct kcmd_config *c, const char *disk_path, const char *efivars_dir, const char *net,
+		  char ***argv, const char **why);
 /* Where hal keeps per-disk UEFI variable stores: hal.efivars_dir, default
  * KCMD_EFIVARS_DIR_DEFAULT on the boot medium's ESP; NULL for "none". */
 #define KCMD_EFIVARS_DIR_DEFAULT "/boot/hal/efivars"
@@ -189,4 +191,75 @@ const struct disk_dev *disk_find_boot_fs(const struct disk_scan *sc);
  * matches are on the boot disk. msg says what happened, for the user. */
 int disk_find(const struct disk_scan *sc, const struct disk_spec *spec, const char *devroot,
 	      char *devpath, size_t n, char *msg, size_t msgn);
+
+/* ---- net.c: the HAL's own network: br0 for the guest, DHCP for the HAL ---- */
+#define INET_BRIDGE "br0"
+#define INET_MAX 16        /* interfaces looked at */
+#define INET_NAMELEN 16    /* IFNAMSIZ */
+#define INET_DHCP_SCRIPT "/run/udhcpc.script"
+#define INET_WAIT_DEFAULT 3 /* hal.net_wait: seconds for a carrier */
+/* What SYSROOT/class/net/IF is. */
+enum inet_kind { INET_MISSING, INET_WIRED, INET_LOOPBACK, INET_WIRELESS, INET_BRIDGE_DEV, INET_VIRTUAL, INET_NOT_ETHER };
+enum inet_kind inet_classify(const char *sysroot, const char *ifname);
+const char *inet_kind_name(enum inet_kind k);   /* "wireless", "a bridge"... */
+struct inet_nic {
+	char name[INET_NAMELEN];
+	char mac[18];              /* "00:11:22:33:44:55" */
+	int ifindex;
+	bool carrier;              /* carrier is "1" (the kernel refuses to say while the link is down) */
+	char master[INET_NAMELEN]; /* the bridge it is a port of, "" */
+};
+struct inet_scan {
+	struct inet_nic nic[INET_MAX]; int n;     /* wired Ethernet NICs, ifindex order */
+	struct { char name[INET_NAMELEN]; enum inet_kind kind; } skip[INET_MAX]; int nskip; /* the others but lo */
+};
+/* Lists the network interfaces under sysroot/class/net ("/sys"): wired
+ * Ethernet NICs (a device link, type 1, not wireless, not a bridge) into
+ * nic[], the rest but lo into skip[]. Returns 0, or -1 when the directory
+ * cannot be read (sc empty). */
+int inet_scan(struct inet_scan *sc, const char *sysroot);
+
+enum inet_mode { INET_MODE_BRIDGE, INET_MODE_BRIDGE_ALL, INET_MODE_NONE, INET_MODE_MACVTAP, INET_MODE_IFACE };
+struct inet_want {
+	enum inet_mode mode;
+	char ifname[18];           /* INET_MODE_IFACE, or macvtap=IF: a name or a MAC address; "" for macvtap's pick */
+	bool dhcp;                 /* hal.ip=dhcp */
+	long wait_s;               /* hal.net_wait, for messages */
+	bool invalid;              /* hal.net was not valid: INET_MODE_NONE */
+};
+/* Reads hal.net (NULL: bridge), hal.ip (NULL: none) and hal.net_wait.
+ * Returns 0, or -1 with msg saying what was wrong and *w the fallback (a
+ * hal.ip other than dhcp/none: no DHCP; an interface name too long: none). */
+int inet_parse_want(const struct kcmd_config *c, struct inet_want *w, char *msg, size_t n);
+struct inet_plan {
+	bool bridge;                          /* create (or reuse) br0 over ports[] */
+	char ports[INET_MAX][INET_NAMELEN]; int nports;
+	char hal_net[48];                     /* hal's --net: "bridge=br0", "macvtap=eth0"; "" for none */
+	char up[INET_MAX][INET_NAMELEN]; int nup; /* the NICs the plan uses (ports, macvtap's, DHCP's) */
+	char dhcp_if[INET_NAMELEN];           /* hal.ip=dhcp: where udhcpc asks; "" nowhere */
+	int level;                            /* INIT_LOG_NOTICE; INIT_LOG_WARN when less than asked */
+	char msg[600];                        /* "network: br0 over eth0 (carrier)" */
+};
+/* Which NICs of a scan to bring up to learn their carrier. */
+bool inet_probe(const struct inet_want *w, const struct inet_nic *nic);
+/* Decides from a scan (sysroot: to say what a named interface is). Returns
+ * 1 when waiting could give a better plan (no carrier yet, a named NIC not
+ * there yet) and last is false; else 0 with *p filled. Never fails: the
+ * worst plan is no --net, with a warning (the guest runs without network). */
+int inet_choose(const struct inet_want *w, const struct inet_scan *sc, const char *sysroot, bool last,
+		struct inet_plan *p);
+/* The doing part (ioctls; not in the unit tests). Brings an interface up or
+ * down; IPv6 off first for one going up (the HAL takes no address unless
+ * asked: hal.ip=dhcp is IPv4). 0, or -1 with errno. */
+int inet_link(const char *ifname, bool up);
+/* Carries out a plan: br0 created or reused, its ports added, br0's MAC set
+ * to its first port's (a bridge otherwise takes its lowest port MAC, which
+ * changes when hal adds a tap: the HAL's DHCP lease would move), all up.
+ * Each step logged; failures are warnings. Returns 0, or -1 when there is
+ * no usable br0 (then hal must not get --net bridge=br0). */
+int inet_apply(const struct inet_plan *p, const char *sysroot);
+/* Writes the udhcpc hook (busybox ip: address, default route; resolv.conf;
+ * events to /dev/kmsg). 0 or -1. */
+int inet_write_dhcp_script(const char *path);
+extern const char inet_dhcp_script[];
 #endif

@@ -25,6 +25,9 @@ static const struct {
 	[KCMD_DISK_WAIT] = { "disk_wait", NULL },
 	[KCMD_CONF] = { "conf", NULL },          /* hal.conf path, default /hal.conf */
 	[KCMD_EFIVARS_DIR] = { "efivars_dir", NULL }, /* init mounts /boot for it: kcmd_efivars_dir */
+	[KCMD_NET] = { "net", NULL },            /* init makes br0 for it: --net from inet_choose */
+	[KCMD_NET_WAIT] = { "net_wait", NULL },  /* seconds for a carrier, default 3 */
+	[KCMD_IP] = { "ip", NULL },              /* the HAL's own address: dhcp or none */
 };
 
 const char *kcmd_key_name(enum kcmd_key k) { return k < KCMD_NKEYS ? keys[k].name : "?"; }
@@ -291,8 +294,8 @@ const char *kcmd_efivars_dir(const struct kcmd_config *c)
 	return strcmp(v, "none") ? v : NULL;
 }
 
-int kcmd_hal_argv(const struct kcmd_config *c, const char *disk_path, const char *efivars_dir, char ***argv,
-		  const char **why)
+int kcmd_hal_argv(const struct kcmd_config *c, const char *disk_path, const char *efivars_dir, const char *net,
+		  char ***argv, const char **why)
 {
 	struct vec w = { 0 };
 	int ok = vec_push(&w, strdup(kcmd_get(c, KCMD_HAL, "/bin/hal"))) == 0;
@@ -319,6 +322,8 @@ int kcmd_hal_argv(const struct kcmd_config *c, const char *disk_path, const char
 	}
 	if (ok && efivars_dir)
 		ok = vec_push(&w, strdup("--efivars-dir")) == 0 && vec_push(&w, strdup(efivars_dir)) == 0;
+	if (ok && net)
+		ok = vec_push(&w, strdup("--net")) == 0 && vec_push(&w, strdup(net)) == 0;
 	const char *extra = kcmd_get(c, KCMD_ARGS, NULL);
 	if (ok && extra) {
 		char **ew;

@@ -44,6 +44,17 @@ static int power_fds[8], npower;
 enum { BOOT_TODO, BOOT_WAITING, BOOT_MOUNTED, BOOT_NONE } boot_state;
 static long long boot_deadline;
 static const char *efivars_dir; /* passed to hal as --efivars-dir, or NULL */
+/* The HAL's own network (init/net.c): decided once, before the first hal. */
+enum { NET_TODO, NET_WAITING, NET_DONE } net_state;
+static long long net_deadline;
+static bool net_said_waiting;
+static struct inet_want net_want;
+static char net_arg[48];                         /* hal's --net, "" for none */
+static char net_upped[INET_MAX][INET_NAMELEN];   /* NICs init brought up to see their carrier */
+static int nnet_upped;
+static pid_t dhcp_pid;                           /* busybox udhcpc for hal.ip=dhcp */
+static long long dhcp_started;
+static char dhcp_if[INET_NAMELEN];
 
 static long long now_ms(void)
 {
@@ -290,7 +301,7 @@ static pid_t spawn_hal(const char *disk_path)
 {
 	char **argv;
 	const char *why;
-	if (kcmd_hal_argv(&cfg, disk_path, efivars_dir, &argv, &why) < 0) {
+	if (kcmd_hal_argv(&cfg, disk_path, efivars_dir, net_arg[0] ? net_arg : NULL, &argv, &why) < 0) {
 		ilog_err("cannot build hal's command line: %s", why);
 		return -1;
 	}
@@ -476,6 +487,114 @@ static void boot_medium_release(void)
 		ilog_warn("remounting " BOOT_MNT " read-only: %s", strerror(errno));
 }
 
+/* hal.ip=dhcp: busybox udhcpc in the foreground as init's child, with the
+ * hook init writes (address, default route, resolv.conf; it logs to the
+ * kernel log). Its own chatter goes to /dev/null: on the console it would
+ * land in the guest's COM1 (hal.serial=console). */
+static void spawn_dhcp(void)
+{
+	if (access(BUSYBOX, X_OK) < 0) {
+		ilog_warn("hal.ip=dhcp: %s is missing: the HAL takes no address", BUSYBOX);
+		return;
+	}
+	if (inet_write_dhcp_script(INET_DHCP_SCRIPT) < 0) {
+		ilog_warn("hal.ip=dhcp: writing " INET_DHCP_SCRIPT ": %s: the HAL takes no address", strerror(errno));
+		return;
+	}
+	pid_t pid = fork();
+	if (pid == 0) {
+		child_reset();
+		int fd = open("/dev/null", O_RDWR);
+		if (fd >= 0) {
+			dup2(fd, 0);
+			dup2(fd, 1);
+			dup2(fd, 2);
+			if (fd > 2)
+				close(fd);
+		}
+		char *argv[] = { "busybox", "udhcpc", "-f", "-i", dhcp_if, "-s", INET_DHCP_SCRIPT, "-x", "hostname:hal", NULL };
+		execve(BUSYBOX, argv, envp);
+		_exit(127);
+	}
+	if (pid < 0) {
+		ilog_warn("hal.ip=dhcp: fork: %s", strerror(errno));
+		return;
+	}
+	dhcp_pid = pid;
+	dhcp_started = now_ms();
+	ilog_notice("network: the HAL asks for an address on %s (DHCP: busybox udhcpc; the lease is in dmesg)", dhcp_if);
+}
+
+/* Before the first hal: the HAL's own network (docs/init.md, "The
+ * network"). Coldplug has loaded the NIC drivers (modules_setup); bring the
+ * wired NICs up, wait up to hal.net_wait seconds for a carrier (a link
+ * takes a moment after IFF_UP on real hardware, a USB NIC may still be
+ * appearing), then make br0 (or nothing, or macvtap) and start udhcpc when
+ * asked. Polled like the disk search, so the two waits overlap. Returns 1
+ * while waiting, 0 when done. Never a reason for the rescue shell: at
+ * worst hal runs without --net. */
+static int net_step(long long now)
+{
+	if (net_state == NET_DONE)
+		return 0;
+	if (net_state == NET_TODO) {
+		char msg[600];
+		if (inet_parse_want(&cfg, &net_want, msg, sizeof(msg)) < 0)
+			ilog_warn("%s", msg);
+		net_state = NET_WAITING;
+		net_deadline = now + net_want.wait_s * 1000;
+		const char *m = net_want.mode == INET_MODE_NONE ? NULL : net_want.mode == INET_MODE_MACVTAP ? "macvtap" : "bridge";
+		if (have_mdb && m && mod_find(&mdb, m))
+			mod_probe(&mdb, m); /* else the kernel asks for it through the modprobe helper */
+	} else if (have_mdb && !kcmd_get(&cfg, KCMD_DISK, NULL) && boot_state != BOOT_WAITING) {
+		mod_coldplug(&mdb, "/sys"); /* late USB NICs (else the disk or boot medium search does it) */
+	}
+	struct inet_scan sc;
+	if (inet_scan(&sc, "/sys") < 0)
+		ilog_debug("network: cannot read /sys/class/net");
+	for (int i = 0; i < sc.n; i++) {
+		bool done = false;
+		if (!inet_probe(&net_want, &sc.nic[i]))
+			continue;
+		for (int j = 0; j < nnet_upped; j++)
+			done |= !strcmp(net_upped[j], sc.nic[i].name);
+		if (done || nnet_upped >= INET_MAX)
+			continue;
+		snprintf(net_upped[nnet_upped++], INET_NAMELEN, "%s", sc.nic[i].name);
+		if (inet_link(sc.nic[i].name, true) < 0)
+			ilog_warn("network: cannot bring %s up: %s%s", sc.nic[i].name, strerror(errno),
+				  errno == ENOENT ? " (missing firmware? see dmesg)" : "");
+	}
+	struct inet_plan plan;
+	if (inet_choose(&net_want, &sc, "/sys", now >= net_deadline, &plan)) {
+		if (!net_said_waiting)
+			ilog_info("network: waiting up to %ld s for a carrier", net_want.wait_s);
+		net_said_waiting = true;
+		return 1;
+	}
+	net_state = NET_DONE;
+	init_log(plan.level, "%s", plan.msg);
+	for (int j = 0; j < nnet_upped; j++) { /* probed, not used: down again */
+		bool used = false;
+		for (int k = 0; k < plan.nup; k++)
+			used |= !strcmp(plan.up[k], net_upped[j]);
+		if (!used)
+			inet_link(net_upped[j], false);
+	}
+	if (inet_apply(&plan, "/sys") < 0) {
+		ilog_warn("network: the guest runs without network");
+		plan.hal_net[0] = 0;
+		if (!strcmp(plan.dhcp_if, INET_BRIDGE))
+			plan.dhcp_if[0] = 0;
+	}
+	snprintf(net_arg, sizeof(net_arg), "%s", plan.hal_net);
+	if (plan.dhcp_if[0]) {
+		snprintf(dhcp_if, sizeof(dhcp_if), "%s", plan.dhcp_if);
+		spawn_dhcp();
+	}
+	return 0;
+}
+
 /* What each signal asks of PID 1 (busybox's reboot, poweroff and halt send
  * SIGTERM, SIGUSR2 and SIGUSR1; the kernel sends SIGINT on Ctrl-Alt-Del).
  * One table for the signalfd path and its polled fallback. */
@@ -519,7 +638,9 @@ static void start_step(void)
 		disk_deadline = 0;
 		return;
 	}
-	int boot_wait = boot_medium_step(now); /* meanwhile, look for the guest disk */
+	/* the boot medium and the network: meanwhile, look for the guest disk */
+	int waiting = boot_medium_step(now);
+	waiting |= net_step(now);
 	const char *spec_s = kcmd_get(&cfg, KCMD_DISK, NULL);
 	char devpath[300] = "";
 	if (spec_s) {
@@ -566,10 +687,10 @@ static void start_step(void)
 			return;
 		}
 		disk_scan_free(&sc);
-		if (!boot_wait)
+		if (!waiting)
 			ilog_notice("guest disk: %s", devpath);
 	}
-	if (boot_wait) {
+	if (waiting) {
 		next_start = now + 250;
 		return;
 	}
@@ -619,6 +740,17 @@ static void reap(void)
 		if (pid == hal_pid) {
 			hal_pid = 0;
 			hal_exited(st);
+		} else if (pid == dhcp_pid) {
+			dhcp_pid = 0;
+			if (shutdown_act)
+				continue;
+			if (now_ms() - dhcp_started >= 10000) {
+				ilog_warn("network: udhcpc ended (status %d): starting it again", st);
+				spawn_dhcp();
+			} else {
+				ilog_warn("network: udhcpc ended at once (status %d): the HAL has no address (try "
+					  "'busybox udhcpc -f -i %s -s " INET_DHCP_SCRIPT "' in the rescue shell)", st, dhcp_if);
+			}
 		} else if (pid == shell_pid) {
 			shell_pid = 0;
 			if (shutdown_act)
