@@ -47,7 +47,7 @@ if [ -n "$url" ]; then
 	fi
 fi
 if [ "$(arg serve)" = 1 ]; then
-	done_url=$(arg done)
+	done_url=$(arg "done")
 	case $done_url in *GW*) done_url="${done_url%%GW*}$gw${done_url#*GW}";; esac
 	mkdir -p /www
 	echo "L2NET-SERVED-BY-GUEST $ip" >/www/guest.txt
