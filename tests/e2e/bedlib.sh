@@ -15,7 +15,10 @@
 #                    lockup (seen on this 2-core machine, alone and under
 #                    load: both L1 CPUs stuck, QEMU TCG + nested SVM, not a
 #                    hal message), QEMU is stopped at once instead of at the
-#                    timeout and $bed_lockup is 1 (else 0)
+#                    timeout and $bed_lockup is 1 (else 0). BED_LOCKUP (an
+#                    extended regular expression for grep -E on LOG, default
+#                    "watchdog: BUG: soft lockup") lets a bed whose L1 marks
+#                    its L2's lines (net.sh) count only L1's own
 #   bed_section LOG BEGIN END   the lines of LOG from BEGIN to END, unprefixed
 #   bed_screendump LOG NAME OUT the picture L1 sent as NAME (l1_send in
 #                    tests/e2e/l1lib.sh): a PNG -> OUT.png, a PPM -> OUT.ppm
@@ -57,7 +60,7 @@ bed_boot() {
 	bed_lockup=0
 	while kill -0 $_pipe 2>/dev/null; do
 		sleep 2
-		if grep -q 'watchdog: BUG: soft lockup' "$_log"; then
+		if grep -q -E "${BED_LOCKUP:-watchdog: BUG: soft lockup}" "$_log"; then
 			bed_lockup=1
 			[ -s "$_log.pid" ] && kill "$(cat "$_log.pid")" 2>/dev/null
 			break

@@ -69,3 +69,9 @@ $(E2E)/guest.img: $(E2E)/kver $(E2E)/l2disk $(E2E)/mkcpio tests/e2e/mkguestdisk.
 $(E2E)/l1.cpio.gz: $(E2E)/kver $(E2E)/l2.cpio.gz $(E2E)/mkcpio $(BUILD)/hal $(E2E)/guest.img \
 		tests/e2e/l1init.sh tests/e2e/l1lib.sh tests/e2e/mkl1.sh $(BUILD)/.test-deps
 	sh tests/e2e/mkl1.sh $(E2E) $(E2E)/mkcpio $(BUILD)/hal $@
+
+# The network test's L2 initramfs: busybox, virtio_net, a DHCP client and
+# wget (tests/e2e/net.sh).
+$(E2E)/l2net.cpio.gz: $(E2E)/kver $(E2E)/mkcpio tests/e2e/mknetl2.sh tests/e2e/net-l2init.sh \
+		tests/e2e/net-udhcpc.sh tests/e2e/moddeps.sh
+	sh tests/e2e/mknetl2.sh $(E2E) $(E2E)/mkcpio $@

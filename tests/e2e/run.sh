@@ -7,6 +7,8 @@
 #   rdroot.sh       build/vmlinuz + build/rdroot.img: init, disk discovery,
 #                   failure paths (E2E_RDROOT=0: skip, with usb.sh)
 #   usb.sh          build/usb.img as a USB stick under SeaBIOS and OVMF
+#   ovmf.sh         hal --firmware ovmf: UEFI disks, variables, Secure Boot
+#   net.sh          hal --net: bridge, tap, macvtap, user (E2E_NET=0: skip)
 BUILD=${BUILD:-build}
 MAKE=${MAKE:-make}
 export BUILD MAKE
@@ -43,5 +45,14 @@ fi
 # the L0 QEMU aborts on its CR8 bug (see ovmf.sh). E2E_OVMF=0 leaves it out.
 if [ "${E2E_OVMF:-1}" != 0 ]; then
 	BUILD="$BUILD" MAKE="$MAKE" sh tests/e2e/ovmf.sh
+fi
+
+# ---- the guest on the network: hal --net (tests/e2e/net.sh, docs/testing.md) --
+# A separate QEMU boot: L1 builds a LAN (bridge, udhcpd, httpd) and runs hal
+# with --net bridge= (with and without vhost-net), tap=, macvtap= and user
+# (passt, hostfwd); the guest takes a lease and fetches a file each time.
+# E2E_NET=0 leaves it out.
+if [ "${E2E_NET:-1}" != 0 ]; then
+	BUILD="$BUILD" MAKE="$MAKE" sh tests/e2e/net.sh
 fi
 exit 0

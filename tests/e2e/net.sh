@@ -1,0 +1,200 @@
+#!/bin/sh
+# The guest on the network (docs/testing.md): QEMU TCG -cpu EPYC boots L1
+# (the usual image plus an overlay: tests/e2e/net-l1init.sh as /init, the
+# network modules tun, bridge, macvtap, vhost_net, veth, dummy and their
+# dependencies, Debian's passt with its libraries, /www/file (1 MiB of random
+# bytes) and the L2 initramfs built by tests/e2e/mknetl2.sh). L1 builds a LAN
+# (br0 with udhcpd and httpd) and runs hal with --net bridge=br0 (with and
+# without /dev/vhost-net), tap=, macvtap= and user (passt, with a hostfwd);
+# each time the L2 guest (tests/e2e/net-l2init.sh) takes a DHCP lease and
+# fetches /www/file, whose sha256 must be the file's.
+# Prints PASS/FAIL/SKIP and "e2e: time" lines; log: $BUILD/e2e/net-log.txt.
+# Environment: BUILD, MAKE, NET_TIMEOUT (seconds for QEMU, default 1200).
+BUILD=${BUILD:-build}
+MAKE=${MAKE:-make}
+E2E=$BUILD/e2e
+timeout_s=${NET_TIMEOUT:-1200}
+log=$E2E/net-log.txt
+now_ms() { date +%s%3N; }
+
+. tests/e2e/bedlib.sh
+. tests/e2e/moddeps.sh
+bed_qemu_check e2e-net || exit 0
+passt=$(command -v passt || echo /usr/bin/passt)
+[ -x "$passt" ] || { echo "SKIP e2e-net: no passt (apt-get install passt)"; exit 0; }
+mkdir -p "$E2E"
+t0=$(now_ms)
+if ! $MAKE -s --no-print-directory BUILD="$BUILD" e2e-images "$E2E/l2net.cpio.gz" >"$E2E/net-make.log" 2>&1; then
+	tail -n 20 "$E2E/net-make.log" | sed 's/^/  /'
+	echo "FAIL e2e-net-build: see $E2E/net-make.log"
+	exit 0
+fi
+kver=$(cat "$E2E/kver")
+mdir=$E2E/kroot/lib/modules/$kver
+# the network modules L1 lacks, dependencies first
+if ! moddeps "$mdir" tun bridge macvtap vhost_net veth dummy >"$E2E/net-mods.all"; then
+	echo "FAIL e2e-net-build: a network module is missing from $mdir"
+	exit 0
+fi
+grep -v -x -F -f "$E2E/modules.list" "$E2E/net-mods.all" >"$E2E/net-mods" || true
+while read -r m; do basename "$m"; done <"$E2E/net-mods" >"$E2E/net-modules.list"
+# what L2 fetches: 1 MiB of random bytes, made once
+www=$E2E/net-www
+[ -s "$www/file" ] || { mkdir -p "$www" && head -c 1048576 /dev/urandom >"$www/file.tmp" && mv "$www/file.tmp" "$www/file"; }
+sum=$(sha256sum <"$www/file" | cut -d' ' -f1)
+printf 'root:x:0:0:root:/:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$E2E/net-passwd"
+printf 'root:x:0:\nnogroup:x:65534:\n' >"$E2E/net-group"
+{
+	echo "dir /etc 0755"
+	echo "file /etc/passwd $E2E/net-passwd 0644"
+	echo "file /etc/group $E2E/net-group 0644"
+	echo "dir /www 0755"
+	echo "file /www/file $www/file 0644"
+	echo "file /init tests/e2e/net-l1init.sh 0755"
+	echo "file /l2net.cpio.gz $E2E/l2net.cpio.gz 0644"
+	while read -r m; do echo "file /lib/modules/$(basename "$m") $mdir/$m 0644"; done <"$E2E/net-mods"
+	echo "file /net-modules.list $E2E/net-modules.list 0644"
+	# passt and the libraries it links (ldd), at the paths it expects
+	for d in /usr /usr/bin; do echo "dir $d 0755"; done
+	echo "file /usr/bin/passt $passt 0755"
+	# the AVX2 build passt execs when the CPU has AVX2 (-cpu EPYC has)
+	[ -x "$passt.avx2" ] && echo "file /usr/bin/passt.avx2 $passt.avx2 0755"
+	ldd "$passt" | grep -o '/[^ ]*' | while read -r lib; do
+		d=${lib%/*} p=
+		for c in $(echo "$d" | tr '/' ' '); do p=$p/$c; echo "dir $p 0755"; done
+		echo "file $lib $(readlink -f "$lib") 0755"
+	done
+} | awk '!seen[$0]++' | "$E2E/mkcpio" | gzip -1n >"$E2E/net-overlay.cpio.gz"
+cat "$E2E/l1.cpio.gz" "$E2E/net-overlay.cpio.gz" >"$E2E/net-l1.cpio.gz"
+echo "e2e: time network images $(($(now_ms) - t0)) ms"
+
+# L1 prefixes its guest's lines with "L2| ": only a lockup of L1's own kernel
+# (a line the kernel printed on L1's console) makes bed_boot stop QEMU
+BED_LOCKUP='^\[ *[0-9]+\.[0-9]+\] \[ *[0-9]+\.[0-9]+\] watchdog: BUG: soft lockup'
+for try in 1 2; do
+	bed_boot "$log" "$timeout_s" -m 2048 -smp 2 \
+		-kernel "$E2E/vmlinuz" -initrd "$E2E/net-l1.cpio.gz" -append "console=ttyS0 panic=-1 quiet"
+	echo "e2e: time network test bed (QEMU) $bed_ms ms (log: $log)"
+	[ "$bed_lockup" = 1 ] && [ $try = 1 ] || break
+	cp "$log" "$log.lockup"
+	echo "  network: L1's kernel locked up (\"$(grep -m1 -E "$BED_LOCKUP" "$log" | grep -o 'soft lockup.*')\", QEMU TCG + nested SVM; log: $log.lockup): booting the bed once more"
+done
+
+if ! grep -q 'E2E: /dev/kvm present' "$log"; then
+	echo "FAIL e2e-net-l1: L1 did not come up with /dev/kvm; last lines:"
+	tail -n 10 "$log" | sed 's/^/  /'
+	exit 0
+fi
+all=$(bed_section "$log" 'E2E: L1 up' 'E2E: done')
+has() { echo "$all" | grep -q -F -- "$1"; }
+if has 'E2E: node /dev/net/tun present' && has 'E2E: node /dev/vhost-net present' &&
+   ! has 'E2E: insmod'; then echo "PASS e2e-net-l1-modules"
+else echo "FAIL e2e-net-l1-modules: $(echo "$all" | grep -E 'E2E: (insmod|node)' | tr '\n' ';')"; fi
+if has "E2E: www file $sum" && has 'E2E: udhcpd running'; then echo "PASS e2e-net-l1-lan"
+else echo "FAIL e2e-net-l1-lan: $(echo "$all" | grep -E 'E2E: (www|udhcpd|br0|LAN)' | tr '\n' ';')"; fi
+if has 'E2E: hal has no --net'; then
+	echo "SKIP e2e-net: $(echo "$all" | grep -o 'hal has no --net.*' | head -n 1)"
+	echo "$all" | grep 'E2E: passt' | sed 's/^/  /'
+	exit 0
+fi
+
+sec=
+section() { bed_section "$log" "E2E: begin $1\$" "E2E: run $1 " | tr -d '\r' | sed 's/^L2| //' >"$E2E/net-$1.txt"; sec=$E2E/net-$1.txt; }
+diag() { # once per run: the guest's last lines and hal's stderr (no bring-up steps)
+	[ "$diag_done" = "$sec" ] && return
+	diag_done=$sec
+	grep -E '^NET: ' "$sec" | tail -n 6 | sed 's/^/  /'
+	grep -E '^E2E: [a-z-]*: stopping hal|soft lockup' "$sec" | head -n 2 | sed 's/^/  /'
+	grep -E "^E2E: [a-z-]* hal: " "$sec" | grep -v -E 'debug: (bring-up|tear-down):' | tail -n 8 | sed 's/^/  /'
+	grep -E '^E2E: run ' "$sec" | sed 's/^/  /'
+}
+diag_done=
+ok() { echo "PASS $1"; }
+bad() { echo "FAIL $1: $2"; diag; }
+lease() { sed -n 's/^NET: lease \([0-9.]*\)\/.*/\1/p' "$sec" | head -n 1; }
+in_lan() { case $1 in 192.168.77.1[0-4][0-9] | 192.168.77.150) return 0 ;; esac; return 1; }
+rc_of() { sed -n "s/^E2E: run $1 rc=\([0-9]*\) .*/\1/p" "$sec"; }
+ms_of() { sed -n "s/^E2E: run $1 rc=[0-9]* ms=\([0-9]*\).*/\1/p" "$sec"; }
+links_same() { # the interfaces after the run are those before it
+	b=$(sed -n "s/^E2E: $1 links before: //p" "$sec") a=$(sed -n "s/^E2E: $1 links after: //p" "$sec")
+	[ -n "$a" ] && [ "$a" = "$b" ]
+}
+lan_case() { # lan_case RUN TESTNAME
+	section "$1"
+	n=$2
+	if ! grep -q "^E2E: run $1 " "$sec"; then echo "FAIL $n-lease: the run did not end; last lines:"; tail -n 8 "$sec" | sed 's/^/  /'; return 1; fi
+	l=$(lease)
+	if in_lan "$l"; then ok "$n-lease"; else bad "$n-lease" "no lease from L1's udhcpd (192.168.77.100-150): '${l:-none}'"; fi
+	if grep -q "^NET: fetch $sum 1048576 bytes" "$sec"; then ok "$n-fetch"
+	else bad "$n-fetch" "the guest did not fetch /www/file intact (sha256 $sum): $(grep '^NET: fetch' "$sec")"; fi
+	r=$(rc_of "$1")
+	if [ "$r" = 0 ]; then ok "$n-rc"; else bad "$n-rc" "hal exited ${r:-?}, not 0 (the guest powered off)"; fi
+	echo "e2e: time hal --net $1: $(ms_of "$1") ms wall in L1 (1 MiB fetch in the guest: $(fetch_ms) ms)"
+}
+fetch_ms() { # how long the guest's wget took (its uptime before and after)
+	f=$(sed -n 's/^NET: fetch .*(\([0-9.]*\) -> \([0-9.]*\))$/\1 \2/p' "$sec" | awk '{printf "%d", ($2 - $1) * 1000}')
+	echo "${f:-?}"
+}
+path_of() { # what hal -v said about the data path
+	grep -E "^E2E: $1 hal: .*(vhost|user-space)" "$sec" | head -n 2 | sed "s/^E2E: $1 hal: //" | tr '\n' ' '
+}
+
+# (a) a tap hal makes on L1's bridge, with /dev/vhost-net and without
+lan_case bridge e2e-net-bridge
+if links_same bridge; then ok e2e-net-bridge-cleanup
+else bad e2e-net-bridge-cleanup "interfaces before: $(sed -n 's/^E2E: bridge links before: //p' "$sec"), after: $(sed -n 's/^E2E: bridge links after: //p' "$sec")"; fi
+vh=$(path_of bridge)
+if echo "$vh" | grep -q 'vhost-net' && ! echo "$vh" | grep -q 'user-space'; then ok e2e-net-bridge-vhost
+elif [ -z "$vh" ]; then echo "SKIP e2e-net-bridge-vhost: hal -v says nothing about vhost-net or a user-space path"
+else bad e2e-net-bridge-vhost "with /dev/vhost-net hal -v said: $vh"; fi
+echo "  bridge: hal -v: ${vh:-(nothing about the data path)}"
+if grep -q 'E2E: no /dev/vhost-net' "$log"; then
+	echo "SKIP e2e-net-novhost: L1 had no /dev/vhost-net"
+else
+	lan_case bridge-novhost e2e-net-novhost
+	vh=$(path_of bridge-novhost)
+	if echo "$vh" | grep -q 'user-space'; then ok e2e-net-novhost-path
+	elif [ -z "$vh" ]; then echo "SKIP e2e-net-novhost-path: hal -v says nothing about vhost-net or a user-space path"
+	else bad e2e-net-novhost-path "without /dev/vhost-net hal -v said: $vh"; fi
+	echo "  bridge-novhost: hal -v: ${vh:-(nothing about the data path)}"
+fi
+
+# (b) a tap L1 made, with a MAC given
+lan_case tap e2e-net-tap
+if grep -q '^NET: [a-z0-9]* mac 52:54:00:4e:45:54 ' "$sec"; then ok e2e-net-tap-mac
+else bad e2e-net-tap-mac "the guest's MAC is not ,mac=52:54:00:4e:45:54: $(grep '^NET: [a-z0-9]* mac' "$sec")"; fi
+if grep -q '^E2E: tap links after: .* haltest0 ' "$sec"; then ok e2e-net-tap-kept
+else bad e2e-net-tap-kept "hal removed the tap it did not create: $(grep '^E2E: tap links after' "$sec")"; fi
+
+# (c) macvtap on one end of a veth pair whose other end is in br0
+if grep -q 'E2E: macvtap skip' "$log"; then
+	echo "SKIP e2e-net-macvtap: $(sed -n 's/.*E2E: macvtap skip: //p' "$log" | head -n 1)"
+else
+	lan_case macvtap e2e-net-macvtap
+	if links_same macvtap; then ok e2e-net-macvtap-cleanup
+	else bad e2e-net-macvtap-cleanup "interfaces before: $(sed -n 's/^E2E: macvtap links before: //p' "$sec"), after: $(sed -n 's/^E2E: macvtap links after: //p' "$sec")"; fi
+fi
+
+# (d) user mode: passt; the guest fetches from L1's loopback through the
+# gateway address and serves a page L1 reads through the forwarded port
+section user
+l=$(lease)
+if [ -n "$l" ]; then ok e2e-net-user-lease; else bad e2e-net-user-lease "no lease from passt's DHCP"; fi
+if grep -q "^NET: fetch $sum 1048576 bytes" "$sec"; then ok e2e-net-user-fetch
+else bad e2e-net-user-fetch "the guest did not fetch L1's /www/file intact through passt: $(grep '^NET: fetch' "$sec")"; fi
+if grep -q "^E2E: user hostfwd got: L2NET-SERVED-BY-GUEST $l\$" "$sec"; then ok e2e-net-user-hostfwd
+else bad e2e-net-user-hostfwd "L1's wget http://127.0.0.1:8080/guest.txt (hostfwd=tcp::8080-:80): $(grep '^E2E: user hostfwd' "$sec" || echo 'never tried: the guest never said it was serving')"; fi
+r=$(rc_of user)
+if [ "$r" = 0 ]; then ok e2e-net-user-rc; else bad e2e-net-user-rc "hal exited ${r:-?}, not 0"; fi
+if links_same user; then ok e2e-net-user-cleanup; else bad e2e-net-user-cleanup "interfaces changed"; fi
+echo "e2e: time hal --net user: $(ms_of user) ms wall in L1 (1 MiB fetch in the guest: $(fetch_ms) ms)"
+
+# bad input: a bridge that does not exist
+section bad-bridge
+r=$(rc_of bad-bridge)
+if [ "$r" = 1 ]; then ok e2e-net-bad-bridge-rc; else bad e2e-net-bad-bridge-rc "hal --net bridge=nosuchbr exited ${r:-?}, not 1"; fi
+if grep -q '^E2E: bad-bridge hal: .*nosuchbr' "$sec"; then ok e2e-net-bad-bridge-message
+else bad e2e-net-bad-bridge-message "hal's message does not name the bridge nosuchbr"; fi
+if links_same bad-bridge; then ok e2e-net-bad-bridge-no-tap
+else bad e2e-net-bad-bridge-no-tap "interfaces before: $(sed -n 's/^E2E: bad-bridge links before: //p' "$sec"), after: $(sed -n 's/^E2E: bad-bridge links after: //p' "$sec")"; fi
+exit 0
