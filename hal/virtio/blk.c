@@ -186,16 +186,6 @@ void virtio_blk_process(struct virtio_blk *b)
 	pthread_mutex_unlock(&v->lock);
 }
 
-/* A notify that reached the BAR handler: wake the I/O thread the same way
- * an ioeventfd would. */
-static void kick(struct virtio_dev *v, int q)
-{
-	uint64_t one = 1;
-	if (v->kick_fd[q] >= 0 && write(v->kick_fd[q], &one, sizeof(one)) < 0) {
-		/* the counter cannot overflow in practice */
-	}
-}
-
 static void *io_thread(void *arg)
 {
 	struct virtio_blk *b = arg;
@@ -246,7 +236,7 @@ struct virtio_blk *virtio_blk_new(const char *spec, int index, char *why, size_t
 	struct virtio_dev *v = &b->vdev;
 	virtio_pci_init(v, "virtio-blk", 0x1001, 2, 0x010000, 1, QSIZE);
 	v->mem = the_vm ? &the_vm->mem : NULL;
-	v->notify = kick;
+	v->notify = virtio_kick;
 	v->host_features = VIRTIO_F_VERSION_1 | VIRTIO_RING_F_INDIRECT | VIRTIO_RING_F_EVENT_IDX | F_SEG_MAX |
 			   F_BLK_SIZE | F_FLUSH | (b->disk.ro ? F_RO : F_DISCARD | F_WZEROES);
 	/* struct virtio_blk_config (virtio 1.x §5.2.4), little endian */
@@ -269,11 +259,8 @@ void virtio_blk_free(struct virtio_blk *b)
 	if (!b)
 		return;
 	pci_unregister(&b->vdev.pci);
-	if (b->started) {
-		uint64_t one = 1;
-		if (write(b->stop_fd, &one, sizeof(one)) == sizeof(one))
-			pthread_join(b->thread, NULL);
-	}
+	if (b->started)
+		virtio_stop_thread(b->stop_fd, b->thread);
 	disk_close(&b->disk);
 	if (b->stop_fd >= 0)
 		close(b->stop_fd);

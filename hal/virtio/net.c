@@ -441,14 +441,6 @@ static void vhost_sync(struct virtio_dev *v)
 
 /* ---- the I/O thread ----------------------------------------------------------- */
 
-static void kick(struct virtio_dev *v, int q)
-{
-	uint64_t one = 1;
-	if (v->kick_fd[q] >= 0 && write(v->kick_fd[q], &one, sizeof(one)) < 0) {
-		/* the counter cannot overflow in practice */
-	}
-}
-
 static void *io_thread(void *arg)
 {
 	struct virtio_net *n = arg;
@@ -520,7 +512,7 @@ struct virtio_net *virtio_net_new(const struct net_backend *be, const uint8_t ma
 	struct virtio_dev *v = &n->vdev;
 	virtio_pci_init(v, "virtio-net", 0x1000, 1, 0x020000, 3, QSIZE);
 	v->mem = the_vm ? &the_vm->mem : NULL;
-	v->notify = kick;
+	v->notify = virtio_kick;
 	v->host_features = VIRTIO_F_VERSION_1 | VIRTIO_RING_F_INDIRECT | VIRTIO_RING_F_EVENT_IDX | F_MAC | F_STATUS |
 			   F_MRG_RXBUF | F_CTRL_VQ | F_CTRL_RX;
 	if (be->vnet_hdr) /* the host kernel finishes checksums and segments */
@@ -538,11 +530,8 @@ void virtio_net_free(struct virtio_net *n)
 	if (!n)
 		return;
 	pci_unregister(&n->vdev.pci);
-	if (n->started) {
-		uint64_t one = 1;
-		if (write(n->stop_fd, &one, sizeof(one)) == sizeof(one))
-			pthread_join(n->thread, NULL);
-	}
+	if (n->started)
+		virtio_stop_thread(n->stop_fd, n->thread);
 	pthread_mutex_lock(&n->vdev.lock);
 	n->vhost_failed = true; /* vhost_sync stops the kernel's path */
 	vhost_sync(&n->vdev);

@@ -6,6 +6,7 @@
 #include <linux/virtio_pci.h>
 #include <stddef.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/endian.h"
 #include "virtio/virtio.h"
@@ -499,4 +500,21 @@ void virtio_pci_init(struct virtio_dev *v, const char *name, uint16_t legacy_id,
 	pthread_mutex_lock(&v->lock);
 	reset(v);
 	pthread_mutex_unlock(&v->lock);
+}
+
+/* ---- the devices' I/O threads ------------------------------------------------------ */
+
+void virtio_kick(struct virtio_dev *v, int q)
+{
+	uint64_t one = 1;
+	if (v->kick_fd[q] >= 0 && write(v->kick_fd[q], &one, sizeof(one)) < 0) {
+		/* the counter cannot overflow in practice */
+	}
+}
+
+void virtio_stop_thread(int stop_fd, pthread_t thread)
+{
+	uint64_t one = 1;
+	if (write(stop_fd, &one, sizeof(one)) == sizeof(one))
+		pthread_join(thread, NULL);
 }

@@ -103,6 +103,12 @@ void virtio_set_broken(struct virtio_dev *v, const char *why);
 /* The queue if the driver is live and the queue usable, else NULL. */
 struct virtq *virtio_queue(struct virtio_dev *v, int q);
 
+/* A notify that reached a BAR handler: wakes the I/O thread the way the
+ * queue's ioeventfd would (the devices' notify hook). */
+void virtio_kick(struct virtio_dev *v, int q);
+/* Tells an I/O thread to end through its stop eventfd and joins it. */
+void virtio_stop_thread(int stop_fd, pthread_t thread);
+
 /* BAR handlers, exposed for unit tests. */
 void virtio_legacy_io(void *dev, uint64_t addr, uint8_t *data, uint32_t len, bool is_write);
 void virtio_modern_io(void *dev, uint64_t addr, uint8_t *data, uint32_t len, bool is_write);
