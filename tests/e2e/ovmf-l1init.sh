@@ -65,6 +65,16 @@ echo "E2E: grub1 OVMF screendumps with a picture: $shots, GRUB's menu after $(( 
 if grep -q 'GNU GRUB' $ser; then
 	l1_stable $sock /tmp/grub.ppm
 	halctl $sock sendkey ret >/dev/null && echo "E2E: grub1 pressed Enter"
+	# GRUB answers Enter within seconds ("Booting ..." on its console). Once
+	# in a CI run (of many) it did not, and the run waited out its timeout:
+	# then one more press, said so on the console (ovmf.sh prints it), and
+	# a screendump of what the screen showed meanwhile.
+	t1=$(up_ms)
+	while kill -0 $hp 2>/dev/null && ! grep -q 'Booting' $ser && [ $(( $(up_ms) - t1 )) -lt 60000 ]; do sleep 1; done
+	if kill -0 $hp 2>/dev/null && ! grep -q 'Booting' $ser; then
+		halctl $sock screendump /tmp/grub-lost.ppm >/dev/null 2>&1
+		halctl $sock sendkey ret >/dev/null && echo "E2E: grub1 Enter had no effect in 60 s: pressed again"
+	fi
 fi
 timeout 300 sh -c "while kill -0 $hp 2>/dev/null; do sleep 1; done"
 kill $hp 2>/dev/null
@@ -77,6 +87,7 @@ vars_state grub1 /uefi-grub.img.efivars
 echo "E2E: run grub1 rc=$rc ms=$(( $(up_ms) - t0 ))"
 for i in 0 1 2 3 4 5; do [ -s /tmp/ovmf$i.png ] && l1_send ovmf$i /tmp/ovmf$i.png; done
 [ -s /tmp/grub.ppm ] && l1_send grub /tmp/grub.ppm
+[ -s /tmp/grub-lost.ppm ] && l1_send grub-lost /tmp/grub-lost.ppm
 
 echo "E2E: begin grub2"
 t0=$(up_ms)

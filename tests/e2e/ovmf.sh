@@ -129,6 +129,10 @@ else
 	*) echo "FAIL e2e-ovmf-grub-menu: OCR of $E2E/ovmf-grub.png $why" ;;
 	esac
 fi
+if grep -q 'E2E: grub1 Enter had no effect' "$sec"; then
+	echo "  NOTE: GRUB did not act on the first Enter within 60 s; it was pressed again"
+	bed_screendump "$log" grub-lost "$E2E/ovmf-grub-lost" && echo "  the screen meanwhile: $E2E/ovmf-grub-lost.png"
+fi
 check e2e-ovmf-grub-key "l2uefi=removable" "Enter reached GRUB through OVMF's PS/2 driver and it booted its entry"
 check e2e-ovmf-efibootmgr "L2UEFI: efibootmgr -c exit 0" "efibootmgr added a boot entry"
 check e2e-ovmf-grub1-rc "E2E: run grub1 rc=0 " "power-off after the entry was written"
