@@ -35,3 +35,10 @@ bench-fb: $(BUILD)/bench/fbbench
 $(BUILD)/bench/fbbench: $(FBBENCH_SRCS) $(BUILD)/gen/font8x16.h hal/display/fb.h hal/display/display.h | $(BUILD)/.dir
 	@mkdir -p $(dir $@)
 	$(HOSTCC) $(CSTD) -O2 $(WARN) -Ihal -I$(BUILD)/gen -o $@ $(FBBENCH_SRCS)
+
+# virtio-net throughput, hal vs QEMU, in the network test bed: both VMMs in
+# L1 on the same bridge, with and without vhost-net (docs/benchmarks.md,
+# "Network"). About 10 minutes.
+.PHONY: bench-net
+bench-net: $(BUILD)/hal $(BUILD)/.test-deps $(BED_QEMU)
+	@NET_BENCH=1 BUILD=$(BUILD) MAKE=$(MAKE) sh tests/e2e/net.sh

@@ -13,6 +13,8 @@
 #   user            --net user,hostfwd=tcp::8080-:80 (passt): the guest
 #                   fetches from the gateway (L1's loopback), serves
 #                   /guest.txt on port 80, which L1 reads through port 8080
+#   ipxe            a firmware boot of a blank disk: iPXE in the ROM BAR asks
+#                   udhcpd for a lease
 #   bad-bridge      --net bridge=nosuchbr: exit 1, no tap left
 # Lines for net.sh start with "E2E: ", the guest's with "NET: ".
 
@@ -64,9 +66,10 @@ option lease 3600
 CONF
 : >/tmp/udhcpd.leases
 udhcpd -f /etc/udhcpd.conf >/tmp/udhcpd.log 2>&1 &
+udp=$!
 httpd -p 80 -h /www
 sleep 1
-kill -0 $! 2>/dev/null && echo "E2E: udhcpd running" || { echo "E2E: udhcpd died:"; sed 's/^/E2E:   /' /tmp/udhcpd.log; }
+kill -0 $udp 2>/dev/null && echo "E2E: udhcpd running" || { echo "E2E: udhcpd died:"; sed 's/^/E2E:   /' /tmp/udhcpd.log; }
 echo "E2E: www file $(wget -q -O - http://192.168.77.1/file | sha256sum | cut -d' ' -f1) (L1 fetched it from br0)"
 echo "E2E: www lo $(wget -q -O - http://127.0.0.1/file | sha256sum | cut -d' ' -f1) (L1 fetched it from lo)"
 echo "E2E: LAN: $(ip -4 addr show br0 | grep -o 'inet [0-9./]*'), routes: $(ip route | tr '\n' ';')"
@@ -92,7 +95,18 @@ fi
 echo "E2E: br0 ports: $(ls /sys/class/net/br0/brif | tr '\n' ' ')"
 l2=/l2net.cpio.gz
 append="console=ttyS0 panic=-1 quiet"
-# run NAME L2-ARGS HAL-ARGS...: hal in the background; the guest's serial
+# vmm L2-ARGS VMM-ARGS...: the L2 guest under hal, or QEMU with VMM=qemu
+# (make bench-net)
+vmm() {
+	_a=$1
+	shift
+	[ "${VMM:-hal}" = qemu ] &&
+		exec qemu-system-x86_64 -accel kvm -cpu host -M pc -m 256M -smp 1 -nodefaults -nographic \
+			-serial stdio -no-reboot -kernel /vmlinuz -initrd $l2 -append "$append $_a" "$@"
+	exec /bin/hal --kernel /vmlinuz --initrd $l2 --append "$append $_a" \
+		--mem 256M --display none --serial stdio -v "$@"
+}
+# run NAME L2-ARGS VMM-ARGS...: hal in the background; the guest's serial
 # output goes to the console as it comes, each line prefixed "L2| " (so a
 # soft lockup of L2's kernel is not taken for one of L1's: bedlib.sh), and
 # to /tmp/NAME.serial, which L1 watches: a lockup of L2 or 300 s stop hal
@@ -106,8 +120,7 @@ run() {
 	_ser=/tmp/$_name.serial _t0=$(up_ms) _hook=$during
 	: >"$_ser"
 	rm -f /tmp/hal.pid /tmp/hal.rc
-	( /bin/hal --kernel /vmlinuz --initrd $l2 --append "$append $_args" \
-		--mem 256M --display none --serial stdio -v "$@" </dev/null 2>"/tmp/$_name.err" &
+	( vmm "$_args" "$@" </dev/null 2>"/tmp/$_name.err" &
 	  echo $! >/tmp/hal.pid; wait $!; echo $? >/tmp/hal.rc ) |
 		awk -v f="$_ser" '{ l = "L2| " $0; print l; fflush(); print l >>f; fflush(f) }' &
 	_pl=$!
@@ -143,6 +156,42 @@ if ! /bin/hal --help 2>&1 | grep -q -- '--net'; then
 	poweroff -f
 fi
 
+# ---- make bench-net (e2e.netbench=1): hal against QEMU, same LAN, same L2 -----
+# Each run: the guest fetches /www/big (16 MiB) from L1's httpd 3 times
+# (receive), pings L1 20 times (latency), then serves its own 16 MiB
+# /www/big, which L1 fetches 3 times (transmit). hal with and without vhost-net, QEMU's virtio-net-pci on a tap
+# in br0 with vhost=on and vhost=off, alternately. net.sh prints the figures.
+bench_tx() {
+	_ip=$(sed -n 's/^L2| NET: lease \([0-9.]*\)\/.*/\1/p' "$_ser" | head -n 1)
+	for _ in 1 2 3; do
+		_b=$(up_ms)
+		_n=$(wget -q -O - "http://$_ip/big" 2>/dev/null | wc -c)
+		echo "E2E: $_name tx $_n bytes in $(( $(up_ms) - _b )) ms"
+	done
+	touch /www/done
+}
+if grep -q 'e2e.netbench=1' /proc/cmdline; then
+	head -c 16777216 /dev/urandom >/www/big
+	tunctl -t qtap0 >/dev/null && brctl addif br0 qtap0 && ip link set qtap0 up || echo "E2E: bench: no tap qtap0 for QEMU"
+	b="l2net.url=http://192.168.77.1/big l2net.count=3 l2net.ping=20 l2net.serve=1 l2net.big=16 l2net.done=http://192.168.77.1/done"
+	q="-device virtio-net-pci,netdev=n0,romfile= -netdev tap,id=n0,ifname=qtap0,script=no,downscript=no"
+	for round in 1 2; do
+		rm -f /www/done
+		VMM=hal during=bench_tx run hal-vhost "$b" --net bridge=br0
+		rm -f /www/done
+		# shellcheck disable=SC2086
+		VMM=qemu during=bench_tx run qemu-vhost "$b" $q,vhost=on
+		rm -f /www/done /dev/vhost-net
+		VMM=hal during=bench_tx run hal-novhost "$b" --net bridge=br0
+		mknod /dev/vhost-net c 10 238
+		rm -f /www/done
+		# shellcheck disable=SC2086
+		VMM=qemu during=bench_tx run qemu-novhost "$b" $q,vhost=off
+	done
+	echo "E2E: done uptime_ms=$(up_ms)"
+	poweroff -f
+fi
+
 url=l2net.url=http://192.168.77.1/file
 run bridge "$url" --net bridge=br0
 
@@ -172,6 +221,28 @@ user_during() {
 rm -f /www/done
 during=user_during run user "l2net.url=http://GW/file l2net.serve=1 l2net.done=http://GW/done" \
 	--net user,hostfwd=tcp::8080-:80
+
+# ipxe: a firmware boot with nothing bootable on the disk, so SeaBIOS runs
+# the NIC's ROM BAR (Debian's iPXE), whose DHCP request L1's udhcpd must
+# answer: its lease file (written on SIGUSR1) gets the NIC's MAC
+echo "E2E: begin ipxe"
+_t0=$(up_ms) mac=52:54:00:50:58:45 got=
+truncate -s 1M /tmp/blank.img
+/bin/hal --disk /tmp/blank.img --net bridge=br0,mac=$mac --mem 64M --display none \
+	--serial file:/tmp/ipxe.serial -v 2>/tmp/ipxe.err &
+hp=$!
+while kill -0 $hp 2>/dev/null && [ $(( $(up_ms) - _t0 )) -lt 180000 ]; do
+	sleep 2
+	kill -USR1 $udp
+	got=$(dumpleases -f /tmp/udhcpd.leases 2>/dev/null | grep -i "$mac") && break
+done
+echo "E2E: ipxe lease after $(( $(up_ms) - _t0 )) ms: ${got:-none}"
+kill $hp 2>/dev/null
+wait $hp
+rc=$?
+grep -a -o 'iPXE [^[:cntrl:]]*' /tmp/ipxe.serial | head -n 3 | sed 's/^/E2E: ipxe serial: /'
+sed 's/^/E2E: ipxe hal: /' /tmp/ipxe.err
+echo "E2E: run ipxe rc=$rc ms=$(( $(up_ms) - _t0 ))"
 
 # bad input: a bridge that does not exist
 run bad-bridge "$url" --net bridge=nosuchbr

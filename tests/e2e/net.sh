@@ -22,6 +22,15 @@ now_ms() { date +%s%3N; }
 bed_qemu_check e2e-net || exit 0
 passt=$(command -v passt || echo /usr/bin/passt)
 [ -x "$passt" ] || { echo "SKIP e2e-net: no passt (apt-get install passt)"; exit 0; }
+# NET_BENCH=1 (make bench-net): L1 also gets Debian's QEMU and runs the
+# throughput runs of net-l1init.sh instead of the tests
+bench=${NET_BENCH:-0} qemu= qemu_fw= l1_args=
+if [ "$bench" = 1 ]; then
+	qemu=$(command -v qemu-system-x86_64) || { echo "SKIP bench-net: no qemu-system-x86_64 (apt-get install qemu-system-x86)"; exit 0; }
+	qemu_fw="/usr/share/seabios/bios-256k.bin /usr/share/qemu/linuxboot_dma.bin /usr/share/qemu/kvmvapic.bin"
+	l1_args=" e2e.netbench=1"
+	log=$E2E/net-bench-log.txt
+fi
 mkdir -p "$E2E"
 t0=$(now_ms)
 if ! $MAKE -s --no-print-directory BUILD="$BUILD" e2e-images "$E2E/l2net.cpio.gz" >"$E2E/net-make.log" 2>&1; then
@@ -54,15 +63,16 @@ printf 'root:x:0:\nnogroup:x:65534:\n' >"$E2E/net-group"
 	echo "file /l2net.cpio.gz $E2E/l2net.cpio.gz 0644"
 	while read -r m; do echo "file /lib/modules/$(basename "$m") $mdir/$m 0644"; done <"$E2E/net-mods"
 	echo "file /net-modules.list $E2E/net-modules.list 0644"
-	# passt and the libraries it links (ldd), at the paths it expects
 	for d in /usr /usr/bin; do echo "dir $d 0755"; done
 	echo "file /usr/bin/passt $passt 0755"
 	# the AVX2 build passt execs when the CPU has AVX2 (-cpu EPYC has)
 	[ -x "$passt.avx2" ] && echo "file /usr/bin/passt.avx2 $passt.avx2 0755"
-	ldd "$passt" | grep -o '/[^ ]*' | while read -r lib; do
-		d=${lib%/*} p=
+	# passt (and for make bench-net QEMU and the firmware it loads) with the
+	# libraries they link (ldd), at the paths they expect
+	for f in $(for b in "$passt" $qemu; do ldd "$b" | grep -o '/[^ ]*'; done) $qemu $qemu_fw; do
+		d=${f%/*} p=
 		for c in $(echo "$d" | tr '/' ' '); do p=$p/$c; echo "dir $p 0755"; done
-		echo "file $lib $(readlink -f "$lib") 0755"
+		echo "file $f $(readlink -f "$f") 0755"
 	done
 } | awk '!seen[$0]++' | "$E2E/mkcpio" | gzip -1n >"$E2E/net-overlay.cpio.gz"
 cat "$E2E/l1.cpio.gz" "$E2E/net-overlay.cpio.gz" >"$E2E/net-l1.cpio.gz"
@@ -73,7 +83,7 @@ echo "e2e: time network images $(($(now_ms) - t0)) ms"
 BED_LOCKUP='^\[ *[0-9]+\.[0-9]+\] \[ *[0-9]+\.[0-9]+\] watchdog: BUG: soft lockup'
 for try in 1 2; do
 	bed_boot "$log" "$timeout_s" -m 2048 -smp 2 \
-		-kernel "$E2E/vmlinuz" -initrd "$E2E/net-l1.cpio.gz" -append "console=ttyS0 panic=-1 quiet"
+		-kernel "$E2E/vmlinuz" -initrd "$E2E/net-l1.cpio.gz" -append "console=ttyS0 panic=-1 quiet$l1_args"
 	echo "e2e: time network test bed (QEMU) $bed_ms ms (log: $log)"
 	[ "$bed_lockup" = 1 ] && [ $try = 1 ] || break
 	cp "$log" "$log.lockup"
@@ -96,6 +106,55 @@ if has 'E2E: hal has no --net'; then
 	echo "SKIP e2e-net: $(echo "$all" | grep -o 'hal has no --net.*' | head -n 1)"
 	echo "$all" | grep 'E2E: passt' | sed 's/^/  /'
 	exit 0
+fi
+
+if [ "$bench" = 1 ]; then
+	# per VMM and data path: bytes and seconds summed over every transfer
+	# of both rounds (receive: the guest's uptime before and after wget;
+	# transmit: L1's), printed as MB/s and hal/QEMU ratios; busybox ping's
+	# average (and minimum) round trip, averaged over the rounds
+	tr -d '\r' <"$log" | awk '
+	/E2E: begin / { run = $NF }
+	/NET: fetch [0-9a-f]+ [0-9]+ bytes from / {
+		for (i = 1; i < NF; i++) if ($i == "fetch") n = $(i + 2)
+		a = $(NF - 2); b = $NF; gsub(/[()]/, "", a); gsub(/[()]/, "", b)
+		rxb[run] += n; rxs[run] += b - a; rxk[run]++; if (n != 16777216) bad++
+	}
+	/E2E: [a-z-]+ tx [0-9]+ bytes in [0-9]+ ms/ {
+		for (i = 1; i < NF; i++) if ($i == "tx") n = $(i + 1)
+		txb[run] += n; txs[run] += $(NF - 1) / 1000; txk[run]++; if (n != 16777216) bad++
+	}
+	/NET: ping round-trip min\/avg\/max = / {
+		split($(NF - 1), v, "/"); pmin[run] += v[1]; pavg[run] += v[2]; pk[run]++
+	}
+	function mbs(b, t) { return t > 0 ? b / 1e6 / t : 0 }
+	function line(what, path, h, q, k1, k2) {
+		printf "bench-net: %-8s %-11s hal %6.2f MB/s  QEMU %6.2f MB/s  hal/QEMU %5.2f  (%d + %d transfers of 16 MiB)\n",
+			what, path, h, q, (q > 0 ? h / q : 0), k1, k2
+	}
+	END {
+		line("receive", "vhost-net", mbs(rxb["hal-vhost"], rxs["hal-vhost"]), mbs(rxb["qemu-vhost"], rxs["qemu-vhost"]), rxk["hal-vhost"], rxk["qemu-vhost"])
+		line("receive", "user space", mbs(rxb["hal-novhost"], rxs["hal-novhost"]), mbs(rxb["qemu-novhost"], rxs["qemu-novhost"]), rxk["hal-novhost"], rxk["qemu-novhost"])
+		line("transmit", "vhost-net", mbs(txb["hal-vhost"], txs["hal-vhost"]), mbs(txb["qemu-vhost"], txs["qemu-vhost"]), txk["hal-vhost"], txk["qemu-vhost"])
+		line("transmit", "user space", mbs(txb["hal-novhost"], txs["hal-novhost"]), mbs(txb["qemu-novhost"], txs["qemu-novhost"]), txk["hal-novhost"], txk["qemu-novhost"])
+		split("vhost-net user-space", paths, " ")
+		for (i = 1; i <= 2; i++) {
+			h = i == 1 ? "hal-vhost" : "hal-novhost"; q = i == 1 ? "qemu-vhost" : "qemu-novhost"
+			printf "bench-net: ping     %-11s hal %6.2f ms      QEMU %6.2f ms      hal/QEMU %5.2f  (average round trip of 20 x %d; minimum hal %.2f, QEMU %.2f ms)\n",
+				paths[i], pk[h] ? pavg[h] / pk[h] : 0, pk[q] ? pavg[q] / pk[q] : 0,
+				(pk[q] && pavg[q] > 0 ? (pavg[h] / pk[h]) / (pavg[q] / pk[q]) : 0), pk[h],
+				pk[h] ? pmin[h] / pk[h] : 0, pk[q] ? pmin[q] / pk[q] : 0
+		}
+		for (r in rxk) total += rxk[r]
+		for (r in txk) total += txk[r]
+		if (bad) printf "bench-net: %d transfers were not 16 MiB\n", bad
+		exit (total == 48 && !bad) ? 0 : 1
+	}'
+	r=$?
+	grep -E 'E2E: hal-(vhost|novhost) hal: .*(vhost-net|user-space path)' "$log" | sed 's/.*E2E: /  /' | sort -u
+	echo "bench-net: L1 log $log; the same runs: NET_BENCH=1 sh tests/e2e/net.sh"
+	[ $r = 0 ] || echo "bench-net: not every run gave its 12 transfers (4 runs x 2 rounds x (3 + 3) = 48 in all)"
+	exit $r
 fi
 
 sec=
@@ -188,6 +247,12 @@ r=$(rc_of user)
 if [ "$r" = 0 ]; then ok e2e-net-user-rc; else bad e2e-net-user-rc "hal exited ${r:-?}, not 0"; fi
 if links_same user; then ok e2e-net-user-cleanup; else bad e2e-net-user-cleanup "interfaces changed"; fi
 echo "e2e: time hal --net user: $(ms_of user) ms wall in L1 (1 MiB fetch in the guest: $(fetch_ms) ms)"
+
+# iPXE in the NIC's ROM BAR under SeaBIOS: its DHCP request answered
+section ipxe
+if grep -q '^E2E: ipxe lease after [0-9]* ms: .*52:54:00:50:58:45' "$sec"; then ok e2e-net-ipxe-dhcp
+else bad e2e-net-ipxe-dhcp "no lease of L1's udhcpd for the NIC (52:54:00:50:58:45) in 180 s of SeaBIOS and iPXE: $(grep '^E2E: ipxe lease' "$sec")"; fi
+echo "e2e: time iPXE DHCP: $(sed -n 's/^E2E: ipxe lease after \([0-9]*\) ms.*/\1/p' "$sec") ms from hal's start to the lease"
 
 # bad input: a bridge that does not exist
 section bad-bridge
