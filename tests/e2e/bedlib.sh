@@ -18,7 +18,11 @@
 #                    timeout and $bed_lockup is 1 (else 0). BED_LOCKUP (an
 #                    extended regular expression for grep -E on LOG, default
 #                    "watchdog: BUG: soft lockup") lets a bed whose L1 marks
-#                    its L2's lines (net.sh) count only L1's own
+#                    its L2's lines (net.sh) count only L1's own. With
+#                    BED_SILENCE=S, S seconds without a line on the console
+#                    count as a lockup too (a wedged L1 that prints
+#                    nothing: seen once in net.sh's passt case). $bed_why
+#                    says which.
 #   bed_section LOG BEGIN END   the lines of LOG from BEGIN to END, unprefixed
 #   bed_screendump LOG NAME OUT the picture L1 sent as NAME (l1_send in
 #                    tests/e2e/l1lib.sh): a PNG -> OUT.png, a PPM -> OUT.ppm
@@ -57,10 +61,19 @@ bed_boot() {
 			printf '[%4d.%03d] %s\n' $((_ms / 1000)) $((_ms % 1000)) "${_line%"$_cr"}"
 		done >"$_log" &
 	_pipe=$!
-	bed_lockup=0
+	bed_lockup=0 bed_why= _size=0 _quiet_since=$(bed_now_ms)
 	while kill -0 $_pipe 2>/dev/null; do
 		sleep 2
 		if grep -q -E "${BED_LOCKUP:-watchdog: BUG: soft lockup}" "$_log"; then
+			bed_why="$(grep -m1 -E "${BED_LOCKUP:-watchdog: BUG: soft lockup}" "$_log" | grep -o 'soft lockup.*')"
+		elif [ -n "$BED_SILENCE" ]; then
+			_s=$(wc -c <"$_log")
+			if [ "$_s" != "$_size" ]; then _size=$_s _quiet_since=$(bed_now_ms)
+			elif [ $(( $(bed_now_ms) - _quiet_since )) -gt $((BED_SILENCE * 1000)) ]; then
+				bed_why="no console output for $BED_SILENCE s"
+			fi
+		fi
+		if [ -n "$bed_why" ]; then
 			bed_lockup=1
 			[ -s "$_log.pid" ] && kill "$(cat "$_log.pid")" 2>/dev/null
 			break

@@ -13,8 +13,6 @@
 #   user            --net user,hostfwd=tcp::8080-:80 (passt): the guest
 #                   fetches from the gateway (L1's loopback), serves
 #                   /guest.txt on port 80, which L1 reads through port 8080
-#   ipxe            a firmware boot of a blank disk: iPXE in the ROM BAR asks
-#                   udhcpd for a lease
 #   bad-bridge      --net bridge=nosuchbr: exit 1, no tap left
 # Lines for net.sh start with "E2E: ", the guest's with "NET: ".
 
@@ -221,28 +219,6 @@ user_during() {
 rm -f /www/done
 during=user_during run user "l2net.url=http://GW/file l2net.serve=1 l2net.done=http://GW/done" \
 	--net user,hostfwd=tcp::8080-:80
-
-# ipxe: a firmware boot with nothing bootable on the disk, so SeaBIOS runs
-# the NIC's ROM BAR (Debian's iPXE), whose DHCP request L1's udhcpd must
-# answer: its lease file (written on SIGUSR1) gets the NIC's MAC
-echo "E2E: begin ipxe"
-_t0=$(up_ms) mac=52:54:00:50:58:45 got=
-truncate -s 1M /tmp/blank.img
-/bin/hal --disk /tmp/blank.img --net bridge=br0,mac=$mac --mem 64M --display none \
-	--serial file:/tmp/ipxe.serial -v 2>/tmp/ipxe.err &
-hp=$!
-while kill -0 $hp 2>/dev/null && [ $(( $(up_ms) - _t0 )) -lt 180000 ]; do
-	sleep 2
-	kill -USR1 $udp
-	got=$(dumpleases -f /tmp/udhcpd.leases 2>/dev/null | grep -i "$mac") && break
-done
-echo "E2E: ipxe lease after $(( $(up_ms) - _t0 )) ms: ${got:-none}"
-kill $hp 2>/dev/null
-wait $hp
-rc=$?
-grep -a -o 'iPXE [^[:cntrl:]]*' /tmp/ipxe.serial | head -n 3 | sed 's/^/E2E: ipxe serial: /'
-sed 's/^/E2E: ipxe hal: /' /tmp/ipxe.err
-echo "E2E: run ipxe rc=$rc ms=$(( $(up_ms) - _t0 ))"
 
 # bad input: a bridge that does not exist
 run bad-bridge "$url" --net bridge=nosuchbr
