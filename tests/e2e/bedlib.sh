@@ -64,9 +64,8 @@ bed_boot() {
 	bed_lockup=0 bed_why= _size=0 _quiet_since=$(bed_now_ms)
 	while kill -0 $_pipe 2>/dev/null; do
 		sleep 2
-		if grep -q -E "${BED_LOCKUP:-watchdog: BUG: soft lockup}" "$_log"; then
-			bed_why="$(grep -m1 -E "${BED_LOCKUP:-watchdog: BUG: soft lockup}" "$_log" | grep -o 'soft lockup.*')"
-		elif [ -n "$BED_SILENCE" ]; then
+		bed_why=$(grep -m1 -E "${BED_LOCKUP:-watchdog: BUG: soft lockup}" "$_log" | sed 's/^.*\(soft lockup\)/\1/')
+		if [ -z "$bed_why" ] && [ -n "$BED_SILENCE" ]; then
 			_s=$(wc -c <"$_log")
 			if [ "$_s" != "$_size" ]; then _size=$_s _quiet_since=$(bed_now_ms)
 			elif [ $(( $(bed_now_ms) - _quiet_since )) -gt $((BED_SILENCE * 1000)) ]; then

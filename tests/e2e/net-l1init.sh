@@ -64,10 +64,9 @@ option lease 3600
 CONF
 : >/tmp/udhcpd.leases
 udhcpd -f /etc/udhcpd.conf >/tmp/udhcpd.log 2>&1 &
-udp=$!
 httpd -p 80 -h /www
 sleep 1
-kill -0 $udp 2>/dev/null && echo "E2E: udhcpd running" || { echo "E2E: udhcpd died:"; sed 's/^/E2E:   /' /tmp/udhcpd.log; }
+kill -0 $! 2>/dev/null && echo "E2E: udhcpd running" || { echo "E2E: udhcpd died:"; sed 's/^/E2E:   /' /tmp/udhcpd.log; }
 echo "E2E: www file $(wget -q -O - http://192.168.77.1/file | sha256sum | cut -d' ' -f1) (L1 fetched it from br0)"
 echo "E2E: www lo $(wget -q -O - http://127.0.0.1/file | sha256sum | cut -d' ' -f1) (L1 fetched it from lo)"
 echo "E2E: LAN: $(ip -4 addr show br0 | grep -o 'inet [0-9./]*'), routes: $(ip route | tr '\n' ';')"
@@ -157,8 +156,9 @@ fi
 # ---- make bench-net (e2e.netbench=1): hal against QEMU, same LAN, same L2 -----
 # Each run: the guest fetches /www/big (16 MiB) from L1's httpd 3 times
 # (receive), pings L1 20 times (latency), then serves its own 16 MiB
-# /www/big, which L1 fetches 3 times (transmit). hal with and without vhost-net, QEMU's virtio-net-pci on a tap
-# in br0 with vhost=on and vhost=off, alternately. net.sh prints the figures.
+# /www/big, which L1 fetches 3 times (transmit). hal with and without
+# vhost-net, QEMU's virtio-net-pci on a tap in br0 with vhost=on and
+# vhost=off, alternately. net.sh prints the figures.
 bench_tx() {
 	_ip=$(sed -n 's/^L2| NET: lease \([0-9.]*\)\/.*/\1/p' "$_ser" | head -n 1)
 	for _ in 1 2 3; do

@@ -22,7 +22,6 @@ now_ms() { date +%s%3N; }
 bed_qemu_check e2e-net || exit 0
 passt=$(command -v passt || echo /usr/bin/passt)
 [ -x "$passt" ] || { echo "SKIP e2e-net: no passt (apt-get install passt)"; exit 0; }
-[ -s /usr/lib/ipxe/qemu/efi-virtio.rom ] || { echo "SKIP e2e-net: no /usr/lib/ipxe/qemu/efi-virtio.rom (apt-get install ipxe-qemu)"; exit 0; }
 # NET_BENCH=1 (make bench-net): L1 also gets Debian's QEMU and runs the
 # throughput runs of net-l1init.sh instead of the tests
 bench=${NET_BENCH:-0} qemu= qemu_fw= l1_args=
@@ -66,9 +65,6 @@ printf 'root:x:0:\nnogroup:x:65534:\n' >"$E2E/net-group"
 	echo "file /net-modules.list $E2E/net-modules.list 0644"
 	for d in /usr /usr/bin; do echo "dir $d 0755"; done
 	echo "file /usr/bin/passt $passt 0755"
-	# Debian's iPXE for the NIC's ROM BAR (the ipxe case)
-	for d in /usr/lib /usr/lib/ipxe /usr/lib/ipxe/qemu; do echo "dir $d 0755"; done
-	echo "file /usr/lib/ipxe/qemu/efi-virtio.rom $(readlink -f /usr/lib/ipxe/qemu/efi-virtio.rom) 0644"
 	# the AVX2 build passt execs when the CPU has AVX2 (-cpu EPYC has)
 	[ -x "$passt.avx2" ] && echo "file /usr/bin/passt.avx2 $passt.avx2 0755"
 	# passt (and for make bench-net QEMU and the firmware it loads) with the
@@ -85,7 +81,7 @@ echo "e2e: time network images $(($(now_ms) - t0)) ms"
 # L1 prefixes its guest's lines with "L2| ": only a lockup of L1's own kernel
 # (a line the kernel printed on L1's console) makes bed_boot stop QEMU
 BED_LOCKUP='^\[ *[0-9]+\.[0-9]+\] \[ *[0-9]+\.[0-9]+\] watchdog: BUG: soft lockup'
-# Every step in L1 prints within 300 s (run's own limit; ipxe 180 s)
+# Every step in L1 prints within 300 s (run's own limit)
 BED_SILENCE=400
 for try in 1 2; do
 	bed_boot "$log" "$timeout_s" -m 2048 -smp 2 \
@@ -138,18 +134,22 @@ if [ "$bench" = 1 ]; then
 		printf "bench-net: %-8s %-11s hal %6.2f MB/s  QEMU %6.2f MB/s  hal/QEMU %5.2f  (%d + %d transfers of 16 MiB)\n",
 			what, path, h, q, (q > 0 ? h / q : 0), k1, k2
 	}
+	function mean(sum, k) { return k ? sum / k : 0 }
 	END {
-		line("receive", "vhost-net", mbs(rxb["hal-vhost"], rxs["hal-vhost"]), mbs(rxb["qemu-vhost"], rxs["qemu-vhost"]), rxk["hal-vhost"], rxk["qemu-vhost"])
-		line("receive", "user space", mbs(rxb["hal-novhost"], rxs["hal-novhost"]), mbs(rxb["qemu-novhost"], rxs["qemu-novhost"]), rxk["hal-novhost"], rxk["qemu-novhost"])
-		line("transmit", "vhost-net", mbs(txb["hal-vhost"], txs["hal-vhost"]), mbs(txb["qemu-vhost"], txs["qemu-vhost"]), txk["hal-vhost"], txk["qemu-vhost"])
-		line("transmit", "user space", mbs(txb["hal-novhost"], txs["hal-novhost"]), mbs(txb["qemu-novhost"], txs["qemu-novhost"]), txk["hal-novhost"], txk["qemu-novhost"])
-		split("vhost-net user-space", paths, " ")
+		# runs hal-KEY and qemu-KEY, for each data path
+		key[1] = "vhost"; label[1] = "vhost-net"; key[2] = "novhost"; label[2] = "user space"
 		for (i = 1; i <= 2; i++) {
-			h = i == 1 ? "hal-vhost" : "hal-novhost"; q = i == 1 ? "qemu-vhost" : "qemu-novhost"
+			h = "hal-" key[i]; q = "qemu-" key[i]
+			line("receive", label[i], mbs(rxb[h], rxs[h]), mbs(rxb[q], rxs[q]), rxk[h], rxk[q])
+		}
+		for (i = 1; i <= 2; i++) {
+			h = "hal-" key[i]; q = "qemu-" key[i]
+			line("transmit", label[i], mbs(txb[h], txs[h]), mbs(txb[q], txs[q]), txk[h], txk[q])
+		}
+		for (i = 1; i <= 2; i++) {
+			h = "hal-" key[i]; q = "qemu-" key[i]; ph = mean(pavg[h], pk[h]); pq = mean(pavg[q], pk[q])
 			printf "bench-net: ping     %-11s hal %6.2f ms      QEMU %6.2f ms      hal/QEMU %5.2f  (average round trip of 20 x %d; minimum hal %.2f, QEMU %.2f ms)\n",
-				paths[i], pk[h] ? pavg[h] / pk[h] : 0, pk[q] ? pavg[q] / pk[q] : 0,
-				(pk[q] && pavg[q] > 0 ? (pavg[h] / pk[h]) / (pavg[q] / pk[q]) : 0), pk[h],
-				pk[h] ? pmin[h] / pk[h] : 0, pk[q] ? pmin[q] / pk[q] : 0
+				label[i], ph, pq, (pq > 0 ? ph / pq : 0), pk[h], mean(pmin[h], pk[h]), mean(pmin[q], pk[q])
 		}
 		for (r in rxk) total += rxk[r]
 		for (r in txk) total += txk[r]

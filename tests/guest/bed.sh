@@ -52,7 +52,7 @@ for try in 1 2; do
 	echo "  integration: nested test bed $bed_ms ms (log: $log)"
 	[ "$bed_lockup" = 1 ] && [ $try = 1 ] || break
 	cp "$log" "$log.lockup"
-	echo "  integration: L1's kernel locked up (\"$(grep -m1 -o 'soft lockup.*' "$log")\", QEMU TCG + nested SVM; log: $log.lockup): booting the bed once more"
+	echo "  integration: L1's kernel locked up (\"$bed_why\", QEMU TCG + nested SVM; log: $log.lockup): booting the bed once more"
 done
 
 if ! grep -q 'E2E: /dev/kvm present' "$log"; then
