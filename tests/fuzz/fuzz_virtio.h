@@ -42,11 +42,11 @@ static void fz_virtio_setup(struct virtio_dev *v, uint64_t feats, uint16_t qsize
 	fz_vwr(v, 0x14, VIRTIO_S_ACK | VIRTIO_S_DRIVER | VIRTIO_S_FEATURES_OK | VIRTIO_S_DRIVER_OK, 1);
 }
 
-/* One operation on v; kinds 0-5 here, the caller's own from 6 (returns
+/* One operation on v; kinds 0-5 (of kind % 16) here, the caller's own from 6 (returns
  * false for those, with *o decoded). */
 static bool fz_virtio_op(struct fz *f, struct virtio_dev *v, struct guest_mem *m, struct fz_op *o)
 {
-	switch (o->kind % 8) {
+	switch (o->kind % 16) {
 	case 0:
 		fz_io(virtio_modern_io, v, o->addr & 0x3fff, o->len, o->val, o->write);
 		return true;
@@ -69,7 +69,7 @@ static bool fz_virtio_op(struct fz *f, struct virtio_dev *v, struct guest_mem *m
 	case 4: /* guest RAM: the value at addr, or the next n input bytes */
 	case 5: {
 		uint64_t a = o->addr % FZ_RAM;
-		if (o->kind % 8 == 4) {
+		if (o->kind % 16 == 4) {
 			if (a + o->len <= FZ_RAM)
 				memcpy(m->base + a, &o->val, o->len);
 		} else {

@@ -36,7 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (int n = 0; n < 256 && fz_op(&f, &o, 2); n++) {
 		if (fz_virtio_op(&f, &b->vdev, &m, &o))
 			continue;
-		if (o.kind % 8 == 6)
+		if (o.kind % 16 == 6)
 			virtio_blk_process(b);
 		else
 			fz_virtio_setup(&b->vdev, o.val, (uint16_t)(1u << (o.addr % 8)));
