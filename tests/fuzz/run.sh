@@ -25,10 +25,12 @@ for bin in "$out"/fuzz_*; do
 	seeds=tests/fuzz/corpus/$name
 	mkdir -p "$work" "$seeds"
 	log=$out/logs/$name.txt
+	maxlen=4096
+	[ "$name" = disklabel ] && maxlen=16400 # disk images: the GPT's entries
 	before=$(ls "$out/artifacts" | grep -c "^$name-")
 	t0=$(date +%s)
 	nice -n 19 "$bin" -max_total_time="$secs" -print_final_stats=1 -close_fd_mask=3 -timeout=10 -rss_limit_mb=2048 \
-		-max_len=4096 -artifact_prefix="$out/artifacts/$name-" "$work" "$seeds" >"$log" 2>&1
+		-max_len=$maxlen -artifact_prefix="$out/artifacts/$name-" "$work" "$seeds" >"$log" 2>&1
 	rc=$?
 	t=$(($(date +%s) - t0))
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
