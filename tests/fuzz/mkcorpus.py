@@ -229,3 +229,25 @@ put("config", "net", argv("--net", "user,hostfwd=tcp::8080-:80,mac=52:54:00:12:3
                           "--net", "macvtap=eth0", "--net", "tap=tap0", "--mem", "64k", "--entry32", "--no-sandbox"))
 put("control", "cmds", b"status\nsendkey ctrl-alt-delete\ntype hello World!\\n\nmouse 10 -5 1\nhelp\n\nbogus x\npowerdown\nquit\n")
 put("control", "keys", b"sendkey shift-a\nsendkey f12\nsendkey \nsendkey ctrl-\ntype \t\x01\xff\nmouse x\n")
+
+# ---- the UEFI variable store file: firmware volume, store header, variables ----
+AUTH_GUID = bytes([0x78, 0x2c, 0xf3, 0xaa, 0x7b, 0x94, 0x9a, 0x43, 0xa1, 0x80, 0x2e, 0x14, 0x4e, 0xc3, 0x77, 0x92])
+GLOBAL_GUID = bytes([0x61, 0xdf, 0xe4, 0x8b, 0xca, 0x93, 0xd2, 0x11, 0xaa, 0x0d, 0x00, 0xe0, 0x98, 0x03, 0x2b, 0x8c])
+
+def auth_var(name, data, state=0x3f):
+    n = (name + "\0").encode("utf-16-le")
+    v = struct.pack("<HBBIQ16sIII16s", 0x55aa, state, 0, 0x27, 0, bytes(16), 0, len(n), len(data), GLOBAL_GUID) + n + data
+    return v + b"\xff" * (-len(v) % 4)
+
+def store(variables, size=2048):
+    hdr = bytearray(72)
+    struct.pack_into("<Q4sIHHHBB", hdr, 32, size, b"_FVH", 0x4feff, 72, 0, 0, 0, 2)
+    struct.pack_into("<IIII", hdr, 56, size // 512, 512, 0, 0)
+    s = sum(struct.unpack("<36H", bytes(hdr))) & 0xffff
+    struct.pack_into("<H", hdr, 50, (-s) & 0xffff)
+    vs = AUTH_GUID + struct.pack("<IBB6x", size - 72, 0x5a, 0xfe)
+    body = bytes(hdr) + vs + b"".join(variables)
+    return body + b"\xff" * (size - len(body))
+put("efivars", "pk", store([auth_var("Boot0000", b"\1\0\0\0"), auth_var("PK", b"x" * 40)]))
+put("efivars", "deleted-pk", store([auth_var("PK", b"y" * 8, state=0x3c), auth_var("db", b"z" * 20)]))
+put("efivars", "empty", store([], 1024))

@@ -13,7 +13,10 @@ secs=${2:-4}
 [ $# -gt 2 ] && shift 2 && only="$*"
 out=$BUILD/fuzz
 if ! ls "$out"/fuzz_* >/dev/null 2>&1; then
-	echo "SKIP fuzz: no targets built (clang-14 with libFuzzer missing: apt-get install clang-14 libclang-rt-14-dev)"
+	for src in tests/fuzz/fuzz_*.c; do
+		name=${src##*/fuzz_}
+		echo "SKIP fuzz-${name%.c}: not built, clang-14 with libFuzzer missing (apt-get install clang-14 libclang-rt-14-dev)"
+	done
 	exit 0
 fi
 mkdir -p "$out/artifacts" "$out/logs"
