@@ -14,7 +14,9 @@ layers=${*:-unit integration e2e}
 			for t in "$BUILD"/unit/test_*; do
 				[ -x "$t" ] || continue
 				"$t" || echo "FAIL $(basename "$t"): exited $?"
-			done ;;
+			done
+			# the libFuzzer targets, a few seconds each (tests/fuzz/run.sh)
+			BUILD=$BUILD sh tests/fuzz/run.sh smoke "${HAL_FUZZ_SMOKE:-4}" ;;
 		integration)
 			sh tests/guest/run.sh 2>&1 ;;
 		e2e)

@@ -24,6 +24,7 @@ $(BUILD)/unit/%: %.c tests/unit/check.h $(HOST_HAL_OBJS) $(HOST_INIT_OBJS)
 	@echo "  HOSTLD  $@"
 	@$(HOSTCC) $(HOST_CFLAGS) -Itests/unit -o $@ $< $(HOST_HAL_OBJS) $(HOST_INIT_OBJS) -lpthread
 
+include tests/fuzz/fuzz.mk
 -include tests/guest/guest.mk
 -include tests/e2e/e2e.mk
 -include tests/bench/bench.mk
@@ -33,6 +34,7 @@ unit: $(UNIT_BINS)
 	@for t in $(UNIT_BINS); do $$t || echo "FAIL $$(basename $$t): exited $$?"; done
 
 test: all $(BUILD)/.test-deps $(UNIT_BINS) $(GUEST_BINS) $(BED_QEMU)
-	@tests/run.sh
+	@$(MAKE) --no-print-directory fuzz-bins
+	@BUILD=$(BUILD) tests/run.sh
 
 .PHONY: unit

@@ -198,11 +198,11 @@ int pc_load_firmware(struct pc *pc)
 	size_t size;
 	uint8_t *img = hal_read_file("firmware", path, 16 * MiB, &size);
 	if (!img) {
-		if (path == (const char *)SEABIOS_PATH)
+		if (!strcmp(path, SEABIOS_PATH))
 			err("install Debian's seabios package, or give --kernel or --firmware PATH");
-		else if (path == (const char *)OVMF_CODE_PATH && pc->fw_auto_disk)
+		else if (!strcmp(path, OVMF_CODE_PATH) && pc->fw_auto_disk)
 			err("install Debian's ovmf package: %s needs UEFI firmware (or force --firmware bios)", pc->fw_auto_disk);
-		else if (path == (const char *)OVMF_CODE_PATH)
+		else if (!strcmp(path, OVMF_CODE_PATH))
 			err("install Debian's ovmf package for --firmware ovmf");
 		return -1;
 	}

@@ -367,8 +367,10 @@ void virtio_net_process(struct virtio_net *n)
 	pthread_mutex_lock(&v->lock);
 	if (v->status & VIRTIO_S_DRIVER_OK)
 		sync_offloads(n);
-	while (process_ctrl(n) | process_tx(n))
-		;
+	for (bool more = true; more;) { /* both, every round */
+		more = process_ctrl(n);
+		more = process_tx(n) || more;
+	}
 	process_rx(n);
 	pthread_mutex_unlock(&v->lock);
 }

@@ -1,0 +1,253 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora tests/fuzz/corpus/<target>/ (a few small files
+each): inputs a guest or a file would plausibly send, in each harness's
+encoding (tests/fuzz/fuzz.h: a control byte kind << 3 | size << 1 | write,
+the address, the value). Run from the top of the tree; the output is
+committed, so the seeds are the same on every machine."""
+import os, struct, zlib
+
+OUT = "tests/fuzz/corpus"
+
+def op(kind, addr, abytes, size=1, val=None):
+    sz = {1: 0, 2: 1, 4: 2, 8: 3}[size]
+    b = bytes([kind << 3 | sz << 1 | (val is not None)]) + addr.to_bytes(abytes, "little")
+    if val is not None:
+        b += (val & ((1 << (8 * size)) - 1)).to_bytes(size, "little")
+    return b
+
+def put(target, name, data):
+    d = os.path.join(OUT, target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+# ---- virtio: guest RAM stores (kind 5: address, length, bytes) ----
+def mem(addr, data):
+    out = b""
+    while data:
+        chunk, data = data[:255], data[255:]
+        out += op(5, addr, 2) + bytes([len(chunk)]) + chunk
+        addr += len(chunk)
+    return out
+
+def desc(addr, length, flags, nxt):
+    return struct.pack("<QIHH", addr, length, flags, nxt)
+
+NEXT, WRITE, INDIRECT = 1, 2, 4
+RING = lambda q: 0x3000 * q
+SETUP16 = lambda feats: op(7, 4, 2, 8, feats)  # queue size 1 << 4
+F_INDIRECT, F_EVENT_IDX = 1 << 28, 1 << 29
+
+def avail(q, heads, used_event=None):
+    b = struct.pack("<HH", 0, len(heads)) + b"".join(struct.pack("<H", h) for h in heads)
+    b += b"\0" * (2 * (16 - len(heads)))
+    if used_event is not None:
+        b += struct.pack("<H", used_event)
+    return mem(RING(q) + 0x1000, b)
+
+def blk_req(typ, sector, data_len, dev_writes, payload=b""):
+    chain = desc(0x8000, 16, NEXT, 1)
+    if data_len:
+        chain += desc(0x9000, data_len, NEXT | (WRITE if dev_writes else 0), 2)
+        chain += desc(0xa000, 1, WRITE, 0)
+    else:
+        chain += desc(0xa000, 1, WRITE, 0)[:12] + b"\0\0"
+        chain = desc(0x8000, 16, NEXT, 1) + desc(0xa000, 1, WRITE, 0)
+    return (mem(RING(0), chain) + mem(0x8000, struct.pack("<IIQ", typ, 0, sector)) +
+            (mem(0x9000, payload) if payload else b""))
+
+PROCESS = op(6, 0, 2)
+put("virtio_blk", "read", b"\0" + SETUP16(F_INDIRECT | F_EVENT_IDX) + blk_req(0, 1, 512, True) + avail(0, [0]) + PROCESS)
+put("virtio_blk", "write", b"\0" + SETUP16(0) + blk_req(1, 2, 512, False, bytes(range(256)) * 2) + avail(0, [0]) + PROCESS)
+put("virtio_blk", "flush-ro", b"\1" + SETUP16(0) + blk_req(4, 0, 0, False) + avail(0, [0]) + PROCESS)
+put("virtio_blk", "indirect-getid",
+    b"\0" + SETUP16(F_INDIRECT) + mem(RING(0), desc(0xb000, 48, INDIRECT, 0)) +
+    mem(0xb000, desc(0x8000, 16, NEXT, 1) + desc(0x9000, 20, WRITE | NEXT, 2) + desc(0xa000, 1, WRITE, 0)) +
+    mem(0x8000, struct.pack("<IIQ", 8, 0, 0)) + avail(0, [0]) + PROCESS)
+put("virtio_blk", "zeroes-eventidx",
+    b"\0" + SETUP16(F_EVENT_IDX) + mem(RING(0), desc(0x8000, 32, NEXT, 1) + desc(0xa000, 1, WRITE, 0)) +
+    mem(0x8000, struct.pack("<IIQQII", 13, 0, 0, 4, 8, 1)) + avail(0, [0, 0], used_event=0) + PROCESS)
+# legacy: status, queue PFN (page 1: desc 0x1000), notify
+put("virtio_blk", "legacy",
+    b"\0" + op(1, 0x12, 2, 1, 3) + op(1, 0x04, 2, 4, 0) + op(1, 0x0e, 2, 2, 0) + op(1, 0x08, 2, 4, 1) +
+    op(1, 0x12, 2, 1, 7) + op(1, 0x00, 2, 4) + op(1, 0x13, 2, 1) + op(2, 0x0c, 2, 4, 0) + op(3, 0x40, 2, 2) +
+    op(1, 0x10, 2, 2, 0) + PROCESS)
+
+# ---- virtio-net: queue 0 receive, 1 transmit, 2 control ----
+def chain_at(q, descs):
+    return mem(RING(q), b"".join(descs))
+
+frame = bytes(12) + b"\xff" * 6 + b"\x52\x54\x00\x12\x34\x56" + b"\x08\x06" + bytes(46)
+rx = chain_at(0, [desc(0x8000, 2048, WRITE, 0), desc(0x8800, 2048, WRITE, 0)]) + avail(0, [0, 1])
+tx = chain_at(1, [desc(0x9000, 12, NEXT, 1), desc(0x9100, len(frame) - 12, 0, 0)]) + mem(0x9000, frame[:12]) + \
+     mem(0x9100, frame[12:]) + avail(1, [0])
+ctrl = chain_at(2, [desc(0xa000, 2, NEXT, 1), desc(0xa010, 1, NEXT, 2), desc(0xa020, 1, WRITE, 0)]) + \
+       mem(0xa000, b"\0\0") + mem(0xa010, b"\1") + avail(2, [0])
+F_MRG, F_CSUM = 1 << 15, 1
+put("virtio_net", "tx-vnet", b"\1" + SETUP16(F_EVENT_IDX) + tx + PROCESS + op(9, 0, 2))
+put("virtio_net", "rx-mrg", b"\1" + SETUP16(F_MRG | F_INDIRECT) + rx + op(8, len(frame), 2) + frame + PROCESS)
+put("virtio_net", "ctrl", b"\0" + SETUP16(1 << 17 | 1 << 18) + ctrl + PROCESS)
+stream = struct.pack(">I", len(frame) - 12) + frame[12:]
+put("virtio_net", "stream", b"\2" + SETUP16(0) + rx + op(8, len(stream), 2) + stream + PROCESS + tx + PROCESS + op(9, 0, 2))
+
+# ---- PCI: 0xCF8 / 0xCFC; slot 3 virtio-blk, slot 5 with a ROM ----
+def cf8(slot, reg):
+    return op(0, 0, 4, 4, 0x80000000 | slot << 11 | reg)
+def cfc(val=None, size=4, lane=0):
+    return op(1, lane, 4, size, val)
+put("pci", "sizing", cf8(3, 0x10) + cfc(0xffffffff) + cfc() + cfc(0xc000) + cf8(3, 0x20) + cfc(0xffffffff) + cfc() +
+    cfc(0xfe000000) + cf8(3, 0x24) + cfc(0) + cf8(3, 0x04) + cfc(7, 2) + op(2, 0x00 | 0x12 << 4, 4, 1) +
+    op(2, 0x08 | 0x14 << 4, 4, 2, 0))
+put("pci", "rom", cf8(5, 0x30) + cfc(0xffffffff) + cfc() + cfc(0xfeb00001) + cf8(5, 0x04) + cfc(2, 2) +
+    op(2, 0x0d | 3000 << 4, 4, 4) + op(2, 0x0d | 4090 << 4, 4, 8))
+put("pci", "bar64", cf8(5, 0x18) + cfc(0xffffffff) + cfc() + cfc(0x00000000) + cf8(5, 0x1c) + cfc(0x10) +
+    cf8(5, 0x14) + cfc(0xd000) + cf8(5, 0x04) + cfc(3, 2) + cf8(5, 0x3c) + cfc(0x0b, 1) + op(3, 0x05 | 0x100 << 4, 4, 4, 1) +
+    op(6, 0, 4, 4, 0x0b0a0b0a))
+
+# ---- display: DISPI index/data, BAR2 (0x500 + 2 * index), VGA ----
+def dispi(idx, val):
+    return op(1, 0, 3, 2, idx) + op(1, 1, 3, 2, val)
+RENDER = op(5, 0, 3)
+put("display", "mode", dispi(1, 640) + dispi(2, 480) + dispi(3, 32) + dispi(4, 0x41) + RENDER + dispi(9, 100) + RENDER)
+put("display", "mmio", op(0, 0x502, 3, 2, 1024) + op(0, 0x504, 3, 2, 768) + op(0, 0x506, 3, 2, 8) +
+    op(0, 0x508, 3, 2, 1) + op(0, 0x50c, 3, 2, 2048) + RENDER + op(0, 0x10, 3, 4) + op(0, 0x400, 3, 1, 0x20) + op(0, 0x600, 3, 4))
+put("display", "vgatext", op(2, 0x14, 3, 1, 0x0c) + op(2, 0x15, 3, 1, 0x07) + op(2, 0x14, 3, 1, 0x0e) + op(2, 0x15, 3, 1, 0x10) +
+    op(2, 0x08, 3, 1, 0) + op(2, 0x09, 3, 1, 0x3f) + op(2, 0x00, 3, 1, 0x10) + op(2, 0x1a, 3, 1) + RENDER +
+    op(6, 2990, 3, 8) + op(4, 0x1000, 3, 4, 0xffffffff))
+
+# ---- ports ----
+put("serial", "init", op(0, 3, 1, 1, 0x80) + op(0, 0, 1, 1, 1) + op(0, 1, 1, 1, 0) + op(0, 3, 1, 1, 3) + op(0, 2, 1, 1, 0xc7) +
+    op(0, 1, 1, 1, 0x0f) + op(0, 0, 1, 1, 0x41) + op(0, 2, 1, 1) + op(0, 5, 1, 1) + op(6, 5, 1) + b"hello" + op(0, 0, 1, 1) + op(0, 6, 1, 1))
+put("serial", "loop", op(0, 4, 1, 1, 0x10) + op(0, 0, 1, 1, 0x55) + op(0, 0, 1, 1) + op(0, 7, 1, 1, 0xaa) + op(0, 7, 1, 1) + op(7, 0, 1))
+put("i8042", "kbd", op(0, 1, 1, 1, 0xaa) + op(0, 0, 1, 1) + op(0, 1, 1, 1, 0x60) + op(0, 0, 1, 1, 0x47) + op(0, 0, 1, 1, 0xff) +
+    op(0, 0, 1, 1) + op(0, 0, 1, 1, 0xf0) + op(0, 0, 1, 1, 2) + op(5, 1, 1, 4, 0x001e001c) + op(0, 0, 1, 1) + op(0, 1, 1, 1))
+put("i8042", "mouse", op(0, 1, 1, 1, 0xa8) + op(0, 1, 1, 1, 0xd4) + op(0, 0, 1, 1, 0xf3) + op(0, 1, 1, 1, 0xd4) + op(0, 0, 1, 1, 200) +
+    op(0, 1, 1, 1, 0xd4) + op(0, 0, 1, 1, 0xf4) + op(6, 1, 1, 4, 0x00fd0305) + op(0, 0, 1, 1) + op(0, 1, 1, 1, 0xfe))
+put("rtc", "clock", op(0, 0, 1, 1, 0x0b) + op(0, 1, 1, 1, 0x06) + op(0, 0, 1, 1, 0x00) + op(0, 1, 1, 1) + op(0, 0, 1, 1, 0x09) +
+    op(0, 1, 1, 1, 0x99) + op(0, 0, 1, 1, 0x32) + op(0, 1, 1, 1, 0x18) + op(0, 0, 1, 1, 0x0a) + op(0, 1, 1, 1, 0x26) +
+    op(0, 0, 1, 1, 0x0b) + op(0, 1, 1, 1, 0x72) + op(6, 0, 1) + op(0, 0, 1, 1, 0x0c) + op(0, 1, 1, 1) + op(7, 0, 1))
+put("rtc", "cmos", op(0, 0, 1, 1, 0x34) + op(0, 1, 1, 1) + op(0, 0, 1, 1, 0x8f) + op(0, 1, 1, 1, 0) + op(0, 0, 1, 1, 0x04) +
+    op(0, 1, 1, 1, 0x23) + op(0, 0, 1, 1, 0x08) + op(0, 1, 1, 1, 0x13) + op(0, 0, 1, 1, 0x32) + op(0, 1, 1, 1, 0x00))
+put("pm", "sleep", op(0, 4, 1, 2, 1) + op(0, 2, 1, 2, 0x100) + op(6, 0, 1) + op(0, 0, 1, 2) + op(0, 0, 1, 2, 0x100) +
+    op(0, 8, 1, 4) + op(3, 0, 1, 1, 0xf0) + op(4, 2, 1, 1, 0xff) + op(4, 0, 1, 1, 0xff) + op(0, 4, 1, 2, 0x3c01))
+put("pm", "reset", op(5, 0, 1, 1, 2) + op(5, 1, 1, 1, 0x02) + op(5, 1, 1, 1, 0x06) + op(5, 0, 1, 1))
+put("pflash", "program", op(0, 0x10, 2, 1, 0x50) + op(0, 0x10, 2, 1, 0x10) + op(0, 0x10, 2, 1, 0x5a) + op(0, 0x10, 2, 1) +
+    op(0, 0x10, 2, 1, 0xff) + op(0, 0x10, 2, 4) + op(6, 0, 2))
+put("pflash", "erase", op(0, 0x1000, 2, 1, 0x20) + op(0, 0x1000, 2, 1, 0xd0) + op(0, 0, 2, 1, 0x70) + op(0, 0, 2, 1) +
+    op(0, 0, 2, 1, 0x98) + op(0, 0x20, 2, 2) + op(0, 0, 2, 1, 0x90) + op(0, 0, 2, 1) + op(7, 0, 2))
+
+# ---- fw_cfg ----
+def fwdma(at, control, length, addr):
+    return mem(at, struct.pack(">IIQ", control, length, addr))
+put("fwcfg", "pio", op(0, 0, 2, 2, 0) + op(1, 0, 2, 4) + op(0, 0, 2, 2, 0x19) + op(1, 0, 2, 4) + op(1, 0, 2, 8) +
+    op(0, 0, 2, 2, 0x22) + op(1, 0, 2, 8) + op(2, 0, 2, 4) + op(3, 0, 2, 4))
+put("fwcfg", "dma", fwdma(0x100, 0x00190000 | 8 | 2, 64, 0x1000) + op(6, 0x100, 2) +
+    fwdma(0x100, 0x00220000 | 8 | 4, 10, 0) + op(6, 0x100, 2) + fwdma(0x200, 2, 0x10, 0xfff8) + op(6, 0x200, 2) +
+    fwdma(0x300, 16, 4, 0x100) + op(6, 0x300, 2))
+
+# ---- the bzImage loader: 4 option bytes, then the image ----
+def bzimage(version=0x20f, init_size=0x200000, xlf=1, pm=512, sects=1, syssize=None, pref=0x1000000):
+    img = bytearray((sects + 1) * 512 + pm)
+    img[0x1f1] = sects
+    struct.pack_into("<I", img, 0x1f4, (pm + 15) // 16 if syssize is None else syssize)
+    struct.pack_into("<H", img, 0x1fe, 0xaa55)
+    img[0x201] = 0x66
+    img[0x202:0x206] = b"HdrS"
+    struct.pack_into("<H", img, 0x206, version)
+    img[0x211] = 1
+    struct.pack_into("<I", img, 0x22c, 0x37ffffff)
+    img[0x234] = 1
+    struct.pack_into("<H", img, 0x236, xlf)
+    struct.pack_into("<I", img, 0x238, 2048)
+    struct.pack_into("<Q", img, 0x258, pref)
+    struct.pack_into("<I", img, 0x260, init_size)
+    return bytes(img)
+put("boot", "64bit", bytes([0, 0, 0, 20]) + bzimage())
+put("boot", "32bit-initrd-fb", bytes([3, 100, 0, 200]) + bzimage(xlf=0, version=0x20c))
+put("boot", "too-big", bytes([0, 0, 1, 0]) + bzimage(init_size=0x10000000))
+put("boot", "old-proto", bytes([0, 1, 0, 1]) + bzimage(version=0x206, sects=0, pm=2048))
+
+# ---- init: command line, hal.conf, modules, disks ----
+put("kcmd", "cmdline", b'BOOT_IMAGE=/vmlinuz console=ttyS0 hal.disk=LABEL=guest,ro hal.mem=2G hal.cpus=2 '
+    b'hal.args="--boot-menu 5 --net \'user,hostfwd=tcp::8080-:80\'" virtio_net.napi_tx=1 hal.serial=console hal.net=macvtap=eth0 hal.ip=dhcp')
+put("kcmd", "conf", b'# hal.conf\ndisk = PARTLABEL=win\nfirmware="ovmf"\nnet_wait=7\nbogus line\nhal.efivars_dir=none\ndisplay=kms\n')
+put("kcmd", "quotes", b'hal.args="a \\"b c\\" \'d e\'" x="y z" hal.rescue hal.net=bridge-all hal.disk_wait=30')
+put("modules", "dep", b"kernel/arch/x86/kvm/kvm-amd.ko: kernel/arch/x86/kvm/kvm.ko kernel/virt/lib/irqbypass.ko\n"
+    b"kernel/arch/x86/kvm/kvm.ko: kernel/virt/lib/irqbypass.ko\nkernel/virt/lib/irqbypass.ko:\n"
+    b"kernel/drivers/net/virtio_net.ko.xz: kernel/net/core/failover.ko\nkernel/net/core/failover.ko:\n\0"
+    b"alias pci:v00001AF4d00001000sv*sd*bc*sc*i* virtio_net\nalias cpu:type:x86,ven*fam*mod*:feature:*0042* kvm_amd\n\0"
+    b"kernel/drivers/block/loop.ko\n\0kvm 1000 0 - Live 0x0\n\0kvm_amd.nested=1 modprobe.blacklist=floppy\0"
+    b"kvm-amd pci:v00001AF4d00001000sv00001AF4sd00000001bc02sc00i00 loop nonexistent")
+put("modules", "cycle", b"a.ko: b.ko\nb.ko: a.ko\nc.ko: c.ko\n\0\0\0\0\0a b c")
+
+def mbr(parts, sig=0x12345678):
+    img = bytearray(512 * 32)
+    struct.pack_into("<I", img, 440, sig)
+    for i, (typ, start, size, boot) in enumerate(parts):
+        struct.pack_into("<B3sB3sII", img, 446 + 16 * i, 0x80 if boot else 0, b"\0\0\0", typ, b"\0\0\0", start, size)
+    img[510:512] = b"\x55\xaa"
+    return img
+
+fat = mbr([(0x0c, 8, 24, True), (0x05, 0, 0, False)])
+fat[4096 + 0:4096 + 3] = b"\xeb\x3c\x90"
+fat[4096 + 3:4096 + 11] = b"MSDOS5.0"
+struct.pack_into("<HBHBHHBHHHII", fat, 4096 + 11, 512, 1, 1, 2, 512, 24, 0xf8, 1, 32, 2, 8, 0)
+fat[4096 + 38] = 0x29
+fat[4096 + 39:4096 + 43] = b"\x11\x22\x33\x44"
+fat[4096 + 43:4096 + 54] = b"HALBOOT    "
+fat[4096 + 54:4096 + 62] = b"FAT16   "
+fat[4096 + 510:4096 + 512] = b"\x55\xaa"
+put("disklabel", "mbr-fat", b"\0" + bytes(fat))
+ext = mbr([(0x83, 2, 10, False), (0x05, 16, 16, False)])
+ext[16 * 512 + 446:16 * 512 + 446 + 16] = struct.pack("<B3sB3sII", 0, b"\0\0\0", 0x83, b"\0\0\0", 2, 8)
+ext[16 * 512 + 462:16 * 512 + 478] = struct.pack("<B3sB3sII", 0, b"\0\0\0", 0x05, b"\0\0\0", 20, 10)
+ext[16 * 512 + 510:16 * 512 + 512] = b"\x55\xaa"
+put("disklabel", "mbr-extended", b"\0" + bytes(ext))
+
+def gpt():
+    img = bytearray(mbr([(0xee, 1, 31, False)]))
+    esp = bytes.fromhex("28732ac11ff8d211ba4b00a0c93ec93b")
+    entry = esp + bytes(range(16)) + struct.pack("<QQQ", 10, 29, 0) + "HALBOOT".encode("utf-16-le").ljust(72, b"\0")
+    entries = entry.ljust(32 * 128, b"\0")
+    img[1024:1024 + len(entries)] = entries
+    hdr = bytearray(struct.pack("<8sIIIIQQQQ16sQIII", b"EFI PART", 0x10000, 92, 0, 0, 1, 31, 10, 29,
+                                bytes(range(16, 32)), 2, 32, 128, zlib.crc32(entries)))
+    struct.pack_into("<I", hdr, 16, zlib.crc32(hdr))
+    img[512:512 + 92] = hdr
+    return bytes(img)
+put("disklabel", "gpt-esp", b"\0" + gpt())
+put("disklabel", "spec", b"\0PARTUUID=0011-22,ro,part")
+
+# ---- hal's command line: argv split at NUL ----
+def argv(*a):
+    return b"\0".join(x.encode() for x in a)
+put("config", "kernel", argv("--kernel", "bzImage", "--initrd", "i.img", "--append", "console=ttyS0", "--mem", "1G",
+                             "--cpus", "2", "--serial", "stdio", "--debugcon", "file:/dev/null", "--no-reboot", "-v"))
+put("config", "disks", argv("--disk", "a.img,ro,serial=xyz", "--disk", "b.img", "--firmware", "ovmf", "--efivars",
+                            "none", "--secure-boot", "--boot-menu", "5", "--display", "none", "--control", "/tmp/c"))
+put("config", "net", argv("--net", "user,hostfwd=tcp::8080-:80,mac=52:54:00:12:34:56", "--net", "bridge=br0",
+                          "--net", "macvtap=eth0", "--net", "tap=tap0", "--mem", "64k", "--entry32", "--no-sandbox"))
+put("control", "cmds", b"status\nsendkey ctrl-alt-delete\ntype hello World!\\n\nmouse 10 -5 1\nhelp\n\nbogus x\npowerdown\nquit\n")
+put("control", "keys", b"sendkey shift-a\nsendkey f12\nsendkey \nsendkey ctrl-\ntype \t\x01\xff\nmouse x\n")
+
+# ---- the UEFI variable store file: firmware volume, store header, variables ----
+AUTH_GUID = bytes([0x78, 0x2c, 0xf3, 0xaa, 0x7b, 0x94, 0x9a, 0x43, 0xa1, 0x80, 0x2e, 0x14, 0x4e, 0xc3, 0x77, 0x92])
+GLOBAL_GUID = bytes([0x61, 0xdf, 0xe4, 0x8b, 0xca, 0x93, 0xd2, 0x11, 0xaa, 0x0d, 0x00, 0xe0, 0x98, 0x03, 0x2b, 0x8c])
+
+def auth_var(name, data, state=0x3f):
+    n = (name + "\0").encode("utf-16-le")
+    v = struct.pack("<HBBIQ16sIII16s", 0x55aa, state, 0, 0x27, 0, bytes(16), 0, len(n), len(data), GLOBAL_GUID) + n + data
+    return v + b"\xff" * (-len(v) % 4)
+
+def store(variables, size=2048):
+    hdr = bytearray(72)
+    struct.pack_into("<Q4sIHHHBB", hdr, 32, size, b"_FVH", 0x4feff, 72, 0, 0, 0, 2)
+    struct.pack_into("<IIII", hdr, 56, size // 512, 512, 0, 0)
+    s = sum(struct.unpack("<36H", bytes(hdr))) & 0xffff
+    struct.pack_into("<H", hdr, 50, (-s) & 0xffff)
+    vs = AUTH_GUID + struct.pack("<IBB6x", size - 72, 0x5a, 0xfe)
+    body = bytes(hdr) + vs + b"".join(variables)
+    return body + b"\xff" * (size - len(body))
+put("efivars", "pk", store([auth_var("Boot0000", b"\1\0\0\0"), auth_var("PK", b"x" * 40)]))
+put("efivars", "deleted-pk", store([auth_var("PK", b"y" * 8, state=0x3c), auth_var("db", b"z" * 20)]))
+put("efivars", "empty", store([], 1024))
