@@ -59,7 +59,7 @@ ro_check() { # 0 when the disk is as it must be
 
 # start_hal: hal in the background, $pid; serial in $T/s.txt, stderr $T/s.err
 start_hal() {
-	rm -f "$T/s.sock"
+	rm -f "$T/s.sock" "$T/s.txt" "$T/s.err"
 	"$H" -v --kernel "$G/busy.bzimage" --mem 64M --cpus 2 --disk "$T/disk.img" --serial "file:$T/s.txt" \
 		--display none --control "$T/s.sock" </dev/null >"$T/s.out" 2>"$T/s.err" &
 	pid=$!
@@ -118,6 +118,14 @@ while [ $i -le "$RUNS" ]; do
 	case $((i % 10)) in 3) how=INT ;; 7) how=quit ;; *) how=TERM ;; esac
 	delay=$((50 + $(rand) % 1451))
 	start_hal
+	# From hal's first bring-up step on: before main() has blocked SIGTERM
+	# the signal's default action ends any process (exit 143). In the bed
+	# that moment is 150-300 ms after the exec (ASan's start-up).
+	_i=0
+	while [ $_i -lt $((200 * SLOW)) ] && kill -0 $pid 2>/dev/null && ! grep -q 'bring-up: kvm' "$T/s.err" 2>/dev/null; do
+		sleep 0.01
+		_i=$((_i + 1))
+	done
 	sleep "$((delay / 1000)).$(printf %03d $((delay % 1000)))"
 	stop_hal $how
 	rounds=$(grep -c '^busy: [0-9]*$' "$T/s.txt" 2>/dev/null)
