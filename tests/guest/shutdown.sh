@@ -148,6 +148,7 @@ while [ $i -le "$RUNS" ]; do
 		# a damaged disk would fail every later run: start again from a good one
 		ro_check || { cat "$T/ro" >"$T/disk.img"; head -c $((1048576 - 262144)) /dev/zero >>"$T/disk.img"; }
 	fi
+	[ $((i % 20)) = 0 ] && echo "  shutdown: $i runs, $(($(now_ms) - t0)) ms"
 	i=$((i + 1))
 done
 t_all=$(($(now_ms) - t0))
