@@ -31,7 +31,7 @@ echo hal-bed >"$E2E/integration-hostname"
 # What run.sh in L1 gets from this environment (HAL_GUEST_ONLY=shutdown runs
 # only the shutdown test; HAL_SHUTDOWN_RUNS its count).
 {
-	for v in HAL_GUEST_ONLY HAL_SHUTDOWN_RUNS; do
+	for v in HAL_GUEST_ONLY HAL_SHUTDOWN_RUNS HAL_SHUTDOWN_REP; do
 		eval "val=\${$v:-}"
 		[ -n "$val" ] && printf "export %s='%s'\n" "$v" "$val"
 	done

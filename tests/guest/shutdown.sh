@@ -15,7 +15,13 @@
 # registered", and the disk's read-only area (LBA 0-511, random bytes) and
 # its size unchanged. hal is $HAL_ASAN (ASan+UBSan, tests/tests.mk) when
 # that is executable, else $HAL: the shutdown-sanitizer line says which.
-# Environment: HAL, HAL_ASAN, BUILD, HAL_TEST_SLOW, HAL_SHUTDOWN_RUNS.
+# HAL_SHUTDOWN_REP=1 adds "rep" to the guest's command line: it then also
+# reads 16 KiB from virtio-blk's config space and 4 KiB from fw_cfg with
+# `rep insb` every round (most of its time in device handlers on the vCPU
+# thread). Off by default: in the nested bed runs with it stopped making
+# progress after 20-40 runs (docs/testing.md).
+# Environment: HAL, HAL_ASAN, BUILD, HAL_TEST_SLOW, HAL_SHUTDOWN_RUNS,
+# HAL_SHUTDOWN_REP.
 BUILD=${BUILD:-build}
 HAL=${HAL:-$BUILD/hal}
 HAL_ASAN=${HAL_ASAN:-$BUILD/hal-asan}
@@ -60,7 +66,7 @@ ro_check() { # 0 when the disk is as it must be
 # start_hal: hal in the background, $pid; serial in $T/s.txt, stderr $T/s.err
 start_hal() {
 	rm -f "$T/s.sock" "$T/s.txt" "$T/s.err"
-	"$H" -v --kernel "$G/busy.bzimage" --mem 64M --cpus 2 --disk "$T/disk.img" --serial "file:$T/s.txt" \
+	"$H" -v --kernel "$G/busy.bzimage" --append "console=ttyS0${HAL_SHUTDOWN_REP:+ rep}" --mem 64M --cpus 2 --disk "$T/disk.img" --serial "file:$T/s.txt" \
 		--display none --control "$T/s.sock" </dev/null >"$T/s.out" 2>"$T/s.err" &
 	pid=$!
 	t_start=$(now_ms)
@@ -82,8 +88,22 @@ stop_hal() {
 		fi
 		sleep 0.05
 	done
-	wait $pid
-	rc=$?
+	# A process SIGKILL does not end (a thread stuck in the kernel) would
+	# block `wait` for ever: say what its threads do and go on.
+	_k=0
+	while [ $hung = 1 ] && kill -0 $pid 2>/dev/null && [ $_k -lt 50 ]; do sleep 0.1; _k=$((_k + 1)); done
+	if kill -0 $pid 2>/dev/null; then
+		echo "  shutdown: hal (pid $pid) survives SIGKILL; its threads:"
+		for _t in /proc/$pid/task/*; do
+			echo "  | $(cut -d' ' -f1-3,14,15 "$_t/stat" 2>/dev/null) wchan=$(cat "$_t/wchan" 2>/dev/null)"
+			sed 's/^/  |   /' "$_t/stack" 2>/dev/null | head -n 12
+		done
+		diag "$T/s.err" 10
+		rc=unkillable
+	else
+		wait $pid
+		rc=$?
+	fi
 	stop_ms=$(($(now_ms) - t_sig))
 }
 sanitizer_report() { grep -Eq 'AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|runtime error:|ThreadSanitizer' "$T/s.err"; }
