@@ -142,8 +142,8 @@ while [ $i -le "$RUNS" ]; do
 	# the signal's default action ends any process (exit 143). In the bed
 	# that moment is 150-300 ms after the exec (ASan's start-up).
 	_i=0
-	while [ $_i -lt $((200 * SLOW)) ] && kill -0 $pid 2>/dev/null && ! grep -q 'bring-up: kvm' "$T/s.err" 2>/dev/null; do
-		sleep 0.01
+	while [ $_i -lt $((40 * SLOW)) ] && kill -0 $pid 2>/dev/null && ! grep -q 'bring-up: kvm' "$T/s.err" 2>/dev/null; do
+		sleep 0.05
 		_i=$((_i + 1))
 	done
 	sleep "$((delay / 1000)).$(printf %03d $((delay % 1000)))"
