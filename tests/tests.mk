@@ -38,3 +38,10 @@ test: all $(BUILD)/.test-deps $(UNIT_BINS) $(GUEST_BINS) $(BED_QEMU)
 	@BUILD=$(BUILD) tests/run.sh
 
 .PHONY: unit
+
+# hal itself with ASan+UBSan (glibc, dynamic: sanitizers do not exist for
+# static musl), for the shutdown test (tests/guest/run.sh, "shutdown"); the
+# nested test bed copies it into L1 with the libraries ldd names.
+$(BUILD)/hal-asan: $(HOST_HAL_OBJS) $(BUILD)/host/hal/pc/main.o
+	@echo "  HOSTLD  $@"
+	@$(HOSTCC) $(HOST_CFLAGS) -o $@ $^ -lpthread

@@ -7,6 +7,7 @@
 hostname hal-bed
 echo "E2E: integration begin"
 t0=$(up_ms)
-cd /t && HAL_IN_BED=1 HAL_TEST_SLOW=3 BUILD=build HAL=/bin/hal sh tests/guest/run.sh 2>&1
+[ -f /t/env ] && . /t/env
+cd /t && HAL_IN_BED=1 HAL_TEST_SLOW=3 BUILD=build HAL=/bin/hal HAL_ASAN=/bin/hal-asan sh tests/guest/run.sh 2>&1
 echo "E2E: integration end rc=$? ms=$(( $(up_ms) - t0 ))"
 poweroff -f

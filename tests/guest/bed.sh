@@ -22,19 +22,37 @@ if ! command -v "$QEMU" >/dev/null 2>&1; then
 fi
 mkdir -p "$E2E"
 t0=$(bed_now_ms)
-if ! $MAKE -s --no-print-directory BUILD="$BUILD" e2e-images guests >"$E2E/integration-make.log" 2>&1; then
+if ! $MAKE -s --no-print-directory BUILD="$BUILD" e2e-images guests "$BUILD/hal-asan" >"$E2E/integration-make.log" 2>&1; then
 	tail -n 20 "$E2E/integration-make.log" | sed 's/^/  /'
 	echo "FAIL guest-bed-build: make e2e-images guests failed (see $E2E/integration-make.log)"
 	exit 0
 fi
 echo hal-bed >"$E2E/integration-hostname"
+# What run.sh in L1 gets from this environment (HAL_GUEST_ONLY=shutdown runs
+# only the shutdown test; HAL_SHUTDOWN_RUNS its count).
+{
+	for v in HAL_GUEST_ONLY HAL_SHUTDOWN_RUNS HAL_SHUTDOWN_REP; do
+		eval "val=\${$v:-}"
+		[ -n "$val" ] && printf "export %s='%s'\n" "$v" "$val"
+	done
+} >"$E2E/integration-env"
+# hal with ASan+UBSan (tests/tests.mk) for the shutdown test is dynamic
+# (glibc): its libraries and the loader go into L1 at the paths ldd names.
+ASAN_LIBS=$(ldd "$BUILD/hal-asan" 2>/dev/null | sed -n 's/.*=> \(\/[^ ]*\) .*/\1/p; s/^[[:space:]]*\(\/[^ ]*\) (.*/\1/p')
 {
 	for d in /t /t/tests /t/tests/guest /t/build /t/build/guest /etc /usr /usr/lib /usr/lib/grub-rescue /usr/share /usr/share/OVMF; do echo "dir $d 0755"; done
 	echo "file /init tests/guest/bed-l1init.sh 0755"
 	echo "file /t/tests/guest/run.sh tests/guest/run.sh 0644"
 	echo "file /t/tests/guest/bed.sh tests/guest/bed.sh 0644"
+	echo "file /t/tests/guest/shutdown.sh tests/guest/shutdown.sh 0644"
+	echo "file /t/env $E2E/integration-env 0644"
+	if [ -x "$BUILD/hal-asan" ] && [ -n "$ASAN_LIBS" ]; then
+		echo "file /bin/hal-asan $BUILD/hal-asan 0755"
+		for l in $ASAN_LIBS; do dirname "$l"; done | sort -u | while read -r d; do echo "dir $d 0755"; done
+		for l in $ASAN_LIBS; do echo "file $l $(readlink -f "$l") 0755"; done
+	fi
 	for f in payload64.bzimage payload32.bzimage flatfw.bin crc32 crash.bzimage bootdisk.img halctl ptyrun \
-		fw-esp.img fw-hybrid.img fw-mbr-esp.img fw-noesp.img; do
+		fw-esp.img fw-hybrid.img fw-mbr-esp.img fw-noesp.img busy.bzimage; do
 		echo "file /t/build/guest/$f $G/$f 0755"
 	done
 	echo "file /etc/hostname $E2E/integration-hostname 0644"

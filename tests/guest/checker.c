@@ -2,74 +2,12 @@
  * handed over on COM1 (polled), then writes boot marker 0x01 and powers the
  * machine off. Built twice: -m32 (paging off) and -m64 (loader's identity
  * map of the first 4 GiB). Output format: see tests/guest/run.sh. */
-typedef unsigned char u8;
-typedef unsigned short u16;
-typedef unsigned int u32;
-typedef unsigned long long u64;
-typedef __UINTPTR_TYPE__ uptr;
+#include "gio.h"
 
 /* Filled by the entry code before checker_main runs. */
 u32 entry_cs, entry_ds, entry_es, entry_ss, entry_flags;
 
 void checker_main(const u8 *bp, u32 entry);
-
-static inline void outb(u16 port, u8 v) { __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port)); }
-static inline void outw(u16 port, u16 v) { __asm__ volatile("outw %0, %1" : : "a"(v), "Nd"(port)); }
-static inline u8 inb(u16 port)
-{
-	u8 v;
-	__asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
-	return v;
-}
-
-static void putch(char c)
-{
-	while (!(inb(0x3fd) & 0x20))
-		;
-	outb(0x3f8, (u8)c);
-}
-
-static void puts(const char *s)
-{
-	while (*s)
-		putch(*s++);
-}
-
-/* digits == 0: as few as needed */
-static void puthex(u64 v, int digits)
-{
-	int n;
-	if (!digits) {
-		digits = 1;
-		while (digits < 16 && (v >> (4 * digits)))
-			digits++;
-	}
-	for (n = digits - 1; n >= 0; n--)
-		putch("0123456789abcdef"[(v >> (4 * n)) & 15]);
-}
-
-/* no 64-bit division in 32-bit code without libgcc: subtract powers of ten */
-static const u64 pow10[20] = {
-	1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL, 10000000ULL,
-	100000000ULL, 1000000000ULL, 10000000000ULL, 100000000000ULL, 1000000000000ULL,
-	10000000000000ULL, 100000000000000ULL, 1000000000000000ULL, 10000000000000000ULL,
-	100000000000000000ULL, 1000000000000000000ULL, 10000000000000000000ULL,
-};
-
-static void putdec(u64 v)
-{
-	int i = 19;
-	while (i > 0 && v < pow10[i])
-		i--;
-	for (; i >= 0; i--) {
-		int d = 0;
-		while (v >= pow10[i]) {
-			v -= pow10[i];
-			d++;
-		}
-		putch((char)('0' + d));
-	}
-}
 
 static u32 rd32(const u8 *bp, u32 off)
 {

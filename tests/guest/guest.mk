@@ -23,7 +23,7 @@ GUEST_CFLAGS := -std=c11 -Os -ffreestanding -nostdlib -fno-pic -fno-pie -fno-sta
                 -fno-asynchronous-unwind-tables -fno-unwind-tables -fcf-protection=none \
                 -Wall -Wextra -Werror -I$(GUEST_SRC)
 GUEST_LDFLAGS := -nostdlib -static -z noexecstack --no-warn-rwx-segments --build-id=none
-GUEST_DEPS := $(GUEST_SRC)/payload.h $(GUEST_SRC)/pattern.h $(GUEST_SRC)/guest.mk
+GUEST_DEPS := $(GUEST_SRC)/gio.h $(GUEST_SRC)/payload.h $(GUEST_SRC)/pattern.h $(GUEST_SRC)/guest.mk
 
 $(GUEST_OUT)/.dir:
 	@mkdir -p $(GUEST_OUT) && touch $@
@@ -113,3 +113,18 @@ GUEST_BINS += $(FW_DISKS)
 guests: $(FW_DISKS)
 $(GUEST_OUT)/fw-%.img: $(GUEST_SRC)/mkfwdisk.sh | $(GUEST_OUT)/.dir
 	sh $(GUEST_SRC)/mkfwdisk.sh $* $@
+
+# --- the shutdown test's guest (tests/guest/busy.c) ----------------------------
+#   busy.bzimage   setup32 + head32 + busy.c: keeps every device busy until
+#                  hal is stopped (run.sh, "shutdown")
+GUEST_BINS += $(GUEST_OUT)/busy.bzimage
+guests: $(GUEST_OUT)/busy.bzimage
+$(GUEST_OUT)/busy32.o: $(GUEST_SRC)/busy.c $(GUEST_DEPS) | $(GUEST_OUT)/.dir
+	$(GUEST_CC) -m32 $(GUEST_CFLAGS) -c -o $@ $<
+$(GUEST_OUT)/busypm.elf: $(GUEST_OUT)/head32.o $(GUEST_OUT)/busy32.o $(GUEST_SRC)/payload.ld
+	$(GUEST_LD) -m elf_i386 $(GUEST_LDFLAGS) -T $(GUEST_SRC)/payload.ld --defsym PM_BASE=0x100000 -o $@ $(filter %.o,$^)
+$(GUEST_OUT)/busypm.bin: $(GUEST_OUT)/busypm.elf
+	$(GUEST_OBJCOPY) -O binary $< $@
+$(GUEST_OUT)/busy.bzimage: $(GUEST_OUT)/setup32.bin $(GUEST_OUT)/busypm.bin $(GUEST_OUT)/mkbzimage
+	$(GUEST_OUT)/mkbzimage $(GUEST_OUT)/setup32.bin $(GUEST_OUT)/busypm.bin $@
+.SECONDARY: $(GUEST_OUT)/busypm.bin
