@@ -17,6 +17,7 @@
 #include <termios.h>
 #include <unistd.h>
 #include <linux/audit.h>
+#include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/if_tun.h>
 #include <linux/kd.h>
@@ -218,6 +219,22 @@ static void build_all(void)
 	build(&progs[HAL_THREAD_IO], HAL_THREAD_IO);
 }
 
+/* Capabilities are per thread (capabilities(7)): the calling thread gives
+ * up all of them, permitted included, so it can never take one back. The
+ * main thread keeps its own: it removes the tap and brings the machine down
+ * at exit. */
+int sandbox_drop_caps(void)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
+	memset(d, 0, sizeof(d));
+	if (syscall(SYS_capset, &h, d) < 0) {
+		err("sandbox: cannot drop the thread's capabilities: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 int sandbox_thread(enum hal_thread role)
 {
 	pthread_once(&progs_once, build_all);
@@ -230,6 +247,8 @@ int sandbox_thread(enum hal_thread role)
 	struct sigaction sa = { .sa_sigaction = on_sigsys, .sa_flags = SA_SIGINFO | SA_RESETHAND };
 	sigemptyset(&sa.sa_mask);
 	struct sock_fprog fp = { .len = (unsigned short)p->n, .filter = p->f };
+	if (sandbox_drop_caps() < 0)
+		return -1;
 	if (sigaction(SIGSYS, &sa, NULL) < 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
 	    syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &fp) < 0) {
 		err("seccomp: cannot install the %s thread's filter: %s (--no-sandbox runs without)",

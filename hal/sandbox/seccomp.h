@@ -18,10 +18,13 @@ extern bool sandbox_enabled;
 extern void (*sandbox_fatal_hook)(void);
 
 /* Installs the filter for a thread of this kind on the calling thread
- * (PR_SET_NO_NEW_PRIVS first): HAL_THREAD_VCPU runs KVM_RUN and the device
+ * (all the thread's capabilities dropped and PR_SET_NO_NEW_PRIVS first): HAL_THREAD_VCPU runs KVM_RUN and the device
  * models' exits, HAL_THREAD_IO a disk's or NIC's I/O. 0, or -1 after a
  * message. */
 int sandbox_thread(enum hal_thread kind);
+/* The calling thread gives up every capability (the others keep theirs).
+ * 0, or -1 after a message. */
+int sandbox_drop_caps(void);
 /* The name of syscall nr ("socket"), or NULL: for the denial message. */
 const char *sandbox_syscall_name(long nr);
 #endif

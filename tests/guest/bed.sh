@@ -31,7 +31,7 @@ echo hal-bed >"$E2E/integration-hostname"
 # What run.sh in L1 gets from this environment (HAL_GUEST_ONLY=shutdown runs
 # only the shutdown test; HAL_SHUTDOWN_RUNS its count).
 {
-	for v in HAL_GUEST_ONLY HAL_SHUTDOWN_RUNS HAL_SHUTDOWN_REP; do
+	for v in HAL_GUEST_ONLY HAL_SHUTDOWN_RUNS HAL_SHUTDOWN_REP HAL_JOURNAL_RUNS; do
 		eval "val=\${$v:-}"
 		[ -n "$val" ] && printf "export %s='%s'\n" "$v" "$val"
 	done
@@ -45,6 +45,9 @@ ASAN_LIBS=$(ldd "$BUILD/hal-asan" 2>/dev/null | sed -n 's/.*=> \(\/[^ ]*\) .*/\1
 	echo "file /t/tests/guest/run.sh tests/guest/run.sh 0644"
 	echo "file /t/tests/guest/bed.sh tests/guest/bed.sh 0644"
 	echo "file /t/tests/guest/shutdown.sh tests/guest/shutdown.sh 0644"
+	echo "file /t/tests/guest/journal.sh tests/guest/journal.sh 0644"
+	# journal.sh's block-device trials: a loop device
+	echo "file /lib/modules/loop.ko $E2E/kroot/lib/modules/$(cat "$E2E/kver")/kernel/drivers/block/loop.ko 0644"
 	echo "file /t/env $E2E/integration-env 0644"
 	if [ -x "$BUILD/hal-asan" ] && [ -n "$ASAN_LIBS" ]; then
 		echo "file /bin/hal-asan $BUILD/hal-asan 0755"
@@ -52,7 +55,7 @@ ASAN_LIBS=$(ldd "$BUILD/hal-asan" 2>/dev/null | sed -n 's/.*=> \(\/[^ ]*\) .*/\1
 		for l in $ASAN_LIBS; do echo "file $l $(readlink -f "$l") 0755"; done
 	fi
 	for f in payload64.bzimage payload32.bzimage flatfw.bin crc32 crash.bzimage bootdisk.img halctl ptyrun \
-		fw-esp.img fw-hybrid.img fw-mbr-esp.img fw-noesp.img busy.bzimage; do
+		fw-esp.img fw-hybrid.img fw-mbr-esp.img fw-noesp.img busy.bzimage journal.bzimage jrnlcheck; do
 		echo "file /t/build/guest/$f $G/$f 0755"
 	done
 	echo "file /etc/hostname $E2E/integration-hostname 0644"

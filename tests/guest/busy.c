@@ -22,6 +22,7 @@
  * The disk's LBA 0-511 must never change; a request that fails prints
  * "busy: FAIL <what>" and the guest stops there (hlt). */
 #include "gio.h"
+#include "vblk.h"
 
 u32 entry_cs, entry_ds, entry_es, entry_ss, entry_flags;
 void checker_main(const u8 *bp, u32 entry);
@@ -32,25 +33,12 @@ void checker_main(const u8 *bp, u32 entry);
 #define LFB        0xFD000000u /* hal's PC_DIRECT_LFB */
 #define DISPI_MMIO 0xFEBF0500u /* PC_DIRECT_MMIO + 0x500 */
 #define PM_TMR     0x608
-#define IOBASE     0xc000u
-
-/* Guest physical memory the rings and buffers live in (--mem >= 16M). */
-#define RING  0x200000u /* legacy layout: desc, avail, then used at 4 KiB */
-#define HDRS  0x220000u
+/* Guest physical memory of the buffers (vblk.h: ring and headers below) */
 #define BUF_R 0x230000u
 #define BUF_W 0x240000u
 #define DMA_D 0x250000u
 #define DMA_B 0x251000u
 #define REP_B 0x260000u /* page aligned: KVM hands a rep ins over in one exit per up to 1 KiB */
-
-struct desc { u64 addr; u32 len; u16 flags, next; };
-struct blk_hdr { u32 type, reserved; u64 sector; };
-
-static volatile struct desc *desc = (volatile struct desc *)RING;
-static volatile u16 *avail;
-static volatile u16 *used;
-static u16 qsize, avail_idx, used_seen;
-static u16 iob;
 
 static void fail(const char *what)
 {
@@ -59,18 +47,6 @@ static void fail(const char *what)
 	putch('\n');
 	for (;;)
 		__asm__ volatile("cli; hlt");
-}
-
-static u32 pci_read(u32 slot, u32 reg)
-{
-	outl(0xcf8, 0x80000000u | slot << 11 | reg);
-	return inl(0xcfc);
-}
-
-static void pci_write(u32 slot, u32 reg, u32 v)
-{
-	outl(0xcf8, 0x80000000u | slot << 11 | reg);
-	outl(0xcfc, v);
 }
 
 /* `rep insb` from one port: hal's vCPU thread runs the device's handler
@@ -87,74 +63,20 @@ static void rep_insb(u16 port, u32 n)
 	__asm__ volatile("cld; rep insb" : "+D"(dst), "+c"(n) : "d"(port) : "memory");
 }
 
-static u32 blk_slot = 32;
-
-static void blk_init(void)
-{
-	for (u32 s = 0; s < 32; s++)
-		if (pci_read(s, 0) == 0x10011af4u) {
-			blk_slot = s;
-			break;
-		}
-	if (blk_slot == 32)
-		fail("no virtio-blk (legacy id 1af4:1001) on bus 0");
-	pci_write(blk_slot, 0x10, IOBASE | 1);
-	pci_write(blk_slot, 0x04, 0x5); /* I/O decode, bus master */
-	iob = (u16)(pci_read(blk_slot, 0x10) & ~3u);
-	if (iob != IOBASE)
-		fail("BAR0 did not take the I/O address");
-	outb(iob + 18, 0);           /* reset */
-	outb(iob + 18, 1);           /* ACKNOWLEDGE */
-	outb(iob + 18, 1 | 2);       /* DRIVER */
-	outl(iob + 4, 0);            /* no features */
-	outw(iob + 14, 0);           /* queue 0 */
-	qsize = inw(iob + 12);
-	if (qsize < 8 || (qsize & (qsize - 1)))
-		fail("queue size");
-	volatile u8 *p = (volatile u8 *)RING;
-	for (u32 i = 0; i < 0x20000; i++)
-		p[i] = 0;
-	avail = (volatile u16 *)(RING + 16u * qsize);
-	used = (volatile u16 *)((RING + 16u * qsize + 6 + 2u * qsize + 4095) & ~4095u);
-	avail[0] = 1; /* VRING_AVAIL_F_NO_INTERRUPT: polled */
-	outl(iob + 8, RING >> 12);
-	outb(iob + 18, 1 | 2 | 4);   /* DRIVER_OK */
-}
-
-/* One request as three descriptors from `first`: header, data, status. */
-static void blk_queue(u16 first, u32 type, u32 sector, u32 buf, volatile u8 *status)
-{
-	volatile struct blk_hdr *h = (volatile struct blk_hdr *)(HDRS + 32u * first);
-	h->type = type;
-	h->reserved = 0;
-	h->sector = sector;
-	*status = 0xff;
-	desc[first] = (struct desc){ (uptr)h, 16, 1, (u16)(first + 1) };
-	desc[first + 1] = (struct desc){ buf, CHUNK * 512, (u16)(1 | (type == 0 ? 2 : 0)), (u16)(first + 2) };
-	desc[first + 2] = (struct desc){ (uptr)status, 1, 2, 0 };
-	avail[2 + avail_idx % qsize] = first;
-	__asm__ volatile("" ::: "memory");
-	avail_idx++;
-	avail[1] = avail_idx;
-}
-
 static volatile u8 st[2];
+
+static void pm_timer(void)
+{
+	(void)inl(PM_TMR); /* the PM timer while the disk works */
+}
 
 static void blk_round(u32 round)
 {
 	u32 k = round % (RO_SECTORS / CHUNK);
-	blk_queue(0, 0, k * CHUNK, BUF_R, &st[0]);                 /* VIRTIO_BLK_T_IN */
-	blk_queue(3, 1, SCRATCH0 + k * CHUNK, BUF_W, &st[1]);      /* VIRTIO_BLK_T_OUT */
-	__asm__ volatile("" ::: "memory");
-	outw(iob + 16, 0);
-	u32 spins = 0;
-	while ((u16)(used[1] - used_seen) < 2) {
-		(void)inl(PM_TMR); /* the PM timer while the disk works */
-		if (++spins == 0x10000000)
-			fail("virtio-blk: no completion");
-	}
-	used_seen = used[1];
-	(void)inb(iob + 19); /* ISR: read to clear */
+	blk_queue(0, VIRTIO_BLK_T_IN, k * CHUNK, BUF_R, CHUNK * 512, &st[0]);
+	blk_queue(3, VIRTIO_BLK_T_OUT, SCRATCH0 + k * CHUNK, BUF_W, CHUNK * 512, &st[1]);
+	blk_kick();
+	blk_wait(2, pm_timer);
 	for (int j = 0; j < 4; j++)
 		rep_insb(iob + 20, 4096); /* the disk's config space (capacity) */
 	if (st[0] != 0 || st[1] != 0)
@@ -222,7 +144,7 @@ void checker_main(const u8 *bp, u32 entry)
 	for (int i = 0; cmd && i < 256 && cmd[i]; i++)
 		if (cmd[i] == 'r' && cmd[i + 1] == 'e' && cmd[i + 2] == 'p' && (i == 0 || cmd[i - 1] == ' '))
 			use_rep = 1;
-	blk_init();
+	(void)blk_init(0);
 	puts("busy: ready blk=");
 	putdec(qsize);
 	puts(use_rep ? " rep" : "");

@@ -16,20 +16,21 @@ GUEST_LD      ?= ld
 GUEST_OBJCOPY ?= objcopy
 
 GUEST_BINS := $(GUEST_OUT)/payload64.bzimage $(GUEST_OUT)/payload32.bzimage \
-              $(GUEST_OUT)/flatfw.bin $(GUEST_OUT)/crc32 $(GUEST_OUT)/halctl $(GUEST_OUT)/ptyrun
+              $(GUEST_OUT)/flatfw.bin $(GUEST_OUT)/crc32 $(GUEST_OUT)/halctl $(GUEST_OUT)/ptyrun \
+              $(GUEST_OUT)/jrnlcheck
 
 GUEST_CFLAGS := -std=c11 -Os -ffreestanding -nostdlib -fno-pic -fno-pie -fno-stack-protector \
                 -mno-red-zone -mgeneral-regs-only -fno-strict-aliasing -fno-builtin \
                 -fno-asynchronous-unwind-tables -fno-unwind-tables -fcf-protection=none \
                 -Wall -Wextra -Werror -I$(GUEST_SRC)
 GUEST_LDFLAGS := -nostdlib -static -z noexecstack --no-warn-rwx-segments --build-id=none
-GUEST_DEPS := $(GUEST_SRC)/gio.h $(GUEST_SRC)/payload.h $(GUEST_SRC)/pattern.h $(GUEST_SRC)/guest.mk
+GUEST_DEPS := $(GUEST_SRC)/gio.h $(GUEST_SRC)/vblk.h $(GUEST_SRC)/payload.h $(GUEST_SRC)/pattern.h $(GUEST_SRC)/guest.mk
 
 $(GUEST_OUT)/.dir:
 	@mkdir -p $(GUEST_OUT) && touch $@
 
 # --- host helpers -------------------------------------------------------------
-$(GUEST_OUT)/crc32 $(GUEST_OUT)/ptyrun: $(GUEST_OUT)/%: $(GUEST_SRC)/%.c $(BUILD)/.deps | $(GUEST_OUT)/.dir
+$(GUEST_OUT)/crc32 $(GUEST_OUT)/ptyrun $(GUEST_OUT)/jrnlcheck: $(GUEST_OUT)/%: $(GUEST_SRC)/%.c $(BUILD)/.deps | $(GUEST_OUT)/.dir
 	$(MUSLCC) -std=c11 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -static -s -o $@ $<
 $(GUEST_OUT)/halctl: $(GUEST_SRC)/halctl.c $(GUEST_SRC)/pattern.h $(BUILD)/.deps | $(GUEST_OUT)/.dir
 	$(MUSLCC) -std=c11 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -I$(GUEST_SRC) -static -s -o $@ $<
@@ -128,3 +129,18 @@ $(GUEST_OUT)/busypm.bin: $(GUEST_OUT)/busypm.elf
 $(GUEST_OUT)/busy.bzimage: $(GUEST_OUT)/setup32.bin $(GUEST_OUT)/busypm.bin $(GUEST_OUT)/mkbzimage
 	$(GUEST_OUT)/mkbzimage $(GUEST_OUT)/setup32.bin $(GUEST_OUT)/busypm.bin $@
 .SECONDARY: $(GUEST_OUT)/busypm.bin
+
+# --- the no-acknowledged-write-lost test's guest (tests/guest/journal.c) -------
+#   journal.bzimage  setup32 + head32 + journal.c: numbered records, FLUSH,
+#                    "jrnl: N" once N are durable (run.sh, "journal")
+GUEST_BINS += $(GUEST_OUT)/journal.bzimage
+guests: $(GUEST_OUT)/journal.bzimage
+$(GUEST_OUT)/journal32.o: $(GUEST_SRC)/journal.c $(GUEST_DEPS) | $(GUEST_OUT)/.dir
+	$(GUEST_CC) -m32 $(GUEST_CFLAGS) -c -o $@ $<
+$(GUEST_OUT)/journalpm.elf: $(GUEST_OUT)/head32.o $(GUEST_OUT)/journal32.o $(GUEST_SRC)/payload.ld
+	$(GUEST_LD) -m elf_i386 $(GUEST_LDFLAGS) -T $(GUEST_SRC)/payload.ld --defsym PM_BASE=0x100000 -o $@ $(filter %.o,$^)
+$(GUEST_OUT)/journalpm.bin: $(GUEST_OUT)/journalpm.elf
+	$(GUEST_OBJCOPY) -O binary $< $@
+$(GUEST_OUT)/journal.bzimage: $(GUEST_OUT)/setup32.bin $(GUEST_OUT)/journalpm.bin $(GUEST_OUT)/mkbzimage
+	$(GUEST_OUT)/mkbzimage $(GUEST_OUT)/setup32.bin $(GUEST_OUT)/journalpm.bin $@
+.SECONDARY: $(GUEST_OUT)/journalpm.bin

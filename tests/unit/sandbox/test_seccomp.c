@@ -1,7 +1,11 @@
 /* The seccomp allow-lists (hal/sandbox/seccomp.c), each in a forked child:
  * an allowed call goes through, a forbidden one stops the process with
- * SIGSYS and a message naming the call. */
+ * SIGSYS and a message naming the call. A confined thread has no
+ * capabilities left, and the process's other threads keep theirs. */
+#include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
+#include <string.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -84,9 +88,51 @@ static void test_forbidden_calls_stop_hal_naming_them(void)
 	CHECK(killed(run(HAL_THREAD_IO, DO_KVM_RUN, msg, sizeof(msg))));
 }
 
+/* CapEff of a task (/proc/self/task/TID/status), as hex; ~0 when unreadable */
+static unsigned long long cap_eff(pid_t tid)
+{
+	char path[64], line[256];
+	unsigned long long v = ~0ULL;
+	snprintf(path, sizeof(path), "/proc/self/task/%d/status", (int)tid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return v;
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, "CapEff:", 7) == 0)
+			v = strtoull(line + 7, NULL, 16);
+	fclose(f);
+	return v;
+}
+
+/* Drops its capabilities and returns its CapEff afterwards (~0: failed). */
+static void *dropper(void *arg)
+{
+	unsigned long long *after = arg;
+	if (sandbox_drop_caps() == 0)
+		*after = cap_eff((pid_t)syscall(SYS_gettid));
+	return NULL;
+}
+
+/* The thread that drops is left with none; the main thread, which removes
+ * the tap at exit, keeps its own (as root; without capabilities to start
+ * with only the first half shows). */
+static void test_confined_thread_has_no_capabilities(void)
+{
+	unsigned long long before = cap_eff((pid_t)syscall(SYS_gettid)), after = ~0ULL;
+	pthread_t t;
+	CHECK(before != ~0ULL);
+	CHECK(pthread_create(&t, NULL, dropper, &after) == 0);
+	CHECK(pthread_join(t, NULL) == 0);
+	CHECK(after == 0);
+	CHECK(cap_eff((pid_t)syscall(SYS_gettid)) == before);
+	if (before == 0)
+		printf("  (no capabilities to start with: as root this also shows the main thread keeps them)\n");
+}
+
 int main(void)
 {
 	RUN(test_allowed_calls_pass);
 	RUN(test_forbidden_calls_stop_hal_naming_them);
+	RUN(test_confined_thread_has_no_capabilities);
 	return 0;
 }
