@@ -115,32 +115,22 @@ guests: $(FW_DISKS)
 $(GUEST_OUT)/fw-%.img: $(GUEST_SRC)/mkfwdisk.sh | $(GUEST_OUT)/.dir
 	sh $(GUEST_SRC)/mkfwdisk.sh $* $@
 
-# --- the shutdown test's guest (tests/guest/busy.c) ----------------------------
-#   busy.bzimage   setup32 + head32 + busy.c: keeps every device busy until
-#                  hal is stopped (run.sh, "shutdown")
-GUEST_BINS += $(GUEST_OUT)/busy.bzimage
-guests: $(GUEST_OUT)/busy.bzimage
-$(GUEST_OUT)/busy32.o: $(GUEST_SRC)/busy.c $(GUEST_DEPS) | $(GUEST_OUT)/.dir
+# --- guests that run one loop until hal is stopped or killed ------------------
+#   busy.bzimage     busy.c: keeps every device busy (run.sh, "shutdown")
+#   journal.bzimage  journal.c: numbered records, FLUSH, "jrnl: N" once N
+#                    are durable (run.sh, "journal")
+#   chaos.bzimage    chaos.c: random port, MMIO, PCI config, virtqueue and
+#                    fw_cfg DMA operations from a seed (run.sh, "chaos")
+# each setup32 + head32 + NAME.c, 32-bit entry, linked at 1 MiB
+LOOP_GUESTS := busy journal chaos
+GUEST_BINS += $(LOOP_GUESTS:%=$(GUEST_OUT)/%.bzimage)
+guests: $(LOOP_GUESTS:%=$(GUEST_OUT)/%.bzimage)
+$(LOOP_GUESTS:%=$(GUEST_OUT)/%32.o): $(GUEST_OUT)/%32.o: $(GUEST_SRC)/%.c $(GUEST_DEPS) | $(GUEST_OUT)/.dir
 	$(GUEST_CC) -m32 $(GUEST_CFLAGS) -c -o $@ $<
-$(GUEST_OUT)/busypm.elf: $(GUEST_OUT)/head32.o $(GUEST_OUT)/busy32.o $(GUEST_SRC)/payload.ld
+$(LOOP_GUESTS:%=$(GUEST_OUT)/%pm.elf): $(GUEST_OUT)/%pm.elf: $(GUEST_OUT)/head32.o $(GUEST_OUT)/%32.o $(GUEST_SRC)/payload.ld
 	$(GUEST_LD) -m elf_i386 $(GUEST_LDFLAGS) -T $(GUEST_SRC)/payload.ld --defsym PM_BASE=0x100000 -o $@ $(filter %.o,$^)
-$(GUEST_OUT)/busypm.bin: $(GUEST_OUT)/busypm.elf
+$(LOOP_GUESTS:%=$(GUEST_OUT)/%pm.bin): $(GUEST_OUT)/%pm.bin: $(GUEST_OUT)/%pm.elf
 	$(GUEST_OBJCOPY) -O binary $< $@
-$(GUEST_OUT)/busy.bzimage: $(GUEST_OUT)/setup32.bin $(GUEST_OUT)/busypm.bin $(GUEST_OUT)/mkbzimage
-	$(GUEST_OUT)/mkbzimage $(GUEST_OUT)/setup32.bin $(GUEST_OUT)/busypm.bin $@
-.SECONDARY: $(GUEST_OUT)/busypm.bin
-
-# --- the no-acknowledged-write-lost test's guest (tests/guest/journal.c) -------
-#   journal.bzimage  setup32 + head32 + journal.c: numbered records, FLUSH,
-#                    "jrnl: N" once N are durable (run.sh, "journal")
-GUEST_BINS += $(GUEST_OUT)/journal.bzimage
-guests: $(GUEST_OUT)/journal.bzimage
-$(GUEST_OUT)/journal32.o: $(GUEST_SRC)/journal.c $(GUEST_DEPS) | $(GUEST_OUT)/.dir
-	$(GUEST_CC) -m32 $(GUEST_CFLAGS) -c -o $@ $<
-$(GUEST_OUT)/journalpm.elf: $(GUEST_OUT)/head32.o $(GUEST_OUT)/journal32.o $(GUEST_SRC)/payload.ld
-	$(GUEST_LD) -m elf_i386 $(GUEST_LDFLAGS) -T $(GUEST_SRC)/payload.ld --defsym PM_BASE=0x100000 -o $@ $(filter %.o,$^)
-$(GUEST_OUT)/journalpm.bin: $(GUEST_OUT)/journalpm.elf
-	$(GUEST_OBJCOPY) -O binary $< $@
-$(GUEST_OUT)/journal.bzimage: $(GUEST_OUT)/setup32.bin $(GUEST_OUT)/journalpm.bin $(GUEST_OUT)/mkbzimage
-	$(GUEST_OUT)/mkbzimage $(GUEST_OUT)/setup32.bin $(GUEST_OUT)/journalpm.bin $@
-.SECONDARY: $(GUEST_OUT)/journalpm.bin
+$(LOOP_GUESTS:%=$(GUEST_OUT)/%.bzimage): $(GUEST_OUT)/%.bzimage: $(GUEST_OUT)/setup32.bin $(GUEST_OUT)/%pm.bin $(GUEST_OUT)/mkbzimage
+	$(GUEST_OUT)/mkbzimage $(GUEST_OUT)/setup32.bin $(GUEST_OUT)/$*pm.bin $@
+.SECONDARY: $(LOOP_GUESTS:%=$(GUEST_OUT)/%pm.bin)

@@ -54,11 +54,12 @@ trials() {
 		done
 		delay=$((100 + $(rand) % 1501))
 		sleep "$((delay / 1000)).$(printf %03d $((delay % 1000)))"
+		# (braces: the shell's own "Killed" line goes to /dev/null, not the log)
 		if kill -KILL $pid 2>/dev/null; then
-			wait $pid
+			{ wait $pid; } 2>/dev/null
 			rc=$?
 		else
-			wait $pid
+			{ wait $pid; } 2>/dev/null
 			rc="exited $? before the kill"
 		fi
 		acked=$(sed -n 's/^jrnl: \([0-9][0-9]*\)\r*$/\1/p' "$T/s.txt" | tail -n 1)
@@ -84,6 +85,7 @@ trials() {
 				diag "$T/s.txt" 3
 			fi
 		fi
+		[ $((i % 20)) = 0 ] && echo "  journal: $kind: $i runs, $(($(now_ms) - t0)) ms"
 		i=$((i + 1))
 	done
 	echo "  journal: $kind: $RUNS SIGKILLs in $(($(now_ms) - t0)) ms; acknowledged records per run max $max_acked, mean $((sum_acked / (RUNS > 0 ? RUNS : 1))); last: $(cat "$T/check")"
@@ -104,7 +106,7 @@ pid=$!
 _i=0
 while [ $_i -lt $((200 * SLOW)) ] && ! grep -q '^jrnl: 32' "$T/s.txt" 2>/dev/null; do sleep 0.05; _i=$((_i + 1)); done
 kill -KILL $pid 2>/dev/null
-wait $pid
+{ wait $pid; } 2>/dev/null
 if "$G/jrnlcheck" "$T/disk.img" "$id" 32 >"$T/check" && dd if=/dev/zero of="$T/disk.img" bs=512 seek=5 count=1 conv=notrunc 2>/dev/null &&
 	! "$G/jrnlcheck" "$T/disk.img" "$id" 32 >"$T/check2"; then
 	pass journal-check-sees-a-lost-record

@@ -39,7 +39,7 @@ skip() { echo "SKIP $1: $2"; }
 # diag FILE: show the last lines of FILE indented (not counted by report.sh)
 diag() { [ -s "$1" ] && tail -n "${2:-8}" "$1" | tr -d '\r' | sed 's/^/  | /'; return 0; }
 
-TEST_GROUPS="payload64 payload32 payload64-nocmdline payload64-5G payload32-5G flatfw errors crash terminal bios firmware display shutdown journal"
+TEST_GROUPS="payload64 payload32 payload64-nocmdline payload64-5G payload32-5G flatfw errors crash terminal bios firmware display shutdown journal chaos"
 
 if ! [ -c /dev/kvm ] || ! { : ; } 3<>/dev/kvm 2>/dev/null; then
 	if [ -n "${HAL_IN_BED:-}" ]; then
@@ -53,7 +53,7 @@ if ! [ -x "$HAL" ]; then
 	fail guest-setup "$HAL is missing (run make)"
 	exit 0
 fi
-GUEST_FILES="payload64.bzimage payload32.bzimage flatfw.bin crc32 crash.bzimage bootdisk.img halctl ptyrun fw-esp.img fw-hybrid.img fw-mbr-esp.img fw-noesp.img busy.bzimage journal.bzimage jrnlcheck"
+GUEST_FILES="payload64.bzimage payload32.bzimage flatfw.bin crc32 crash.bzimage bootdisk.img halctl ptyrun fw-esp.img fw-hybrid.img fw-mbr-esp.img fw-noesp.img busy.bzimage journal.bzimage jrnlcheck chaos.bzimage"
 for f in $GUEST_FILES; do
 	if ! [ -f "$G/$f" ]; then
 		make -s BUILD="$BUILD" guests "$BUILD/hal-asan" >/dev/null 2>&1
@@ -69,8 +69,9 @@ done
 
 # HAL_GUEST_ONLY=shutdown: only the shutdown test (tests/guest/shutdown.sh)
 # HAL_GUEST_ONLY=journal: only the no-acknowledged-write-lost test (journal.sh)
+# HAL_GUEST_ONLY=chaos: only the chaos guest (chaos.sh)
 case ${HAL_GUEST_ONLY:-} in
-shutdown | journal)
+shutdown | journal | chaos)
 	sh tests/guest/$HAL_GUEST_ONLY.sh
 	exit 0
 	;;
@@ -645,4 +646,7 @@ sh tests/guest/shutdown.sh
 
 # --- no acknowledged write lost when hal is SIGKILLed (issue 12) ------------
 sh tests/guest/journal.sh
+
+# --- the chaos guest: random device operations, hal must stay up (issue 12) -
+sh tests/guest/chaos.sh
 exit 0
