@@ -11,8 +11,10 @@
 # ends with a defined status (0 power-off, 3 guest crash, 4 reset when the
 # guest hit such a port itself, 5 after quit), never a signal, an error exit
 # or a sanitizer report; the control socket answers `status` every 2 s while
-# hal runs; hal's RSS grows by at most 4 MiB between 3 s into a run and its
-# end (static phase); and the guest got past its first 4096 operations.
+# hal runs; hal's RSS grows by at most 4 MiB from the guest's first
+# progress line (it has touched every page it lets devices write to) to
+# the run's end (static phase); and the guest got past its first 1024
+# operations in at least 3 of 4 runs.
 # Environment: HAL, HAL_ASAN, BUILD, HAL_TEST_SLOW, HAL_CHAOS_SECONDS,
 # HAL_CHAOS_RUN.
 BUILD=${BUILD:-build}
@@ -28,6 +30,8 @@ pass() { echo "PASS $1"; }
 fail() { echo "FAIL $1: $2"; }
 diag() { [ -s "$1" ] && tail -n "${2:-8}" "$1" | tr -d '\r' | sed 's/^/  | /'; return 0; }
 now_ms() { read -r _u _ </proc/uptime; _c=${_u#*.}; echo $(( ${_u%.*} * 1000 + ${_c#0} * 10 )); }
+# alive PID: running, not a zombie waiting for `wait`
+alive() { [ -r /proc/$1/stat ] && [ "$(cut -d' ' -f3 /proc/$1/stat 2>/dev/null)" != Z ]; }
 rss_kb() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/$1/status" 2>/dev/null; }
 
 for f in "$G/chaos.bzimage" "$CTL"; do
@@ -52,21 +56,28 @@ phase() {
 			</dev/null >"$T/c.out" 2>"$T/c.err" &
 		pid=$!
 		t0=$(now_ms) rss0= deaf=0
-		while kill -0 $pid 2>/dev/null && [ $(($(now_ms) - t0)) -lt $((RUN_S * 1000)) ]; do
+		while alive $pid && [ $(($(now_ms) - t0)) -lt $((RUN_S * 1000)) ]; do
 			sleep 2
-			[ -z "$rss0" ] && [ $(($(now_ms) - t0)) -ge 3000 ] && rss0=$(rss_kb $pid)
+			[ -z "$rss0" ] && grep -q '^chaos: [0-9]' "$T/c.txt" 2>/dev/null && rss0=$(rss_kb $pid)
 			if [ -S "$T/c.sock" ] && ! timeout $((5 * SLOW)) "$CTL" "$T/c.sock" status >"$T/c.st" 2>&1; then
-				kill -0 $pid 2>/dev/null && deaf=$((deaf + 1))
+				alive $pid && deaf=$((deaf + 1))
 			fi
 		done
 		rss1=$(rss_kb $pid)
-		if kill -0 $pid 2>/dev/null; then
+		if alive $pid; then
 			timeout $((10 * SLOW)) "$CTL" "$T/c.sock" quit >/dev/null 2>&1
 			_i=0
-			while kill -0 $pid 2>/dev/null && [ $_i -lt $((100 * SLOW)) ]; do sleep 0.1; _i=$((_i + 1)); done
+			while alive $pid && [ $_i -lt $((100 * SLOW)) ]; do sleep 0.1; _i=$((_i + 1)); done
 			kill -KILL $pid 2>/dev/null
-			wait $pid
-			rc=$?
+			_i=0 # a hal SIGKILL does not end would block `wait` for ever
+			while alive $pid && [ $_i -lt 50 ]; do sleep 0.1; _i=$((_i + 1)); done
+			if alive $pid; then
+				echo "  chaos: $name run $runs: hal (pid $pid) survives SIGKILL: $(cut -d' ' -f1-3 /proc/$pid/stat)"
+				rc=unkillable
+			else
+				wait $pid
+				rc=$?
+			fi
 			quit=1
 			n_quit=$((n_quit + 1))
 		else
@@ -77,6 +88,7 @@ phase() {
 		fi
 		ops=$(sed -n 's/^chaos: \([0-9][0-9]*\)\r*$/\1/p' "$T/c.txt" | tail -n 1)
 		[ -n "$ops" ] || { ops=0; n_idle=$((n_idle + 1)); }
+		echo "  chaos: $name run $runs seed $seed: exit $rc$([ $quit = 1 ] && echo ' after quit'), $ops operations, $(($(now_ms) - t0)) ms${rss0:+, RSS $rss0 -> $rss1 kB}"
 		[ "$ops" -gt $ops_max ] && ops_max=$ops
 		bad=
 		case "$quit:$rc" in
@@ -107,7 +119,7 @@ phase() {
 	if [ $n_deaf = 0 ]; then pass chaos-$name-control-answers
 	else fail chaos-$name-control-answers "the control socket did not answer status in $n_deaf of $runs runs"; fi
 	if [ $n_idle -le $((runs / 4)) ]; then pass chaos-$name-guest-ran
-	else fail chaos-$name-guest-ran "$n_idle of $runs runs ended before the guest's first 4096 operations"; fi
+	else fail chaos-$name-guest-ran "$n_idle of $runs runs ended before the guest's first 1024 operations"; fi
 }
 
 phase static "$HAL" rss
