@@ -16,7 +16,7 @@
  *   - `rep insb` / `rep outsb` of up to 4 KiB from a random port
  * Addresses a device may write to are kept out of the guest's own code and
  * stack (below 4 MiB): in the scratch area 4-60 MiB or outside RAM. COM1
- * (0x3f8-0x3ff) is left alone: every 1024 operations the guest prints
+ * (0x3f8-0x3ff) is left alone: every 256 operations the guest prints
  * "chaos: N" there. The marker port 0x440 is left out of the list too (a
  * line on hal's stderr per byte). Ports that end the machine on purpose (0x92, 0xcf9,
  * i8042 commands, PM1_CNT) are not in the list; a random port may still
@@ -253,7 +253,7 @@ void checker_main(const u8 *bp, u32 entry)
 			fwcfg_dma_op();
 		else
 			rep_op();
-		if ((ops & 1023) == 0) {
+		if ((ops & 255) == 0) {
 			puts("chaos: ");
 			putdec(ops);
 			putch('\n');

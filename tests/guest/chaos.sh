@@ -13,7 +13,7 @@
 # or a sanitizer report; the control socket answers `status` every 2 s while
 # hal runs; hal's RSS grows by at most 4 MiB from the guest's first
 # progress line (it has touched every page it lets devices write to) to
-# the run's end (static phase); and the guest got past its first 1024
+# the run's end (static phase); and the guest got past its first 256
 # operations in at least 3 of 4 runs.
 # Environment: HAL, HAL_ASAN, BUILD, HAL_TEST_SLOW, HAL_CHAOS_SECONDS,
 # HAL_CHAOS_RUN.
@@ -119,7 +119,7 @@ phase() {
 	if [ $n_deaf = 0 ]; then pass chaos-$name-control-answers
 	else fail chaos-$name-control-answers "the control socket did not answer status in $n_deaf of $runs runs"; fi
 	if [ $n_idle -le $((runs / 4)) ]; then pass chaos-$name-guest-ran
-	else fail chaos-$name-guest-ran "$n_idle of $runs runs ended before the guest's first 1024 operations"; fi
+	else fail chaos-$name-guest-ran "$n_idle of $runs runs ended before the guest's first 256 operations"; fi
 }
 
 phase static "$HAL" rss
