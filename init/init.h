@@ -35,7 +35,7 @@ void kcmd_free(char **words);
 enum kcmd_key {
 	KCMD_DISK, KCMD_MEM, KCMD_CPUS, KCMD_FIRMWARE, KCMD_KERNEL, KCMD_INITRD,
 	KCMD_APPEND, KCMD_DISPLAY, KCMD_SERIAL, KCMD_ARGS, KCMD_HAL, KCMD_RESCUE,
-	KCMD_DISK_WAIT, KCMD_CONF, KCMD_EFIVARS_DIR, KCMD_NET, KCMD_NET_WAIT, KCMD_IP, KCMD_NKEYS
+	KCMD_DISK_WAIT, KCMD_CONF, KCMD_EFIVARS_DIR, KCMD_NET, KCMD_NET_WAIT, KCMD_IP, KCMD_WATCHDOG, KCMD_NKEYS
 };
 struct kcmd_config {
 	char *val[KCMD_NKEYS];     /* malloc'd strings, NULL when unset */
@@ -61,11 +61,12 @@ long kcmd_get_long(const struct kcmd_config *c, enum kcmd_key k, long dflt);
  * suffix of hal.disk is kept. efivars_dir, when not NULL, becomes
  * --efivars-dir (before hal.args, whose --efivars still wins in hal).
  * net, when not NULL, becomes --net NET (before hal.args: a --net there
- * adds a NIC, hal's --net being repeatable).
+ * adds a NIC, hal's --net being repeatable). control, when not NULL,
+ * becomes --control CONTROL (init's watchdog asks hal's status there).
  * Returns argc and a NULL-terminated malloc'd vector (kcmd_free), or -1
  * with *why set (bad hal.args quoting). */
 int kcmd_hal_argv(const struct kcmd_config *c, const char *disk_path, const char *efivars_dir, const char *net,
-		  char ***argv, const char **why);
+		  const char *control, char ***argv, const char **why);
 /* Where hal keeps per-disk UEFI variable stores: hal.efivars_dir, default
  * KCMD_EFIVARS_DIR_DEFAULT on the boot medium's ESP; NULL for "none". */
 #define KCMD_EFIVARS_DIR_DEFAULT "/boot/hal/efivars"
@@ -262,4 +263,20 @@ int inet_apply(const struct inet_plan *p, const char *sysroot);
  * events to /dev/kmsg). 0 or -1. */
 int inet_write_dhcp_script(const char *path);
 extern const char inet_dhcp_script[];
+/* ---- watchdog.c: is hal's event loop alive? -------------------------------- */
+struct hal_watchdog {
+	char path[108];            /* hal's --control socket */
+	long long limit_ms;        /* 0: off */
+	long long period_ms, last_ok, next_ask;
+	int fd;                    /* a `status` asked and not yet answered, or -1 */
+};
+/* Starts watching (secs <= 0: off); now and all times in ms. */
+void wd_start(struct hal_watchdog *w, const char *path, long secs, long long now);
+void wd_stop(struct hal_watchdog *w);
+/* Reads an answer, asks again when due; true when hal has not answered
+ * `status` for the whole limit. Call when w->fd is readable or when
+ * wd_timeout (ms, -1 for never) has passed. */
+bool wd_step(struct hal_watchdog *w, long long now);
+int wd_timeout(const struct hal_watchdog *w, long long now);
+
 #endif

@@ -28,6 +28,7 @@ static const struct {
 	[KCMD_NET] = { "net", NULL },            /* init makes br0 for it: --net from inet_choose */
 	[KCMD_NET_WAIT] = { "net_wait", NULL },  /* seconds for a carrier, default 3 */
 	[KCMD_IP] = { "ip", NULL },              /* the HAL's own address: dhcp or none */
+	[KCMD_WATCHDOG] = { "watchdog", NULL },  /* seconds hal may leave its control socket unanswered */
 };
 
 const char *kcmd_key_name(enum kcmd_key k) { return k < KCMD_NKEYS ? keys[k].name : "?"; }
@@ -295,7 +296,7 @@ const char *kcmd_efivars_dir(const struct kcmd_config *c)
 }
 
 int kcmd_hal_argv(const struct kcmd_config *c, const char *disk_path, const char *efivars_dir, const char *net,
-		  char ***argv, const char **why)
+		  const char *control, char ***argv, const char **why)
 {
 	struct vec w = { 0 };
 	int ok = vec_push(&w, strdup(kcmd_get(c, KCMD_HAL, "/bin/hal"))) == 0;
@@ -324,6 +325,8 @@ int kcmd_hal_argv(const struct kcmd_config *c, const char *disk_path, const char
 		ok = vec_push(&w, strdup("--efivars-dir")) == 0 && vec_push(&w, strdup(efivars_dir)) == 0;
 	if (ok && net)
 		ok = vec_push(&w, strdup("--net")) == 0 && vec_push(&w, strdup(net)) == 0;
+	if (ok && control)
+		ok = vec_push(&w, strdup("--control")) == 0 && vec_push(&w, strdup(control)) == 0;
 	const char *extra = kcmd_get(c, KCMD_ARGS, NULL);
 	if (ok && extra) {
 		char **ew;

@@ -33,6 +33,10 @@ static bool have_mdb;
 static char *envp[] = { "PATH=/bin:/sbin:/usr/bin:/usr/sbin", "HOME=/", "TERM=linux", "PS1=rescue# ", NULL };
 
 static pid_t hal_pid, shell_pid;
+#define HAL_CONTROL "/run/hal.sock" /* hal's --control, for the watchdog */
+#define WATCHDOG_DEFAULT 30         /* hal.watchdog seconds; 0 turns it off */
+static struct hal_watchdog wd = { .fd = -1 };
+static bool hal_hung;               /* the watchdog killed hal */
 static long long shell_started;
 enum { WANT_HAL, WANT_RESCUE } want = WANT_HAL;
 static long long next_start, disk_deadline;
@@ -297,11 +301,21 @@ static void console_tty(char *out, size_t n)
 	snprintf(out, n, "/dev/%s", last);
 }
 
+/* hal.watchdog's seconds, 0 when off; a --control in hal.args takes the
+ * socket from init, so the watchdog is off then. */
+static long watchdog_secs(void)
+{
+	const char *extra = kcmd_get(&cfg, KCMD_ARGS, "");
+	return strstr(extra, "--control") ? 0 : kcmd_get_long(&cfg, KCMD_WATCHDOG, WATCHDOG_DEFAULT);
+}
+
 static pid_t spawn_hal(const char *disk_path)
 {
 	char **argv;
 	const char *why;
-	if (kcmd_hal_argv(&cfg, disk_path, efivars_dir, net_arg[0] ? net_arg : NULL, &argv, &why) < 0) {
+	bool watch = watchdog_secs() > 0;
+	if (kcmd_hal_argv(&cfg, disk_path, efivars_dir, net_arg[0] ? net_arg : NULL, watch ? HAL_CONTROL : NULL, &argv,
+			  &why) < 0) {
 		ilog_err("cannot build hal's command line: %s", why);
 		return -1;
 	}
@@ -311,6 +325,7 @@ static pid_t spawn_hal(const char *disk_path)
 		snprintf(line + l, sizeof(line) - l, "%s%s", l ? " " : "", *a);
 	}
 	ilog_notice("starting %s", line);
+	unlink(HAL_CONTROL); /* a SIGKILLed hal's socket */
 	pid_t pid = fork();
 	if (pid == 0) {
 		child_reset();
@@ -700,15 +715,22 @@ static void start_step(void)
 	if (hal_pid <= 0) {
 		hal_pid = 0;
 		go_rescue("could not start hal");
+	} else {
+		wd_start(&wd, HAL_CONTROL, watchdog_secs(), now_ms());
 	}
 }
 
 static void hal_exited(int st)
 {
 	char why[200];
+	wd_stop(&wd);
 	if (shutdown_act)
 		return;
-	if (WIFEXITED(st)) {
+	if (hal_hung) {
+		hal_hung = false;
+		snprintf(why, sizeof(why), "hal hung: its control socket did not answer for %ld s (hal.watchdog), killed",
+			 watchdog_secs());
+	} else if (WIFEXITED(st)) {
 		int code = WEXITSTATUS(st);
 		switch (code) {
 		case HAL_EXIT_POWEROFF:
@@ -864,15 +886,22 @@ int main(int argc, char **argv)
 			timeout = (int)(kill_deadline > now ? kill_deadline - now : 0);
 		else if (!hal_pid && !shell_pid)
 			timeout = (int)(next_start > now ? next_start - now : 0);
+		bool watching = hal_pid && !shutdown_act && !hal_hung;
+		int wt = watching ? wd_timeout(&wd, now) : -1;
+		if (wt >= 0 && (timeout < 0 || wt < timeout))
+			timeout = wt;
 		if (sfd < 0 && (timeout < 0 || timeout > 1000))
 			timeout = 1000;
-		struct pollfd pfd[9];
+		struct pollfd pfd[10];
 		int n = 0;
 		if (sfd >= 0)
 			pfd[n++] = (struct pollfd){ .fd = sfd, .events = POLLIN };
 		for (int i = 0; i < npower; i++)
 			pfd[n++] = (struct pollfd){ .fd = power_fds[i], .events = POLLIN };
-		if (poll(pfd, (nfds_t)n, timeout) < 0 && errno != EINTR)
+		int npfd = n;
+		if (watching && wd.fd >= 0)
+			pfd[npfd++] = (struct pollfd){ .fd = wd.fd, .events = POLLIN };
+		if (poll(pfd, (nfds_t)npfd, timeout) < 0 && errno != EINTR)
 			sleep(1);
 		struct signalfd_siginfo si;
 		while (sfd >= 0 && read(sfd, &si, sizeof(si)) == sizeof(si))
@@ -892,6 +921,12 @@ int main(int argc, char **argv)
 				for (size_t j = 0; j < (size_t)r / sizeof(ev[0]); j++)
 					if (ev[j].type == EV_KEY && ev[j].code == KEY_POWER && ev[j].value == 1)
 						begin_shutdown(ACT_POWEROFF, "power button");
+		}
+		if (watching && !shutdown_act && wd_step(&wd, now_ms())) {
+			ilog_err("hal did not answer on %s for %ld s: killing it", HAL_CONTROL, watchdog_secs());
+			hal_hung = true;
+			wd_stop(&wd);
+			kill(hal_pid, SIGKILL);
 		}
 		reap();
 	}

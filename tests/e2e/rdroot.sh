@@ -8,16 +8,19 @@
 # powers off; init powers the machine off and QEMU exits by itself.
 # Then the failure paths, each of which must end in the rescue shell with the
 # reason on the console (the test types a command into the shell and
-# 'poweroff'): no disk found, no SVM (kvm-amd refuses to load), hal crashes.
+# 'poweroff'): no disk found, no SVM (kvm-amd refuses to load), hal crashes,
+# hal hangs (init's watchdog, hal.watchdog=); and a damaged hal.conf, whose
+# bad lines init names and skips while the guest still boots. Every run has
+# no display at all (-nodefaults): hal falls back to none.
 #
 # Prints PASS/FAIL/SKIP lines and "e2e: time" lines. Logs: build/e2e/rd-*.log.
 # Environment: BUILD, MAKE, RD_TIMEOUT (seconds per QEMU run, default 400),
-#   RD_ONLY (space-separated subset of: boot nodisk nokvm crash)
+#   RD_ONLY (space-separated subset of: boot nodisk nokvm crash hang conf)
 BUILD=${BUILD:-build}
 MAKE=${MAKE:-make}
 E2E=$BUILD/e2e
 tmo=${RD_TIMEOUT:-400}
-only=${RD_ONLY:-boot nodisk nokvm crash}
+only=${RD_ONLY:-boot nodisk nokvm crash hang conf}
 . tests/e2e/rdroot-lib.sh
 
 bed_qemu_check rdroot || exit 0
@@ -105,6 +108,61 @@ for what in $only; do
 			"no '*** hal crashed: killed by signal 11' banner"
 		rescue_checks rdroot-crash rd-crash
 		rm -f "$E2E/rdroot-crash.img"
+		;;
+	hang)
+		# hal.path=/bin/halhang: the real hal with init's arguments but
+		# --disk (SeaBIOS then waits), stopped with SIGSTOP 3 s in. Its
+		# control socket falls silent; init's watchdog (6 s) must kill it.
+		cat >"$E2E/halhang.sh" <<'EOF'
+#!/bin/busybox sh
+n=$# skip=
+while [ $n -gt 0 ]; do
+	a=$1
+	shift
+	n=$((n - 1))
+	if [ -n "$skip" ]; then skip=
+	elif [ "$a" = --disk ]; then skip=1
+	else set -- "$@" "$a"; fi
+done
+(/bin/busybox sleep 3; kill -STOP $$) &
+exec /bin/hal "$@"
+EOF
+		printf 'dir /bin 0755\nfile /bin/halhang %s 0755\n' "$E2E/halhang.sh" | "$E2E/mkcpio" >"$E2E/halhang.cpio"
+		cat "$E2E/halhang.cpio" "$BUILD/rdroot.img" >"$E2E/rdroot-hang.img"
+		# shellcheck disable=SC2086
+		rd_qemu rd-hang "$tmo" "$rescue" -machine q35 -m 1024 -kernel "$BUILD/vmlinuz" -initrd "$E2E/rdroot-hang.img" \
+			-append "$base hal.disk=SERIAL=$serial hal.path=/bin/halhang hal.watchdog=6" $disk
+		rd_check rdroot-hang-control rd-hang 'starting /bin/halhang .*--control /run/hal.sock' \
+			"init did not give hal a control socket"
+		rd_check rdroot-hang-reason rd-hang '\*\*\* hal hung: its control socket did not answer for 6 s' \
+			"no '*** hal hung' banner"
+		rescue_checks rdroot-hang rd-hang
+		a=$(rd_at rd-hang 'starting /bin/halhang') b=$(rd_at rd-hang 'hal did not answer')
+		[ -n "$a" ] && [ -n "$b" ] && echo "e2e: time rdroot hang: hal started to declared hung $((b - a)) ms (stopped at 3000, watchdog 6 s)"
+		rm -f "$E2E/rdroot-hang.img"
+		;;
+	conf)
+		# a hal.conf with a line that is no key=value, binary bytes and a
+		# line longer than init reads: each named and skipped, the good
+		# lines kept (serial=console, so the guest's COM1 is on the console)
+		{
+			printf '# damaged on purpose\nmem=64M\nthis line has no equals sign\n\001\002\377\376\n'
+			head -c 1500 /dev/zero | tr '\0' x
+			printf '\nserial=console\n'
+		} >"$E2E/hal.conf"
+		printf 'file /damaged.conf %s 0644\n' "$E2E/hal.conf" | "$E2E/mkcpio" >"$E2E/halconf.cpio"
+		cat "$E2E/halconf.cpio" "$BUILD/rdroot.img" >"$E2E/rdroot-conf.img"
+		# shellcheck disable=SC2086
+		rd_qemu rd-conf "$tmo" "" -machine q35 -m 1024 -kernel "$BUILD/vmlinuz" -initrd "$E2E/rdroot-conf.img" \
+			-append "console=ttyS0 panic=-1 quiet hal.conf=/damaged.conf hal.disk=SERIAL=$serial" $disk
+		rd_check rdroot-conf-noequals rd-conf 'hal.conf:3: expected key=value' "init did not name line 3"
+		rd_check rdroot-conf-binary rd-conf 'hal.conf:4: expected key=value' "init did not name line 4 (binary bytes)"
+		rd_check rdroot-conf-long rd-conf 'hal.conf:5: line too long' "init did not name line 5 (too long)"
+		rd_check rdroot-conf-kept rd-conf 'hal.serial=console' "the good lines after the bad ones were lost"
+		rd_check rdroot-conf-guest rd-conf 'bootsector: stage2 ok' "the guest did not boot with the damaged hal.conf"
+		nopanic rdroot-conf-nopanic rd-conf
+		rd_check_poweroff rdroot-conf-poweroff rd-conf
+		rm -f "$E2E/rdroot-conf.img"
 		;;
 	*) echo "FAIL rdroot: unknown RD_ONLY entry '$what'" ;;
 	esac

@@ -27,7 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	kcmd_serial_console(&c);
 	const char *why;
 	char **argv;
-	n = kcmd_hal_argv(&c, "/dev/sdb", "/boot/hal/efivars", "bridge=br0", &argv, &why);
+	n = kcmd_hal_argv(&c, "/dev/sdb", "/boot/hal/efivars", "bridge=br0", NULL, &argv, &why);
 	if (n >= 0)
 		kcmd_free(argv);
 	char opts[256];

@@ -74,7 +74,7 @@ static void test_hal_argv(void)
 			       "hal.disk=LABEL=guest,ro \"hal.args=--verbose --append 'root=/dev/vda1 quiet'\" hal.path=/sbin/hal");
 	char **argv;
 	const char *why;
-	int n = kcmd_hal_argv(&c, "/dev/sdb2", NULL, NULL, &argv, &why);
+	int n = kcmd_hal_argv(&c, "/dev/sdb2", NULL, NULL, NULL, &argv, &why);
 	const char *want[] = { "/sbin/hal", "--disk", "/dev/sdb2,ro", "--mem", "4G", "--cpus", "2", "--firmware", "bios",
 			       "--display", "kms", "--serial", "stdio", "--verbose", "--append", "root=/dev/vda1 quiet" };
 	CHECK_EQ(n, (int)(sizeof(want) / sizeof(want[0])));
@@ -85,18 +85,18 @@ static void test_hal_argv(void)
 	kcmd_free(argv);
 	/* no disk: no --disk; unset keys are left to hal's defaults */
 	struct kcmd_config e = { 0 };
-	n = kcmd_hal_argv(&e, NULL, NULL, NULL, &argv, &why);
+	n = kcmd_hal_argv(&e, NULL, NULL, NULL, NULL, &argv, &why);
 	CHECK_EQ(n, 1);
 	CHECK(!strcmp(argv[0], "/bin/hal"));
 	kcmd_free(argv);
 	/* a disk and no hal.firmware: no --firmware, hal picks it from the disk */
 	kcmd_set(&e, "hal.disk", "LABEL=guest");
-	n = kcmd_hal_argv(&e, "/dev/sdb", NULL, NULL, &argv, &why);
+	n = kcmd_hal_argv(&e, "/dev/sdb", NULL, NULL, NULL, &argv, &why);
 	CHECK_EQ(n, 3);
 	CHECK(!strcmp(argv[1], "--disk") && !strcmp(argv[2], "/dev/sdb"));
 	kcmd_free(argv);
 	kcmd_set(&e, "hal.args", "--append 'oops");
-	CHECK_EQ(kcmd_hal_argv(&e, NULL, NULL, NULL, &argv, &why), -1);
+	CHECK_EQ(kcmd_hal_argv(&e, NULL, NULL, NULL, NULL, &argv, &why), -1);
 	CHECK(why && strstr(why, "quote"));
 	kcmd_config_free(&c);
 	kcmd_config_free(&e);
@@ -116,7 +116,7 @@ static void test_efivars_dir(void)
 	CHECK(kcmd_efivars_dir(&c) == NULL);
 	char **argv;
 	const char *why;
-	int n = kcmd_hal_argv(&c, "/dev/nvme0n1", "/boot/hal/efivars", NULL, &argv, &why);
+	int n = kcmd_hal_argv(&c, "/dev/nvme0n1", "/boot/hal/efivars", NULL, NULL, &argv, &why);
 	const char *want[] = { "/bin/hal", "--disk", "/dev/nvme0n1", "--efivars-dir", "/boot/hal/efivars", "--efivars=none" };
 	CHECK_EQ(n, 6);
 	for (int i = 0; i < n; i++)
@@ -140,13 +140,13 @@ static void test_net_keys_and_argv(void)
 	CHECK(!strcmp(kcmd_get(&c, KCMD_NET, ""), "eth1"));
 	char **argv;
 	const char *why;
-	int n = kcmd_hal_argv(&c, NULL, NULL, "bridge=br0", &argv, &why);
+	int n = kcmd_hal_argv(&c, NULL, NULL, "bridge=br0", NULL, &argv, &why);
 	const char *want[] = { "/bin/hal", "--net", "bridge=br0", "--net", "tap=tap7" };
 	CHECK_EQ(n, 5);
 	for (int i = 0; i < n; i++)
 		CHECK(!strcmp(argv[i], want[i]));
 	kcmd_free(argv);
-	n = kcmd_hal_argv(&c, NULL, NULL, NULL, &argv, &why); /* no network chosen: only the user's */
+	n = kcmd_hal_argv(&c, NULL, NULL, NULL, NULL, &argv, &why); /* no network chosen: only the user's */
 	CHECK_EQ(n, 3);
 	CHECK(!strcmp(argv[1], "--net") && !strcmp(argv[2], "tap=tap7"));
 	kcmd_free(argv);
