@@ -61,6 +61,19 @@ static bool in_range(const struct virtio_blk *b, uint64_t sector, uint64_t n)
 	return sector <= sectors(b) && n <= sectors(b) - sector;
 }
 
+/* The host failed a request the guest made right (a disk that went away,
+ * a failing medium): the guest gets IOERR, stderr hears of the 1st, 2nd,
+ * 4th, 8th... so a vanished disk does not flood it. */
+static uint8_t host_error(struct virtio_blk *b, const char *op, uint64_t sector)
+{
+	int e = errno;
+	unsigned long n = ++b->host_errors;
+	if (!(n & (n - 1)))
+		warnx("disk %s: %s at sector %llu failed: %s (%lu host I/O error%s so far, the guest sees each)",
+		      b->disk.path, op, (unsigned long long)sector, strerror(e), n, n == 1 ? "" : "s");
+	return VIRTIO_BLK_S_IOERR;
+}
+
 /* DISCARD / WRITE_ZEROES: one 16-byte segment {le64 sector, le32
  * num_sectors, le32 flags} (struct virtio_blk_discard_write_zeroes). */
 static uint8_t zero_req(struct virtio_blk *b, const struct vq_chain *c, uint32_t type)
@@ -82,9 +95,10 @@ static uint8_t zero_req(struct virtio_blk *b, const struct vq_chain *c, uint32_t
 		return VIRTIO_BLK_S_IOERR;
 	uint64_t off = sector * DISK_SECTOR, len = (uint64_t)num * DISK_SECTOR;
 	if (type == VIRTIO_BLK_T_WRITE_ZEROES)
-		return disk_write_zeroes(&b->disk, off, len, flags & 1) == 0 ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR;
+		return disk_write_zeroes(&b->disk, off, len, flags & 1) == 0 ? VIRTIO_BLK_S_OK
+									      : host_error(b, "write-zeroes", sector);
 	if (disk_discard(&b->disk, off, len) < 0 && errno != EOPNOTSUPP)
-		return VIRTIO_BLK_S_IOERR;
+		return host_error(b, "discard", sector);
 	return VIRTIO_BLK_S_OK; /* discard is a hint: unsupported is fine */
 }
 
@@ -111,21 +125,23 @@ static uint32_t request(struct virtio_blk *b, const struct vq_chain *c)
 	switch (type) {
 	case VIRTIO_BLK_T_IN:
 		k = iov_sub(c->iov + c->nr, c->nw, 0, din, v);
-		if (din % DISK_SECTOR || !in_range(b, sector, din / DISK_SECTOR) ||
-		    disk_readv(&b->disk, v, (unsigned)k, sector * DISK_SECTOR) < 0)
+		if (din % DISK_SECTOR || !in_range(b, sector, din / DISK_SECTOR))
 			st = VIRTIO_BLK_S_IOERR;
+		else if (disk_readv(&b->disk, v, (unsigned)k, sector * DISK_SECTOR) < 0)
+			st = host_error(b, "read", sector);
 		else
 			used += (uint32_t)din;
 		break;
 	case VIRTIO_BLK_T_OUT:
 		k = iov_sub(c->iov, c->nr, 16, dout, v);
-		if (dout % DISK_SECTOR || !in_range(b, sector, dout / DISK_SECTOR) ||
-		    disk_writev(&b->disk, v, (unsigned)k, sector * DISK_SECTOR) < 0)
+		if (dout % DISK_SECTOR || !in_range(b, sector, dout / DISK_SECTOR) || b->disk.ro)
 			st = VIRTIO_BLK_S_IOERR;
+		else if (disk_writev(&b->disk, v, (unsigned)k, sector * DISK_SECTOR) < 0)
+			st = host_error(b, "write", sector);
 		break;
 	case VIRTIO_BLK_T_FLUSH:
 		if (disk_flush(&b->disk) < 0)
-			st = VIRTIO_BLK_S_IOERR;
+			st = host_error(b, "flush", 0);
 		break;
 	case VIRTIO_BLK_T_GET_ID: {
 		uint64_t n = din < 20 ? din : 20;

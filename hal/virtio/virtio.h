@@ -128,6 +128,7 @@ struct virtio_blk {
 	pthread_t thread;
 	bool started;
 	struct vq_chain chain;        /* the request being served */
+	unsigned long host_errors;    /* reads, writes, flushes the host failed */
 };
 
 /* `--disk PATH[,ro][,serial=S]` at PCI 00:<slot>.0, with its I/O thread.

@@ -27,6 +27,7 @@ log=$B-log.txt
 GRUB_ISO=/usr/lib/grub-rescue/grub-rescue-cdrom.iso
 OVMF_FILES="/usr/share/OVMF/OVMF_CODE_4M.fd /usr/share/OVMF/OVMF_VARS_4M.fd"
 . tests/e2e/bedlib.sh
+. tests/e2e/moddeps.sh
 if ! command -v "$QEMU" >/dev/null 2>&1; then
 	echo "FAIL guest-bed: no /dev/kvm and no QEMU for the nested test bed ($QEMU; make qemu)"
 	exit 0
@@ -60,6 +61,14 @@ ASAN_LIBS=$(ldd "$BUILD/hal-asan" 2>/dev/null | sed -n 's/.*=> \(\/[^ ]*\) .*/\1
 	echo "file /t/tests/guest/chaos.sh tests/guest/chaos.sh 0644"
 	# journal.sh's block-device trials: a loop device
 	echo "file /lib/modules/loop.ko $E2E/kroot/lib/modules/$(cat "$E2E/kver")/kernel/drivers/block/loop.ko 0644"
+	# and the disk that vanishes: scsi_debug with what it needs, in load
+	# order (/lib/modules/vanish/NN-NAME.ko)
+	echo "dir /lib/modules/vanish 0755"
+	_n=10
+	for _m in $(moddeps "$E2E/kroot/lib/modules/$(cat "$E2E/kver")" sd_mod scsi_debug); do
+		echo "file /lib/modules/vanish/$_n-${_m##*/} $E2E/kroot/lib/modules/$(cat "$E2E/kver")/$_m 0644"
+		_n=$((_n + 1))
+	done
 	echo "file /t/env $B-env 0644"
 	if [ -x "$BUILD/hal-asan" ] && [ -n "$ASAN_LIBS" ]; then
 		echo "file /bin/hal-asan $BUILD/hal-asan 0755"

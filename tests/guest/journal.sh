@@ -8,7 +8,8 @@
 #   file     a raw image file
 #   blockdev a loop device over a file (L1 of the nested test bed loads
 #            loop.ko; elsewhere it needs root and losetup)
-# A trial kills hal 100-1600 ms after the guest's first record. Run by
+# A trial kills hal 100-1600 ms after the guest's first record. Then the
+# disk vanishes mid-run (scsi_debug, deleted through sysfs): hal must stay up. Run by
 # tests/guest/run.sh (alone: HAL_GUEST_ONLY=journal), so on /dev/kvm or in
 # the nested test bed. What it shows: hal acknowledges a write only after the
 # host kernel has it, and a FLUSH only after fdatasync(2); a host power cut
@@ -127,4 +128,70 @@ else
 	loopdev=
 	fail journal-blockdev "no loop device for the block-device trials: $(cat "$T/losetup.err" 2>/dev/null) (root, losetup and loop.ko needed)"
 fi
+
+# The disk vanishes while the guest writes (a pulled USB disk): a
+# scsi_debug disk (L1: /lib/modules/vanish/) deleted through sysfs 1 s
+# after the guest's first flush. hal must stay up (status answered), name
+# the failing disk on stderr, hand the guest I/O errors (journal.c stops
+# with "jrnl: FAIL write status" or "flush status") and end with 5 on quit.
+vanish() {
+	for m in /lib/modules/vanish/*.ko; do
+		[ -f "$m" ] || { echo "SKIP journal-vanish: no scsi_debug modules here (the nested test bed has them)"; return; }
+		case $m in
+		*scsi_debug.ko) insmod "$m" dev_size_mb=32 2>/dev/null ;;
+		*) insmod "$m" 2>/dev/null ;;
+		esac
+	done
+	dev=
+	_i=0
+	while [ -z "$dev" ] && [ $_i -lt 50 ]; do
+		for b in /sys/bus/pseudo/drivers/scsi_debug/adapter*/host*/target*/*/block/*; do
+			[ -e "$b" ] && dev=${b##*/}
+		done
+		sleep 0.1
+		_i=$((_i + 1))
+	done
+	if [ -z "$dev" ] || [ ! -b "/dev/$dev" ]; then
+		fail journal-vanish "no scsi_debug disk appeared ($(ls /sys/bus/pseudo/drivers/scsi_debug 2>&1 | head -n 3 | tr '\n' ' '))"
+		return
+	fi
+	id=$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')
+	rm -f "$T/s.txt" "$T/v.sock"
+	"$HAL" --kernel "$G/journal.bzimage" --append "console=ttyS0 jrnl.id=$id" --mem 64M --disk "/dev/$dev" \
+		--serial "file:$T/s.txt" --control "$T/v.sock" --display none </dev/null >"$T/s.out" 2>"$T/s.err" &
+	pid=$!
+	_i=0
+	while [ $_i -lt $((200 * SLOW)) ] && kill -0 $pid 2>/dev/null && ! grep -q '^jrnl: [0-9]' "$T/s.txt" 2>/dev/null; do
+		sleep 0.05
+		_i=$((_i + 1))
+	done
+	sleep 1
+	echo 1 >"/sys/block/$dev/device/delete"
+	_i=0 # the guest's next request fails
+	while [ $_i -lt $((100 * SLOW)) ] && ! grep -q '^jrnl: FAIL' "$T/s.txt" 2>/dev/null; do
+		sleep 0.1
+		_i=$((_i + 1))
+	done
+	sleep 1
+	acked=$(sed -n 's/^jrnl: \([0-9][0-9]*\)\r*$/\1/p' "$T/s.txt" | tail -n 1)
+	st=$(timeout $((5 * SLOW)) "$G/halctl" "$T/v.sock" status 2>&1)
+	timeout $((10 * SLOW)) "$G/halctl" "$T/v.sock" quit >/dev/null 2>&1
+	_i=0
+	while kill -0 $pid 2>/dev/null && [ $_i -lt $((100 * SLOW)) ]; do sleep 0.1; _i=$((_i + 1)); done
+	kill -KILL $pid 2>/dev/null
+	{ wait $pid; } 2>/dev/null
+	rc=$?
+	echo "  journal: vanish: /dev/$dev deleted after $acked acknowledged records; guest: $(grep '^jrnl: FAIL' "$T/s.txt" | head -n 1 | tr -d '\r'); hal: $(grep -m1 "disk /dev/$dev" "$T/s.err")"
+	case $st in
+	ok\ running*) pass journal-vanish-hal-answers ;;
+	*) fail journal-vanish-hal-answers "status after the disk went: '$st'"; diag "$T/s.err" 10 ;;
+	esac
+	if grep -q '^jrnl: FAIL \(write\|flush\) status' "$T/s.txt"; then pass journal-vanish-guest-sees-error
+	else fail journal-vanish-guest-sees-error "the guest saw no I/O error"; diag "$T/s.txt" 3; fi
+	if grep -q "disk /dev/$dev: .* failed: " "$T/s.err"; then pass journal-vanish-message
+	else fail journal-vanish-message "hal did not name the failing disk on stderr"; diag "$T/s.err" 5; fi
+	if [ "$rc" = 5 ] && ! grep -Eq 'AddressSanitizer|runtime error:' "$T/s.err"; then pass journal-vanish-exit
+	else fail journal-vanish-exit "hal ended with $rc after quit (want 5)"; diag "$T/s.err" 10; fi
+}
+vanish
 exit 0

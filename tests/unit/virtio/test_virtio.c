@@ -318,6 +318,29 @@ static void test_readonly(void)
 	CHECK_EQ(req(VIRTIO_BLK_T_FLUSH, 0, 0, false, NULL), VIRTIO_BLK_S_OK);
 }
 
+/* The host fails requests the guest made right (the image shrank under
+ * hal, as when a disk goes away): IOERR each time, counted as host errors;
+ * the guest's own bad requests and writes to a read-only disk are not. */
+static void test_host_error(void)
+{
+	open_disk("");
+	modern_setup(VIRTIO_F_VERSION_1);
+	CHECK_EQ(req(VIRTIO_BLK_T_OUT, ~0ULL, 512, false, NULL), VIRTIO_BLK_S_IOERR);
+	CHECK_EQ(b->host_errors, 0);
+	CHECK_EQ(truncate(path, 4096), 0);
+	CHECK_EQ(req(VIRTIO_BLK_T_IN, 0, 512, true, NULL), VIRTIO_BLK_S_OK); /* before the new end */
+	CHECK_EQ(req(VIRTIO_BLK_T_IN, DISK / 512 - 1, 512, true, NULL), VIRTIO_BLK_S_IOERR);
+	CHECK_EQ(req(VIRTIO_BLK_T_IN, DISK / 512 - 2, 512, true, NULL), VIRTIO_BLK_S_IOERR);
+	CHECK_EQ(b->host_errors, 2);
+	CHECK(!b->vdev.broken);
+	CHECK_EQ(truncate(path, DISK), 0);
+	CHECK_EQ(req(VIRTIO_BLK_T_IN, DISK / 512 - 1, 512, true, NULL), VIRTIO_BLK_S_OK); /* back */
+	open_disk(",ro");
+	modern_setup(VIRTIO_F_VERSION_1 | (1u << 5));
+	CHECK_EQ(req(VIRTIO_BLK_T_OUT, 0, 512, false, NULL), VIRTIO_BLK_S_IOERR);
+	CHECK_EQ(b->host_errors, 0);
+}
+
 /* Request failed, device fine. */
 static void test_bad_request(void)
 {
@@ -659,6 +682,7 @@ int main(void)
 	RUN(test_io);
 	RUN(test_readonly);
 	RUN(test_bad_request);
+	RUN(test_host_error);
 	RUN(test_broken);
 	RUN(test_indirect);
 	RUN(test_event_idx);
