@@ -25,6 +25,7 @@
 #define PC_RTC_IRQ      8
 #define PC_DISPLAY_SLOT 2      /* PCI slot of bochs-display */
 #define PC_DISK_SLOT0   3      /* first virtio-blk; the others follow */
+#define PC_RNG_SLOT     11     /* virtio-rng: after the eighth disk's slot */
 #define PC_NIC_SLOT0    16     /* first virtio-net, whatever the number of disks */
 #define PC_IPXE_ROM     "/usr/lib/ipxe/qemu/efi-virtio.rom" /* Debian's ipxe-qemu: PXE and UEFI */
 /* Direct boot: where hal itself places the display's BARs (PCI window). */
