@@ -9,7 +9,6 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/random.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "virtio/virtio.h"
@@ -19,13 +18,6 @@
 #define NS        1000000000ULL
 
 static struct virtio_rng *the_rng;
-
-static uint64_t mono_ns(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * NS + (uint64_t)t.tv_nsec;
-}
 
 static uint64_t burst(const struct virtio_rng *r)
 {
@@ -155,7 +147,7 @@ struct virtio_rng *virtio_rng_new(uint64_t rate)
 		return NULL;
 	r->stop_fd = -1;
 	r->rate = rate == RNG_UNLIMITED ? 0 : rate;
-	r->now = mono_ns;
+	r->now = now_ns;
 	r->last = r->now();
 	r->tokens = r->rate ? burst(r) : 0;
 	struct virtio_dev *v = &r->vdev;
