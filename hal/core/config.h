@@ -30,6 +30,7 @@ struct config {
 	int ndisks;
 	const char *nets[HAL_MAX_NICS];   /* --net MODE[,options] (net/net.h parses them) */
 	int nnets;
+	const char *smbios;       /* --smbios host (default), default, or file=PATH */
 	uint64_t rng_rate;        /* --rng: bytes/s, 0 none, UINT64_MAX unlimited (default 2M) */
 	bool verbose;
 	bool no_sandbox;          /* --no-sandbox: no seccomp filters */

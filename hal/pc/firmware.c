@@ -14,6 +14,7 @@
 #include "pc/efivars.h"
 #include "pc/pc.h"
 #include "x86/acpi.h"
+#include "x86/smbios.h"
 #include "x86/boot.h"
 
 #define SEABIOS_PATH "/usr/share/seabios/bios-256k.bin"
@@ -150,6 +151,44 @@ static int fwcfg_acpi(struct pc *pc)
 
 /* ---- fw_cfg ---------------------------------------------------------------------------- */
 
+/* SMBIOS (docs/usage.md, --smbios): only firmware reads these files; a
+ * directly booted kernel finds no tables. */
+static int fwcfg_smbios(struct pc *pc)
+{
+	const struct config *c = pc->cfg;
+	const struct guest_mem *m = &pc->vm.mem;
+	struct smbios s;
+	int r;
+	if (!strncmp(c->smbios, "file=", 5)) {
+		size_t n;
+		char why[160];
+		uint8_t *p = hal_read_file("SMBIOS table", c->smbios + 5, SMBIOS_FILE_MAX, &n);
+		if (!p)
+			return -1;
+		r = smbios_validate(p, n, why, sizeof(why));
+		if (r < 0)
+			err("--smbios %s: not an SMBIOS structure table: %s", c->smbios, why);
+		else
+			r = smbios_wrap(p, n, &s);
+		free(p);
+	} else {
+		struct smbios_ids id;
+		if (!strcmp(c->smbios, "host"))
+			smbios_ids_host(&id, SMBIOS_DMI_DIR);
+		else
+			smbios_ids_default(&id);
+		r = smbios_build(&id, c->cpus, m->ram_size, m->low_end, m->high_size, &s);
+	}
+	if (r < 0)
+		return -1;
+	/* fw_cfg copies the data */
+	if (!fwcfg_add_file(&pc->fwcfg, "etc/smbios/smbios-tables", s.tables, (uint32_t)s.len) ||
+	    !fwcfg_add_file(&pc->fwcfg, "etc/smbios/smbios-anchor", s.anchor, SMBIOS_ANCHOR_LEN))
+		r = -1;
+	smbios_free(&s);
+	return r;
+}
+
 int pc_fwcfg_fill(struct pc *pc)
 {
 	const struct config *c = pc->cfg;
@@ -182,7 +221,7 @@ int pc_fwcfg_fill(struct pc *pc)
 	}
 	uint32_t fail_wait = 60000;
 	r |= !fwcfg_add_file(f, "etc/boot-fail-wait", &fail_wait, 4);
-	return r || fwcfg_acpi(pc) < 0 ? -1 : 0;
+	return r || fwcfg_acpi(pc) < 0 || fwcfg_smbios(pc) < 0 ? -1 : 0;
 }
 
 /* ---- firmware image and boot ------------------------------------------------------------- */

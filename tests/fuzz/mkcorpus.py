@@ -260,3 +260,9 @@ def store(variables, size=2048):
 put("efivars", "pk", store([auth_var("Boot0000", b"\1\0\0\0"), auth_var("PK", b"x" * 40)]))
 put("efivars", "deleted-pk", store([auth_var("PK", b"y" * 8, state=0x3c), auth_var("db", b"z" * 20)]))
 put("efivars", "empty", store([], 1024))
+
+# ---- SMBIOS (--smbios file=): type 1 with strings, type 32 without, the end ----
+t1 = bytes([1, 0x1b, 0, 1, 1, 2]) + bytes(0x1b - 6) + b"Vendor\0Thing\0\0"
+t32 = bytes([32, 0x0b, 0, 2]) + bytes(0x0b - 4) + b"\0\0"
+put("smbios", "small", t1 + t32 + bytes([127, 4, 0, 3, 0, 0]))
+put("smbios", "no-end", t1 + t32)
