@@ -151,6 +151,22 @@ static int fwcfg_acpi(struct pc *pc)
 
 /* ---- fw_cfg ---------------------------------------------------------------------------- */
 
+int pc_load_smbios(struct pc *pc)
+{
+	const char *arg = pc->cfg->smbios;
+	char why[160];
+	if (strncmp(arg, "file=", 5))
+		return 0;
+	pc->smbios_file = hal_read_file("SMBIOS table", arg + 5, SMBIOS_FILE_MAX, &pc->smbios_file_len);
+	if (!pc->smbios_file)
+		return HAL_EXIT_ERROR;
+	if (smbios_validate(pc->smbios_file, pc->smbios_file_len, why, sizeof(why)) < 0) {
+		err("--smbios %s: not an SMBIOS structure table: %s", arg, why);
+		return HAL_EXIT_ERROR;
+	}
+	return 0;
+}
+
 /* SMBIOS (docs/usage.md, --smbios): only firmware reads these files; a
  * directly booted kernel finds no tables. */
 static int fwcfg_smbios(struct pc *pc)
@@ -159,18 +175,8 @@ static int fwcfg_smbios(struct pc *pc)
 	const struct guest_mem *m = &pc->vm.mem;
 	struct smbios s;
 	int r;
-	if (!strncmp(c->smbios, "file=", 5)) {
-		size_t n;
-		char why[160];
-		uint8_t *p = hal_read_file("SMBIOS table", c->smbios + 5, SMBIOS_FILE_MAX, &n);
-		if (!p)
-			return -1;
-		r = smbios_validate(p, n, why, sizeof(why));
-		if (r < 0)
-			err("--smbios %s: not an SMBIOS structure table: %s", c->smbios, why);
-		else
-			r = smbios_wrap(p, n, &s);
-		free(p);
+	if (pc->smbios_file) {
+		r = smbios_wrap(pc->smbios_file, pc->smbios_file_len, &s);
 	} else {
 		struct smbios_ids id;
 		if (!strcmp(c->smbios, "host"))

@@ -235,6 +235,17 @@ static void test_rate_option(void)
 	CHECK(parse_rng_rate("-1", &v) < 0);
 	CHECK(parse_rng_rate("5X", &v) < 0);
 	CHECK(parse_rng_rate("", &v) < 0);
+	struct config c;
+	char why[256];
+	char *dflt[] = { "hal", "--kernel", "k", NULL };
+	CHECK_EQ(config_parse(3, dflt, &c, why, sizeof(why)), CONFIG_OK);
+	CHECK_EQ(c.rng_rate, 2 * MiB);
+	char *slow[] = { "hal", "--kernel", "k", "--rng", "64K", NULL };
+	CHECK_EQ(config_parse(5, slow, &c, why, sizeof(why)), CONFIG_OK);
+	CHECK_EQ(c.rng_rate, 64 * 1024);
+	char *bad[] = { "hal", "--kernel", "k", "--rng", "fast", NULL };
+	CHECK_EQ(config_parse(5, bad, &c, why, sizeof(why)), CONFIG_USAGE);
+	CHECK(strstr(why, "--rng fast"));
 }
 
 int main(void)

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "core/config.h"
 #include "core/endian.h"
 #include "x86/smbios.h"
 
@@ -237,10 +238,28 @@ static void test_file_validation(void)
 	CHECK(strstr(why, "string set"));
 }
 
+static void test_option(void)
+{
+	struct config c;
+	char why[256];
+	char *dflt[] = { "hal", "--kernel", "k", NULL };
+	CHECK_EQ(config_parse(3, dflt, &c, why, sizeof(why)), CONFIG_OK);
+	CHECK(!strcmp(c.smbios, "host"));
+	char *file[] = { "hal", "--kernel", "k", "--smbios", "file=/x.bin", NULL };
+	CHECK_EQ(config_parse(5, file, &c, why, sizeof(why)), CONFIG_OK);
+	CHECK(!strcmp(c.smbios, "file=/x.bin"));
+	char *empty[] = { "hal", "--kernel", "k", "--smbios", "file=", NULL };
+	CHECK_EQ(config_parse(5, empty, &c, why, sizeof(why)), CONFIG_USAGE);
+	char *bad[] = { "hal", "--kernel", "k", "--smbios", "hosts", NULL };
+	CHECK_EQ(config_parse(5, bad, &c, why, sizeof(why)), CONFIG_USAGE);
+	CHECK(strstr(why, "--smbios hosts"));
+}
+
 int main(void)
 {
 	RUN(test_built_table);
 	RUN(test_host_ids);
 	RUN(test_file_validation);
+	RUN(test_option);
 	return 0;
 }
