@@ -16,12 +16,13 @@
 #define QSIZE     128
 #define MAX_CHAIN 65536 /* bytes per chain: the device may write fewer than offered */
 #define NS        1000000000ULL
+#define MIN_FILL  64    /* bytes: Linux's virtio_rng asks for 64 at a time */
 
 static struct virtio_rng *the_rng;
 
 static uint64_t burst(const struct virtio_rng *r)
 {
-	return r->rate / 4 > 64 ? r->rate / 4 : 64;
+	return r->rate / 4 > MIN_FILL ? r->rate / 4 : MIN_FILL;
 }
 
 /* Tokens earned since r->last; the remainder of a byte is kept for later. */
@@ -86,10 +87,14 @@ int virtio_rng_process(struct virtio_rng *r)
 		if (want && r->rate) {
 			uint64_t now = r->now();
 			refill(r, now);
-			if (!r->tokens) { /* back into the ring until a byte is earned */
+			/* Too little in the bucket: back into the ring until there
+			 * are MIN_FILL bytes (or what the chain wants), so a low rate
+			 * gives whole requests, not a byte per interrupt. */
+			uint64_t need = want < MIN_FILL ? want : MIN_FILL;
+			if (r->tokens < need) {
 				virtq_unpop(q, 1);
-				uint64_t need = NS / r->rate + 1, dt = now - r->last;
-				wait_ms = (int)((need > dt ? need - dt : 0) / 1000000 + 1);
+				uint64_t ns = (need - r->tokens) * NS / r->rate, dt = now - r->last;
+				wait_ms = (int)((ns > dt ? ns - dt : 0) / 1000000 + 1);
 				break;
 			}
 			if (want > r->tokens)
