@@ -9,7 +9,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char why[160];
+	char why[160] = "";
 	uint8_t *p = malloc(size ? size : 1);
 	if (!p)
 		abort();
