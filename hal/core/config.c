@@ -44,6 +44,13 @@ void config_usage(FILE *f)
 		"                       tap IF, a macvtap on IF, or user mode through passt (no\n"
 		"                       root); options ,mac=52:54:00:xx:xx:xx ,model=virtio. The\n"
 		"                       default MAC is derived from the first disk (docs/network.md)\n"
+		"  --rng RATE|unlimited|none\n"
+		"                       a virtio-rng device fed by the host's getrandom(), at most\n"
+		"                       RATE bytes/s (K, M suffixes; default 2M)\n"
+		"  --smbios host|default|file=PATH\n"
+		"                       SMBIOS tables for the firmware: host copies this machine's\n"
+		"                       vendor, product, serial and UUID (/sys/class/dmi/id;\n"
+		"                       default), default says \"hal\", file= a binary table\n"
 		"  --display auto|kms|fb|none\n"
 		"                       where the guest's screen goes; auto tries kms, then fb,\n"
 		"                       then none (default: auto when started on a Linux text\n"
@@ -91,6 +98,29 @@ int parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
+int parse_rng_rate(const char *s, uint64_t *out)
+{
+	char *end;
+	if (!strcmp(s, "unlimited") || !strcmp(s, "none")) {
+		*out = *s == 'u' ? UINT64_MAX : 0;
+		return 0;
+	}
+	errno = 0;
+	if (!*s || *s < '0' || *s > '9')
+		return -1;
+	unsigned long long v = strtoull(s, &end, 10);
+	unsigned shift = 0;
+	switch (*end) {
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	}
+	if (errno || *end || !v || v > (1ULL << 30) >> shift)
+		return -1;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
 static int parse_out(const char *s, enum out_kind *k, const char **path)
 {
 	if (!strcmp(s, "stdio"))
@@ -129,7 +159,7 @@ static int config_check(struct config *c, char *why, size_t whylen)
 
 int config_parse(int argc, char **argv, struct config *c, char *why, size_t whylen)
 {
-	enum { O_KERNEL = 256, O_INITRD, O_APPEND, O_FIRMWARE, O_MEM, O_CPUS, O_SERIAL, O_DEBUGCON, O_ENTRY32, O_NOREBOOT, O_DISK, O_DISPLAY, O_CONTROL, O_EFIVARS, O_BOOTMENU, O_SECUREBOOT, O_EFIVARSDIR, O_NET, O_NOSANDBOX };
+	enum { O_KERNEL = 256, O_INITRD, O_APPEND, O_FIRMWARE, O_MEM, O_CPUS, O_SERIAL, O_DEBUGCON, O_ENTRY32, O_NOREBOOT, O_DISK, O_DISPLAY, O_CONTROL, O_EFIVARS, O_BOOTMENU, O_SECUREBOOT, O_EFIVARSDIR, O_NET, O_NOSANDBOX, O_RNG, O_SMBIOS };
 	static const struct option opts[] = {
 		{ "kernel", required_argument, 0, O_KERNEL }, { "initrd", required_argument, 0, O_INITRD },
 		{ "append", required_argument, 0, O_APPEND }, { "firmware", required_argument, 0, O_FIRMWARE },
@@ -139,7 +169,8 @@ int config_parse(int argc, char **argv, struct config *c, char *why, size_t whyl
 		{ "disk", required_argument, 0, O_DISK }, { "display", required_argument, 0, O_DISPLAY },
 		{ "control", required_argument, 0, O_CONTROL }, { "efivars", required_argument, 0, O_EFIVARS },
 		{ "efivars-dir", required_argument, 0, O_EFIVARSDIR }, { "net", required_argument, 0, O_NET },
-		{ "no-sandbox", no_argument, 0, O_NOSANDBOX },
+		{ "no-sandbox", no_argument, 0, O_NOSANDBOX }, { "rng", required_argument, 0, O_RNG },
+		{ "smbios", required_argument, 0, O_SMBIOS },
 		{ "boot-menu", required_argument, 0, O_BOOTMENU }, { "secure-boot", no_argument, 0, O_SECUREBOOT }, { "verbose", no_argument, 0, 'v' },
 		{ "help", no_argument, 0, 'h' }, { "version", no_argument, 0, 'V' }, { 0, 0, 0, 0 },
 	};
@@ -147,6 +178,8 @@ int config_parse(int argc, char **argv, struct config *c, char *why, size_t whyl
 	c->boot_menu_ms = -1;
 	c->mem = 512 * MiB;
 	c->cpus = 1;
+	c->rng_rate = 2 * MiB;
+	c->smbios = "host";
 	c->serial = OUT_STDIO;
 	c->debugcon = OUT_NONE;
 	c->display = NULL; /* pc/main.c: auto on a Linux VT, none elsewhere */
@@ -212,6 +245,15 @@ int config_parse(int argc, char **argv, struct config *c, char *why, size_t whyl
 			if (c->nnets == HAL_MAX_NICS)
 				USAGE("at most %d --net options", HAL_MAX_NICS);
 			c->nets[c->nnets++] = optarg;
+			break;
+		case O_RNG:
+			if (parse_rng_rate(optarg, &c->rng_rate) < 0)
+				USAGE("--rng %s: expected bytes/s such as 2M or 64K (at most 1G), unlimited or none", optarg);
+			break;
+		case O_SMBIOS:
+			if (strcmp(optarg, "host") && strcmp(optarg, "default") && (strncmp(optarg, "file=", 5) || !optarg[5]))
+				USAGE("--smbios %s: expected host, default or file=PATH", optarg);
+			c->smbios = optarg;
 			break;
 		case O_NOSANDBOX: c->no_sandbox = true; break;
 		case 'v': c->verbose = true; break;

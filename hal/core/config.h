@@ -30,6 +30,8 @@ struct config {
 	int ndisks;
 	const char *nets[HAL_MAX_NICS];   /* --net MODE[,options] (net/net.h parses them) */
 	int nnets;
+	const char *smbios;       /* --smbios host (default), default, or file=PATH */
+	uint64_t rng_rate;        /* --rng: bytes/s, 0 none, UINT64_MAX unlimited (default 2M) */
 	bool verbose;
 	bool no_sandbox;          /* --no-sandbox: no seccomp filters */
 };
@@ -39,5 +41,8 @@ enum { CONFIG_OK = 0, CONFIG_EXIT = 1, CONFIG_USAGE = -1 };
 int config_parse(int argc, char **argv, struct config *c, char *why, size_t whylen);
 /* "512M", "2G", "1024" (MiB), "64k"...; returns 0 or -1. */
 int parse_size(const char *s, uint64_t *out);
+/* --rng's RATE: "2M", "64K", "1000" (bytes/s, K/M/G are 1024-based), from 1
+ * to 1G; "unlimited" is UINT64_MAX, "none" 0. Returns 0 or -1. */
+int parse_rng_rate(const char *s, uint64_t *out);
 void config_usage(FILE *f);
 #endif

@@ -195,6 +195,21 @@ static int step_disks(struct pc *pc)
 
 static void undo_disks(struct pc *pc) { virtio_blk_destroy_all(); }
 
+/* virtio-rng in slot 11, unless --rng none. */
+static int step_rng(struct pc *pc)
+{
+	char why[256];
+	if (!pc->cfg->rng_rate)
+		return 0;
+	if (virtio_rng_create(pc->cfg->rng_rate, PC_RNG_SLOT, why, sizeof(why)) < 0) {
+		err("%s", why);
+		return -1;
+	}
+	return 0;
+}
+
+static void undo_rng(struct pc *pc) { virtio_rng_destroy(); }
+
 int pc_nets(struct pc *pc)
 {
 	const struct config *c = pc->cfg;
@@ -321,6 +336,7 @@ static const struct step {
 	{ "pci", step_pci, undo_pci },
 	{ "fwcfg", step_fwcfg, undo_fwcfg },
 	{ "disks", step_disks, undo_disks },
+	{ "rng", step_rng, undo_rng },
 	{ "nics", step_nics, undo_nics },
 	{ "display", step_display, undo_display },
 	{ "firmware", step_firmware, NULL },

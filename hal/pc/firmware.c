@@ -14,6 +14,7 @@
 #include "pc/efivars.h"
 #include "pc/pc.h"
 #include "x86/acpi.h"
+#include "x86/smbios.h"
 #include "x86/boot.h"
 
 #define SEABIOS_PATH "/usr/share/seabios/bios-256k.bin"
@@ -150,6 +151,50 @@ static int fwcfg_acpi(struct pc *pc)
 
 /* ---- fw_cfg ---------------------------------------------------------------------------- */
 
+int pc_load_smbios(struct pc *pc)
+{
+	const char *arg = pc->cfg->smbios;
+	char why[160];
+	if (strncmp(arg, "file=", 5))
+		return 0;
+	pc->smbios_file = hal_read_file("SMBIOS table", arg + 5, SMBIOS_FILE_MAX, &pc->smbios_file_len);
+	if (!pc->smbios_file)
+		return HAL_EXIT_ERROR;
+	if (smbios_validate(pc->smbios_file, pc->smbios_file_len, why, sizeof(why)) < 0) {
+		err("--smbios %s: not an SMBIOS structure table: %s", arg, why);
+		return HAL_EXIT_ERROR;
+	}
+	return 0;
+}
+
+/* SMBIOS (docs/usage.md, --smbios): only firmware reads these files; a
+ * directly booted kernel finds no tables. */
+static int fwcfg_smbios(struct pc *pc)
+{
+	const struct config *c = pc->cfg;
+	const struct guest_mem *m = &pc->vm.mem;
+	struct smbios s;
+	int r;
+	if (pc->smbios_file) {
+		r = smbios_wrap(pc->smbios_file, pc->smbios_file_len, &s);
+	} else {
+		struct smbios_ids id;
+		if (!strcmp(c->smbios, "host"))
+			smbios_ids_host(&id, SMBIOS_DMI_DIR);
+		else
+			smbios_ids_default(&id);
+		r = smbios_build(&id, c->cpus, m->ram_size, m->low_end, m->high_size, &s);
+	}
+	if (r < 0)
+		return -1;
+	/* fw_cfg copies the data */
+	if (!fwcfg_add_file(&pc->fwcfg, "etc/smbios/smbios-tables", s.tables, (uint32_t)s.len) ||
+	    !fwcfg_add_file(&pc->fwcfg, "etc/smbios/smbios-anchor", s.anchor, SMBIOS_ANCHOR_LEN))
+		r = -1;
+	smbios_free(&s);
+	return r;
+}
+
 int pc_fwcfg_fill(struct pc *pc)
 {
 	const struct config *c = pc->cfg;
@@ -182,7 +227,7 @@ int pc_fwcfg_fill(struct pc *pc)
 	}
 	uint32_t fail_wait = 60000;
 	r |= !fwcfg_add_file(f, "etc/boot-fail-wait", &fail_wait, 4);
-	return r || fwcfg_acpi(pc) < 0 ? -1 : 0;
+	return r || fwcfg_acpi(pc) < 0 || fwcfg_smbios(pc) < 0 ? -1 : 0;
 }
 
 /* ---- firmware image and boot ------------------------------------------------------------- */

@@ -172,6 +172,8 @@ int main(int argc, char **argv)
 	int fwcode = pc_choose_firmware(&pc); /* after the mask: a SIGTERM from here on ends hal with 5 */
 	if (!fwcode)
 		fwcode = pc_nets(&pc);
+	if (!fwcode)
+		fwcode = pc_load_smbios(&pc);
 	if (fwcode)
 		return fwcode;
 

@@ -25,6 +25,7 @@
 #define PC_RTC_IRQ      8
 #define PC_DISPLAY_SLOT 2      /* PCI slot of bochs-display */
 #define PC_DISK_SLOT0   3      /* first virtio-blk; the others follow */
+#define PC_RNG_SLOT     11     /* virtio-rng: after the eighth disk's slot */
 #define PC_NIC_SLOT0    16     /* first virtio-net, whatever the number of disks */
 #define PC_IPXE_ROM     "/usr/lib/ipxe/qemu/efi-virtio.rom" /* Debian's ipxe-qemu: PXE and UEFI */
 /* Direct boot: where hal itself places the display's BARs (PCI window). */
@@ -49,6 +50,8 @@ struct pc {
 	uint64_t fw_base;         /* where the firmware image starts; 0: --kernel */
 	struct net_spec nets[HAL_MAX_NICS];
 	int nnets;
+	uint8_t *smbios_file;     /* --smbios file=: the validated table, for every boot */
+	size_t smbios_file_len;
 };
 
 /* --net options parsed and default MACs given, once at start (board.c).
@@ -63,6 +66,8 @@ int pc_run(struct pc *pc);
 /* --firmware auto and the checks of --firmware ovmf, once at start from
  * the first disk's label; sets cfg->firmware. 0 or an exit code. */
 int pc_choose_firmware(struct pc *pc);
+/* --smbios file=PATH read and validated, once at start. 0 or an exit code. */
+int pc_load_smbios(struct pc *pc);
 /* fw_cfg's items: memory map, CPUs, boot order and menu, ACPI tables with
  * the table-loader script. */
 int pc_fwcfg_fill(struct pc *pc);

@@ -48,7 +48,8 @@ static const long common[] = {
 	SYS_rt_sigreturn, SYS_rt_sigprocmask, SYS_tkill, SYS_tgkill, SYS_getpid, SYS_gettid,
 	SYS_timerfd_settime, SYS_exit, SYS_exit_group,
 };
-static const long io_only[] = { SYS_poll, SYS_ppoll, SYS_sendto, SYS_recvfrom, SYS_sendmsg, SYS_recvmsg };
+static const long io_only[] = { SYS_poll, SYS_ppoll, SYS_sendto, SYS_recvfrom, SYS_sendmsg, SYS_recvmsg,
+				 SYS_getrandom /* virtio-rng */ };
 
 static const unsigned long common_ioctls[] = {
 	KVM_IRQ_LINE, KVM_SIGNAL_MSI, KVM_IOEVENTFD, KVM_SET_USER_MEMORY_REGION,

@@ -141,6 +141,34 @@ struct virtio_blk *virtio_blk_new(const char *spec, int index, char *why, size_t
 void virtio_blk_free(struct virtio_blk *b);
 void virtio_blk_process(struct virtio_blk *b);
 
+/* ---- virtio-rng (rng.c) -------------------------------------------------------- */
+
+#define RNG_UNLIMITED UINT64_MAX  /* --rng unlimited */
+#define RNG_RATE_MAX  (1ULL << 30) /* bytes/s: larger rates are refused by --rng */
+
+struct virtio_rng {
+	struct virtio_dev vdev;
+	uint64_t rate;                /* bytes/s; 0: no limit */
+	uint64_t tokens, last;        /* the bucket: bytes left, refilled up to this time (ns) */
+	uint64_t (*now)(void);        /* CLOCK_MONOTONIC in ns; replaceable for tests */
+	uint64_t bytes;               /* given to the guest */
+	int stop_fd;
+	pthread_t thread;
+	bool started;
+	struct vq_chain chain;
+};
+
+/* At PCI 00:<slot>.0 with its I/O thread; rate bytes/s or RNG_UNLIMITED.
+ * 0, or -1 with why. */
+int virtio_rng_create(uint64_t rate, int slot, char *why, size_t whylen);
+void virtio_rng_destroy(void);
+/* Without KVM (tests): no PCI, no thread; set vdev.mem, drive the BAR
+ * handlers, then virtio_rng_process: returns -1, or the ms to wait for
+ * tokens when chains were held back. */
+struct virtio_rng *virtio_rng_new(uint64_t rate);
+void virtio_rng_free(struct virtio_rng *r);
+int virtio_rng_process(struct virtio_rng *r);
+
 /* ---- virtio-net (net.c) ------------------------------------------------------- */
 
 #include "net/net.h"

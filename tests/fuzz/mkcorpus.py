@@ -73,6 +73,15 @@ put("virtio_blk", "legacy",
     op(1, 0x12, 2, 1, 7) + op(1, 0x00, 2, 4) + op(1, 0x13, 2, 1) + op(2, 0x0c, 2, 4, 0) + op(3, 0x40, 2, 2) +
     op(1, 0x10, 2, 2, 0) + PROCESS)
 
+# ---- virtio-rng: one queue of writable buffers; op 8 moves the clock ----
+rng_chain = mem(RING(0), desc(0x8000, 64, WRITE, 0) + desc(0x9000, 512, WRITE | NEXT, 2) + desc(0xa000, 256, WRITE, 0))
+put("virtio_rng", "unlimited", b"\0" + SETUP16(F_EVENT_IDX) + rng_chain + avail(0, [0, 1]) + PROCESS)
+put("virtio_rng", "limited", b"\1" + SETUP16(0) + rng_chain + avail(0, [0, 1, 0]) + PROCESS +
+    op(8, 0, 2, 8, 250000000) + PROCESS)
+put("virtio_rng", "indirect",
+    b"\0" + SETUP16(F_INDIRECT) + mem(RING(0), desc(0xb000, 32, INDIRECT, 0)) +
+    mem(0xb000, desc(0x8000, 16, WRITE | NEXT, 1) + desc(0x9000, 16, WRITE, 0)) + avail(0, [0]) + PROCESS)
+
 # ---- virtio-net: queue 0 receive, 1 transmit, 2 control ----
 def chain_at(q, descs):
     return mem(RING(q), b"".join(descs))
@@ -251,3 +260,9 @@ def store(variables, size=2048):
 put("efivars", "pk", store([auth_var("Boot0000", b"\1\0\0\0"), auth_var("PK", b"x" * 40)]))
 put("efivars", "deleted-pk", store([auth_var("PK", b"y" * 8, state=0x3c), auth_var("db", b"z" * 20)]))
 put("efivars", "empty", store([], 1024))
+
+# ---- SMBIOS (--smbios file=): type 1 with strings, type 32 without, the end ----
+t1 = bytes([1, 0x1b, 0, 1, 1, 2]) + bytes(0x1b - 6) + b"Vendor\0Thing\0\0"
+t32 = bytes([32, 0x0b, 0, 2]) + bytes(0x0b - 4) + b"\0\0"
+put("smbios", "small", t1 + t32 + bytes([127, 4, 0, 3, 0, 0]))
+put("smbios", "no-end", t1 + t32)

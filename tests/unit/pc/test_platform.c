@@ -11,6 +11,7 @@
 #include "hw/pci.h"
 #include "hw/rtc.h"
 #include "pc/chipset.h"
+#include "pc/pc.h"
 
 static uint32_t le32(const uint8_t *p) { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
 static uint32_t be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3]; }
@@ -318,6 +319,37 @@ static void rom_bar_past_the_image(void)
 	free(img);
 }
 
+/* --smbios file=: a damaged table stops hal at start, a good one is kept
+ * for every boot. */
+static void smbios_file_checked_at_start(void)
+{
+	static const uint8_t good[] = { 32, 0x0b, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 127, 4, 0, 1, 0, 0 };
+	char path[] = "/tmp/hal-smbios-XXXXXX", arg[64], why[256];
+	int fd = mkstemp(path);
+	CHECK(fd >= 0);
+	CHECK(write(fd, good, sizeof(good) - 2) == sizeof(good) - 2); /* the end's string set cut off */
+	snprintf(arg, sizeof(arg), "file=%s", path);
+	char *argv[] = { "hal", "--kernel", "k", "--smbios", arg, NULL };
+	struct config cfg;
+	CHECK_EQ(config_parse(5, argv, &cfg, why, sizeof(why)), CONFIG_OK);
+	struct pc pc = { .cfg = &cfg };
+	CHECK_EQ(pc_load_smbios(&pc), HAL_EXIT_ERROR);
+	free(pc.smbios_file);
+	CHECK(pwrite(fd, good, sizeof(good), 0) == sizeof(good));
+	close(fd);
+	pc = (struct pc){ .cfg = &cfg };
+	CHECK_EQ(pc_load_smbios(&pc), 0);
+	CHECK_EQ(pc.smbios_file_len, sizeof(good));
+	CHECK(!memcmp(pc.smbios_file, good, sizeof(good)));
+	free(pc.smbios_file);
+	unlink(path);
+	char *dflt[] = { "hal", "--kernel", "k", NULL };
+	CHECK_EQ(config_parse(3, dflt, &cfg, why, sizeof(why)), CONFIG_OK);
+	pc = (struct pc){ .cfg = &cfg };
+	CHECK_EQ(pc_load_smbios(&pc), 0);
+	CHECK(!pc.smbios_file);
+}
+
 int main(void)
 {
 	if (mem_init(&mem, 64 * MiB) < 0)
@@ -328,6 +360,7 @@ int main(void)
 	RUN(pci_config_bars_and_intx);
 	RUN(rom_bar_past_the_image);
 	RUN(cmos_time_memory_and_interrupts);
+	RUN(smbios_file_checked_at_start);
 	mem_exit(&mem);
 	return 0;
 }
