@@ -73,6 +73,8 @@ int disk_open(struct disk *d, const char *spec, char *why, size_t whylen)
 	}
 	if (parse_options(d, spec, why, whylen) < 0)
 		return -1;
+	if (nbd_is_uri(d->path))
+		return nbd_open(d, why, whylen) < 0 ? -1 : open_snapshot(d, why, whylen);
 	d->fd = open(d->path, (d->ro || d->snapshot ? O_RDONLY : O_RDWR) | O_CLOEXEC);
 	if (d->fd < 0) {
 		snprintf(why, whylen, "--disk %s: %s", d->path, strerror(errno));
@@ -95,6 +97,7 @@ int disk_open(struct disk *d, const char *spec, char *why, size_t whylen)
 void disk_close(struct disk *d)
 {
 	snap_close(d);
+	nbd_close(d);
 	if (d->fd >= 0)
 		close(d->fd);
 	d->fd = -1;
@@ -184,6 +187,8 @@ int disk_fd_xfer(int fd, const struct iovec *iov, unsigned n, uint64_t off, bool
 
 int disk_base_readv(struct disk *d, const struct iovec *iov, unsigned n, uint64_t off)
 {
+	if (d->nbd)
+		return nbd_readv(d, iov, n, off);
 	return disk_fd_xfer(d->fd, iov, n, off, false);
 }
 
@@ -200,14 +205,16 @@ int disk_writev(struct disk *d, const struct iovec *iov, unsigned n, uint64_t of
 	uint64_t len;
 	if (!iov_len(iov, n, &len) || !writable(d) || !inside(d, off, len))
 		return -1;
-	return d->snap ? snap_writev(d, iov, n, off) : disk_fd_xfer(d->fd, iov, n, off, true);
+	if (d->snap)
+		return snap_writev(d, iov, n, off);
+	return d->nbd ? nbd_writev(d, iov, n, off) : disk_fd_xfer(d->fd, iov, n, off, true);
 }
 
 int disk_flush(struct disk *d)
 {
 	if (d->ro || d->snap)
 		return 0;
-	return fdatasync(d->fd);
+	return d->nbd ? nbd_flush(d) : fdatasync(d->fd);
 }
 
 int disk_discard(struct disk *d, uint64_t off, uint64_t len)
@@ -216,6 +223,8 @@ int disk_discard(struct disk *d, uint64_t off, uint64_t len)
 		return -1;
 	if (d->snap)
 		return snap_write_zeroes(d, off, len);
+	if (d->nbd)
+		return nbd_trim(d, off, len);
 	return fallocate(d->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len);
 }
 
@@ -225,6 +234,8 @@ int disk_write_zeroes(struct disk *d, uint64_t off, uint64_t len, bool unmap)
 		return -1;
 	if (d->snap)
 		return snap_write_zeroes(d, off, len);
+	if (d->nbd)
+		return nbd_write_zeroes(d, off, len, unmap);
 	if (unmap && fallocate(d->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) == 0)
 		return 0;
 	if (fallocate(d->fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) == 0)
