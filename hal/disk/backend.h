@@ -21,10 +21,9 @@ int snap_readv(struct disk *d, const struct iovec *iov, unsigned n, uint64_t off
 int snap_writev(struct disk *d, const struct iovec *iov, unsigned n, uint64_t off);
 int snap_write_zeroes(struct disk *d, uint64_t off, uint64_t len);
 
-/* nbd.c. nbd_open: the URI d->path connected and negotiated (d->size, and
+/* nbd.c (disk_is_nbd in disk.h). nbd_open: the URI d->path connected and negotiated (d->size, and
  * d->ro when the export is read-only). nbd_attach: the same on a connected
  * socket fd, which d owns afterwards (tests, fuzzing). 0, or -1 with why. */
-bool nbd_is_uri(const char *path);
 int nbd_open(struct disk *d, char *why, size_t whylen);
 int nbd_attach(struct disk *d, int fd, const char *export, char *why, size_t whylen);
 void nbd_close(struct disk *d);

@@ -38,6 +38,9 @@ struct disk {
  * does not fit. The one place that knows where a spec's path ends. */
 int disk_spec_path(const char *spec, char *buf, size_t n);
 
+/* PATH names an NBD export (nbd:// or nbd+unix://), not a host file. */
+bool disk_is_nbd(const char *path);
+
 /* Opens a spec: the file or block device read-write (read-only with ,ro or
  * ,snapshot), or connects to the NBD server.
  * 0, or -1 with why naming the spec or the path and what is wrong

@@ -73,7 +73,7 @@ static uint64_t get_be(const uint8_t *p, int n)
 	return v;
 }
 
-bool nbd_is_uri(const char *path)
+bool disk_is_nbd(const char *path)
 {
 	return !strncmp(path, "nbd://", 6) || !strncmp(path, "nbd+unix://", 11);
 }

@@ -73,7 +73,7 @@ int disk_open(struct disk *d, const char *spec, char *why, size_t whylen)
 	}
 	if (parse_options(d, spec, why, whylen) < 0)
 		return -1;
-	if (nbd_is_uri(d->path))
+	if (disk_is_nbd(d->path))
 		return nbd_open(d, why, whylen) < 0 ? -1 : open_snapshot(d, why, whylen);
 	d->fd = open(d->path, (d->ro || d->snapshot ? O_RDONLY : O_RDWR) | O_CLOEXEC);
 	if (d->fd < 0) {

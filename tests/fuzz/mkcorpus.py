@@ -251,3 +251,17 @@ def store(variables, size=2048):
 put("efivars", "pk", store([auth_var("Boot0000", b"\1\0\0\0"), auth_var("PK", b"x" * 40)]))
 put("efivars", "deleted-pk", store([auth_var("PK", b"y" * 8, state=0x3c), auth_var("db", b"z" * 20)]))
 put("efivars", "empty", store([], 1024))
+
+# ---- nbd: what the server sends (fuzz_nbd.c: read 4096 @0, write 512,
+# flush, trim, write-zeroes, read 4096 @4096; cookies 1, 2, ...) ----
+def nbd_opt(typ, data):
+    return (0x0003e889045565a9).to_bytes(8, "big") + (7).to_bytes(4, "big") + typ.to_bytes(4, "big") + \
+        len(data).to_bytes(4, "big") + data
+def nbd_reply(cookie, err=0, data=b""):
+    return (0x67446698).to_bytes(4, "big") + err.to_bytes(4, "big") + cookie.to_bytes(8, "big") + data
+nbd_hello = b"NBDMAGIC" + b"IHAVEOPT" + (3).to_bytes(2, "big")
+nbd_export = nbd_opt(3, (0).to_bytes(2, "big") + (1 << 20).to_bytes(8, "big") + (1 | 4 | 32 | 64).to_bytes(2, "big"))
+put("nbd", "good", nbd_hello + nbd_export + nbd_opt(1, b"") + nbd_reply(1, 0, b"\x5a" * 4096) +
+    b"".join(nbd_reply(c) for c in (2, 3, 4, 5)) + nbd_reply(6, 0, b"\0" * 4096))
+put("nbd", "refused", nbd_hello + nbd_opt(0x80000006, b"no such export"))
+put("nbd", "error-reply", nbd_hello + nbd_export + nbd_opt(1, b"") + nbd_reply(1, 22) + nbd_reply(2, 5))
