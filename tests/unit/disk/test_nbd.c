@@ -446,17 +446,23 @@ static int sh(const char *cmd)
 /* qemu-nbd serving path (format fmt) on dir/q.sock, one connection. */
 static pid_t qemu_nbd(const char *fmt, const char *path, const char *extra)
 {
-	char sock[128];
+	char sock[128], pid[128], pidopt[140];
 	snprintf(sock, sizeof(sock), "%s/q.sock", dir);
+	snprintf(pid, sizeof(pid), "%s/q.pid", dir);
+	snprintf(pidopt, sizeof(pidopt), "--pid-file=%s", pid);
 	unlink(sock);
+	unlink(pid);
 	pid_t p = fork();
 	if (p == 0) {
 		int null = open("/dev/null", O_WRONLY);
 		dup2(null, 1);
-		execl("/usr/bin/qemu-nbd", "qemu-nbd", "-f", fmt, "-x", "exp", "--socket", sock, extra, path, (char *)NULL);
+		execl("/usr/bin/qemu-nbd", "qemu-nbd", "-f", fmt, "-x", "exp", "--socket", sock, pidopt, extra, path,
+		      (char *)NULL);
 		_exit(127);
 	}
-	for (int i = 0; i < 500 && access(sock, F_OK); i++)
+	/* the pid file comes once the socket listens (the socket file alone
+	 * may be there before: Connection refused) */
+	for (int i = 0; i < 500 && access(pid, F_OK); i++)
 		usleep(10000);
 	return p;
 }
@@ -552,12 +558,24 @@ static void real_qemu_nbd(void)
 	CHECK(waitpid(p, &st, 0) == p);
 	CHECK_EQ(sh(cmd), 0);
 	CHECK(file_has(out, size, 2, false));
-	/* a read-only export (qemu-nbd -r): a read-only disk */
-	p = qemu_nbd("qcow2", qcow, "-r");
+	/* a name qemu-nbd does not export: refused, its message said */
+	p = qemu_nbd("qcow2", qcow, "-t");
 	struct disk d;
 	char why[256], spec[256];
+	snprintf(spec, sizeof(spec), "nbd+unix:///nope?socket=%s/q.sock", dir);
+	int r = disk_open(&d, spec, why, sizeof(why));
+	kill(p, SIGTERM);
+	CHECK(waitpid(p, &st, 0) == p);
+	CHECK(r < 0);
+	printf("  qemu-nbd refuses: %s\n", why);
+	CHECK(strstr(why, "refused export 'nope' (error 0x80000006)"));
+	/* a read-only export (qemu-nbd -r): a read-only disk */
+	p = qemu_nbd("qcow2", qcow, "-r");
 	snprintf(spec, sizeof(spec), "nbd+unix:///exp?socket=%s/q.sock", dir);
-	CHECK_EQ(disk_open(&d, spec, why, sizeof(why)), 0);
+	r = disk_open(&d, spec, why, sizeof(why));
+	if (r)
+		printf("  %s\n", why);
+	CHECK_EQ(r, 0);
 	bool ro = d.ro;
 	disk_close(&d);
 	CHECK(waitpid(p, &st, 0) == p);
