@@ -88,24 +88,32 @@ static int broken(struct disk *d, const char *what)
 	return -1;
 }
 
-/* All n bytes to or from the server, each wait at most d->timeout s. */
-static int io(struct disk *d, void *buf, size_t n, bool out)
+/* All n bytes to or from the server, each wait at most d->timeout s;
+ * wait: for an answer (a poll first), else try first and wait if need be. */
+static int xio(struct disk *d, void *buf, size_t n, bool out, bool wait)
 {
 	struct disk_nbd *c = d->nbd;
 	uint8_t *p = buf;
 	char what[64];
 	while (n) {
-		struct pollfd pfd = { .fd = c->fd, .events = out ? POLLOUT : POLLIN };
-		int r = poll(&pfd, 1, d->timeout ? (int)(d->timeout * 1000) : -1);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r == 0) {
-			snprintf(what, sizeof(what), "the server did not answer in %u s", d->timeout);
-			return broken(d, what);
+		if (wait) {
+			struct pollfd pfd = { .fd = c->fd, .events = out ? POLLOUT : POLLIN };
+			int r = poll(&pfd, 1, d->timeout ? (int)(d->timeout * 1000) : -1);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r == 0) {
+				snprintf(what, sizeof(what), "the server did not answer in %u s", d->timeout);
+				return broken(d, what);
+			}
+			if (r < 0) {
+				snprintf(what, sizeof(what), "connection: %s", strerror(errno));
+				return broken(d, what);
+			}
 		}
-		ssize_t k = r < 0 ? -1 : out ? send(c->fd, p, n, MSG_NOSIGNAL) : recv(c->fd, p, n, 0);
-		if (k < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
+		ssize_t k = out ? send(c->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT) : recv(c->fd, p, n, MSG_DONTWAIT);
+		wait = k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+		if (wait || (k < 0 && errno == EINTR))
+			continue; /* a poll per piece costs a fifth of a 1 MiB read's speed */
 		if (k < 0) {
 			snprintf(what, sizeof(what), "connection: %s", strerror(errno));
 			return broken(d, what);
@@ -117,6 +125,8 @@ static int io(struct disk *d, void *buf, size_t n, bool out)
 	}
 	return 0;
 }
+
+static int io(struct disk *d, void *buf, size_t n, bool out) { return xio(d, buf, n, out, false); }
 
 /* NBD_OPT_GO for export; the replies up to NBD_REP_ACK. */
 static int negotiate(struct disk *d, const char *export, char *why, size_t whylen)
@@ -244,7 +254,7 @@ static int request(struct disk *d, uint16_t type, uint16_t flags, uint64_t off, 
 	for (unsigned i = 0; type == NBD_CMD_WRITE && i < k; i++)
 		if (io(d, seg[i].iov_base, seg[i].iov_len, true) < 0)
 			return -1;
-	if (io(d, h, 16, false) < 0)
+	if (xio(d, h, 16, false, true) < 0) /* the server's turn */
 		return -1;
 	if (get_be(h, 4) != NBD_SIMPLE_REPLY_MAGIC)
 		return broken(d, "bad NBD reply magic");
