@@ -7,8 +7,6 @@
 /* All of iov[0..n) from or to fd at off (preadv/pwritev, continued when
  * the host does part): 0, or -1 with errno (EIO: the file ended early). */
 int disk_fd_xfer(int fd, const struct iovec *iov, unsigned n, uint64_t off, bool wr);
-/* The bytes [skip, skip+len) of iov[0..n) as out[0..k), k returned (k <= n). */
-unsigned disk_iov_slice(const struct iovec *iov, unsigned n, uint64_t skip, uint64_t len, struct iovec *out);
 
 /* The image underneath a snapshot: the file or the NBD export, as if the
  * disk had no snapshot. */
@@ -21,9 +19,10 @@ int snap_readv(struct disk *d, const struct iovec *iov, unsigned n, uint64_t off
 int snap_writev(struct disk *d, const struct iovec *iov, unsigned n, uint64_t off);
 int snap_write_zeroes(struct disk *d, uint64_t off, uint64_t len);
 
-/* nbd.c (disk_is_nbd in disk.h). nbd_open: the URI d->path connected and negotiated (d->size, and
- * d->ro when the export is read-only). nbd_attach: the same on a connected
- * socket fd, which d owns afterwards (tests, fuzzing). 0, or -1 with why. */
+/* nbd.c (disk_is_nbd is in disk.h). nbd_open: the URI d->path connected
+ * and negotiated (d->size, and d->ro when the export is read-only and d
+ * has no snapshot). nbd_attach: the same on a connected socket fd, which d
+ * owns afterwards (tests, fuzzing). 0, or -1 with why. */
 int nbd_open(struct disk *d, char *why, size_t whylen);
 int nbd_attach(struct disk *d, int fd, const char *export, char *why, size_t whylen);
 void nbd_close(struct disk *d);

@@ -2,9 +2,10 @@
  * named by a `--disk PATH[,ro][,serial=S][,snapshot]` spec, or an NBD export
  * (`nbd://HOST[:PORT]/EXPORT`, `nbd+unix:///EXPORT?socket=PATH`, nbd.c),
  * read and written at byte offsets; with ,snapshot the guest's writes go
- * to a throw-away copy-on-write layer (snapshot.c). The disk front ends (virtio-blk in hal/virtio/blk.c) speak their
- * protocol and come here for the data. Not locked: one thread at a time
- * uses a disk (virtio-blk's I/O thread). */
+ * to a throw-away copy-on-write layer (snapshot.c). The disk front ends
+ * (virtio-blk in hal/virtio/blk.c) speak their protocol and come here for
+ * the data. Not locked: one thread at a time uses a disk (virtio-blk's I/O
+ * thread). */
 #ifndef DISK_H
 #define DISK_H
 #include <stdbool.h>

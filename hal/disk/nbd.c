@@ -362,9 +362,7 @@ void nbd_close(struct disk *d)
 		put_be(h, NBD_REQUEST_MAGIC, 4);
 		put_be(h + 6, NBD_CMD_DISC, 2);
 		put_be(h + 8, ++d->nbd->cookie, 8);
-		if (send(d->nbd->fd, h, sizeof(h), MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
-			/* nothing more to do */
-		}
+		send(d->nbd->fd, h, sizeof(h), MSG_NOSIGNAL | MSG_DONTWAIT); /* or not: hal is leaving */
 	}
 	close(d->nbd->fd);
 	free(d->nbd);

@@ -58,8 +58,9 @@ static int open_snapshot(struct disk *d, char *why, size_t whylen)
 {
 	if (!d->snapshot || d->ro || snap_open(d) == 0)
 		return 0;
-	snprintf(why, whylen, "--disk %s: snapshot layer in %s: %s", d->path,
-		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", strerror(errno));
+	const char *dir = getenv("TMPDIR");
+	snprintf(why, whylen, "--disk %s: snapshot layer in %s: %s", d->path, dir && *dir ? dir : "/tmp",
+		 strerror(errno));
 	disk_close(d);
 	return -1;
 }
@@ -132,24 +133,6 @@ static bool iov_len(const struct iovec *iov, unsigned n, uint64_t *len)
 		*len += iov[i].iov_len;
 	}
 	return true;
-}
-
-unsigned disk_iov_slice(const struct iovec *iov, unsigned n, uint64_t skip, uint64_t len, struct iovec *out)
-{
-	unsigned k = 0;
-	for (unsigned i = 0; i < n && len; i++) {
-		if (skip >= iov[i].iov_len) {
-			skip -= iov[i].iov_len;
-			continue;
-		}
-		size_t l = iov[i].iov_len - (size_t)skip;
-		if (l > len)
-			l = (size_t)len;
-		out[k++] = (struct iovec){ (uint8_t *)iov[i].iov_base + skip, l };
-		len -= l;
-		skip = 0;
-	}
-	return k;
 }
 
 int disk_fd_xfer(int fd, const struct iovec *iov, unsigned n, uint64_t off, bool wr)
