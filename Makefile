@@ -13,7 +13,7 @@ VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 # Debian packages: needed to build / needed to test (see docs/usage.md).
 BUILD_DEPS := musl-tools linux-libc-dev acpica-tools make gcc binutils meson ninja-build pkg-config dpkg-dev \
               console-setup-linux
-TEST_DEPS  := qemu-system-x86 seabios busybox-static cpio kmod zstd syslinux syslinux-common mtools dosfstools fdisk tesseract-ocr python3 grub-rescue-pc systemd-boot-efi ovmf \
+TEST_DEPS  := qemu-system-x86 qemu-utils seabios busybox-static cpio kmod zstd syslinux syslinux-common mtools dosfstools fdisk tesseract-ocr python3 grub-rescue-pc systemd-boot-efi ovmf \
               grub-efi-amd64-bin grub-efi-amd64-signed shim-signed efibootmgr passt ipxe-qemu \
               clang-14 libclang-rt-14-dev
 

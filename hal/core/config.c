@@ -16,9 +16,14 @@ void config_usage(FILE *f)
 		"  --kernel PATH        boot this Linux bzImage directly\n"
 		"  --initrd PATH        initial ramdisk for --kernel\n"
 		"  --append STR         kernel command line for --kernel\n"
-		"  --disk PATH[,ro][,serial=S]\n"
+		"  --disk PATH[,ro][,serial=S][,snapshot]\n"
 		"                       a virtio disk: raw image or block device (repeatable; the\n"
-		"                       first is the boot disk)\n"
+		"                       first is the boot disk); snapshot: writes go to a\n"
+		"                       temporary layer, the image is not written\n"
+		"  --disk nbd://HOST[:PORT]/EXPORT[,timeout=SECONDS] or\n"
+		"         nbd+unix:///EXPORT?socket=PATH[,...]\n"
+		"                       a disk on an NBD server (docs/storage.md)\n"
+		"  --snapshot           every --disk as with ,snapshot\n"
 		"  --firmware auto|bios|ovmf|PATH\n"
 		"                       firmware image mapped below 4 GiB and entered at the\n"
 		"                       reset vector (bios = Debian's SeaBIOS, ovmf = Debian's\n"
@@ -159,13 +164,14 @@ static int config_check(struct config *c, char *why, size_t whylen)
 
 int config_parse(int argc, char **argv, struct config *c, char *why, size_t whylen)
 {
-	enum { O_KERNEL = 256, O_INITRD, O_APPEND, O_FIRMWARE, O_MEM, O_CPUS, O_SERIAL, O_DEBUGCON, O_ENTRY32, O_NOREBOOT, O_DISK, O_DISPLAY, O_CONTROL, O_EFIVARS, O_BOOTMENU, O_SECUREBOOT, O_EFIVARSDIR, O_NET, O_NOSANDBOX, O_RNG, O_SMBIOS };
+	enum { O_KERNEL = 256, O_INITRD, O_APPEND, O_FIRMWARE, O_MEM, O_CPUS, O_SERIAL, O_DEBUGCON, O_ENTRY32, O_NOREBOOT, O_DISK, O_DISPLAY, O_CONTROL, O_EFIVARS, O_BOOTMENU, O_SECUREBOOT, O_EFIVARSDIR, O_NET, O_NOSANDBOX, O_RNG, O_SMBIOS, O_SNAPSHOT };
 	static const struct option opts[] = {
 		{ "kernel", required_argument, 0, O_KERNEL }, { "initrd", required_argument, 0, O_INITRD },
 		{ "append", required_argument, 0, O_APPEND }, { "firmware", required_argument, 0, O_FIRMWARE },
 		{ "mem", required_argument, 0, O_MEM }, { "cpus", required_argument, 0, O_CPUS },
 		{ "serial", required_argument, 0, O_SERIAL }, { "debugcon", required_argument, 0, O_DEBUGCON },
 		{ "entry32", no_argument, 0, O_ENTRY32 }, { "no-reboot", no_argument, 0, O_NOREBOOT },
+		{ "snapshot", no_argument, 0, O_SNAPSHOT },
 		{ "disk", required_argument, 0, O_DISK }, { "display", required_argument, 0, O_DISPLAY },
 		{ "control", required_argument, 0, O_CONTROL }, { "efivars", required_argument, 0, O_EFIVARS },
 		{ "efivars-dir", required_argument, 0, O_EFIVARSDIR }, { "net", required_argument, 0, O_NET },
@@ -230,6 +236,7 @@ int config_parse(int argc, char **argv, struct config *c, char *why, size_t whyl
 			break;
 		case O_ENTRY32: c->entry32 = true; break;
 		case O_NOREBOOT: c->no_reboot = true; break;
+		case O_SNAPSHOT: c->snapshot = true; break;
 		case O_DISPLAY:
 			if (strcmp(optarg, "auto") && strcmp(optarg, "kms") && strcmp(optarg, "fb") && strcmp(optarg, "none"))
 				USAGE("--display %s: expected auto, kms, fb or none", optarg);

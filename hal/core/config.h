@@ -21,6 +21,7 @@ struct config {
 	enum out_kind serial, debugcon;
 	const char *serial_path, *debugcon_path;
 	bool entry32;             /* force the 32-bit boot entry */
+	bool snapshot;            /* --snapshot: every disk as with ,snapshot */
 	bool no_reboot;           /* exit on guest reset instead of restarting */
 	bool secure_boot;         /* new UEFI stores from Microsoft's keys (OVMF_VARS_4M.ms.fd) */
 	int boot_menu_ms;         /* firmware boot menu wait (fw_cfg), -1: no menu */

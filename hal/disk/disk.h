@@ -1,8 +1,11 @@
 /* The host side of a guest disk (raw.c): a raw image file or a block device
- * named by a `--disk PATH[,ro][,serial=S]` spec, read and written at byte
- * offsets. The disk front ends (virtio-blk in hal/virtio/blk.c) speak their
- * protocol and come here for the data. Not locked: one thread at a time
- * uses a disk (virtio-blk's I/O thread). */
+ * named by a `--disk PATH[,ro][,serial=S][,snapshot]` spec, or an NBD export
+ * (`nbd://HOST[:PORT]/EXPORT`, `nbd+unix:///EXPORT?socket=PATH`, nbd.c),
+ * read and written at byte offsets; with ,snapshot the guest's writes go
+ * to a throw-away copy-on-write layer (snapshot.c). The disk front ends
+ * (virtio-blk in hal/virtio/blk.c) speak their protocol and come here for
+ * the data. Not locked: one thread at a time uses a disk (virtio-blk's I/O
+ * thread). */
 #ifndef DISK_H
 #define DISK_H
 #include <stdbool.h>
@@ -13,20 +16,34 @@
 #define DISK_SECTOR 512     /* the sector size the guest sees (disk/label.h agrees) */
 #define DISK_SERIAL_MAX 20  /* serial=S: the 20 bytes of ATA IDENTIFY and virtio GET_ID */
 
+struct disk_snap; /* snapshot.c */
+struct disk_nbd;  /* nbd.c */
+
+/* --snapshot: every disk opened afterwards is opened as with ,snapshot. */
+extern bool disk_snapshot_all;
+
 struct disk {
-	int fd;                 /* -1: not open */
+	int fd;                 /* -1: not open (an NBD disk's socket is in nbd) */
 	char path[256];         /* PATH of the spec */
 	char serial[DISK_SERIAL_MAX + 1]; /* serial=S, or "" (the front end has a default) */
 	bool ro;                /* ,ro: opened read-only; writes fail with EROFS */
 	unsigned sector_size;   /* DISK_SECTOR */
 	uint64_t size;          /* bytes, whole sectors: a partial last one is not visible */
+	bool snapshot;          /* ,snapshot: the image is opened read-only, writes go to snap */
+	unsigned timeout;       /* ,timeout=SECONDS (NBD): a request unanswered this long fails */
+	struct disk_snap *snap; /* the copy-on-write layer, or NULL */
+	struct disk_nbd *nbd;   /* the NBD connection, or NULL: the image is fd */
 };
 
 /* PATH of a spec "PATH[,options]" into buf[n]: 0, or -1 (buf "") when it
  * does not fit. The one place that knows where a spec's path ends. */
 int disk_spec_path(const char *spec, char *buf, size_t n);
 
-/* Opens a spec: the file or block device read-write (read-only with ,ro).
+/* PATH names an NBD export (nbd:// or nbd+unix://), not a host file. */
+bool disk_is_nbd(const char *path);
+
+/* Opens a spec: the file or block device read-write (read-only with ,ro or
+ * ,snapshot), or connects to the NBD server.
  * 0, or -1 with why naming the spec or the path and what is wrong
  * ("--disk /x.img: No such file or directory"); d is then not open. A size
  * that is no whole number of sectors is said on stderr. */
@@ -40,8 +57,8 @@ void disk_close(struct disk *d);
  * transfer the host does only in part is continued. */
 int disk_readv(struct disk *d, const struct iovec *iov, unsigned n, uint64_t off);
 int disk_writev(struct disk *d, const struct iovec *iov, unsigned n, uint64_t off);
-/* What was written reaches stable storage (fdatasync); nothing to do for a
- * read-only disk. 0 or -1 with errno. */
+/* What was written reaches stable storage (fdatasync, NBD_CMD_FLUSH);
+ * nothing to do for a read-only disk or a snapshot. 0 or -1 with errno. */
 int disk_flush(struct disk *d);
 /* Discard: the host may free [off, off+len) (a hole punched in the file, or
  * the device's own discard); reads then return zeros. 0, or -1 with errno:

@@ -6,12 +6,15 @@
 #include <limits.h>
 #include <linux/falloc.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/hal.h"
-#include "disk/disk.h"
+#include "disk/backend.h"
+
+bool disk_snapshot_all;
 
 int disk_spec_path(const char *spec, char *buf, size_t n)
 {
@@ -26,7 +29,7 @@ int disk_spec_path(const char *spec, char *buf, size_t n)
 	return 0;
 }
 
-/* The options after PATH: ,ro and ,serial=S. */
+/* The options after PATH: ,ro, ,serial=S, ,snapshot and ,timeout=SECONDS. */
 static int parse_options(struct disk *d, const char *spec, char *why, size_t whylen)
 {
 	for (const char *o = strchr(spec, ','); o; o = strchr(o + 1, ',')) {
@@ -37,8 +40,12 @@ static int parse_options(struct disk *d, const char *spec, char *why, size_t why
 		} else if (n > 7 && n - 7 <= DISK_SERIAL_MAX && !strncmp(o + 1, "serial=", 7)) {
 			memset(d->serial, 0, sizeof(d->serial));
 			memcpy(d->serial, o + 8, n - 7);
+		} else if (n == 8 && !strncmp(o + 1, "snapshot", 8)) {
+			d->snapshot = true;
+		} else if (n > 8 && n < 14 && !strncmp(o + 1, "timeout=", 8) && strspn(o + 9, "0123456789") == n - 8) {
+			d->timeout = (unsigned)atoi(o + 9);
 		} else {
-			snprintf(why, whylen, "--disk %s: unknown option '%.*s' (PATH[,ro][,serial=S], S up to 20 bytes)",
+			snprintf(why, whylen, "--disk %s: unknown option '%.*s' (PATH[,ro][,serial=S][,snapshot][,timeout=SECONDS], S up to 20 bytes)",
 				 spec, (int)n, o + 1);
 			return -1;
 		}
@@ -46,16 +53,30 @@ static int parse_options(struct disk *d, const char *spec, char *why, size_t why
 	return 0;
 }
 
+/* ,snapshot on a disk the guest may write: the layer over the image. */
+static int open_snapshot(struct disk *d, char *why, size_t whylen)
+{
+	if (!d->snapshot || d->ro || snap_open(d) == 0)
+		return 0;
+	const char *dir = getenv("TMPDIR");
+	snprintf(why, whylen, "--disk %s: snapshot layer in %s: %s", d->path, dir && *dir ? dir : "/tmp",
+		 strerror(errno));
+	disk_close(d);
+	return -1;
+}
+
 int disk_open(struct disk *d, const char *spec, char *why, size_t whylen)
 {
-	*d = (struct disk){ .fd = -1, .sector_size = DISK_SECTOR };
+	*d = (struct disk){ .fd = -1, .sector_size = DISK_SECTOR, .snapshot = disk_snapshot_all, .timeout = 30 };
 	if (disk_spec_path(spec, d->path, sizeof(d->path)) < 0 || !d->path[0]) {
 		snprintf(why, whylen, "--disk %s: bad path", spec);
 		return -1;
 	}
 	if (parse_options(d, spec, why, whylen) < 0)
 		return -1;
-	d->fd = open(d->path, (d->ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	if (disk_is_nbd(d->path))
+		return nbd_open(d, why, whylen) < 0 ? -1 : open_snapshot(d, why, whylen);
+	d->fd = open(d->path, (d->ro || d->snapshot ? O_RDONLY : O_RDWR) | O_CLOEXEC);
 	if (d->fd < 0) {
 		snprintf(why, whylen, "--disk %s: %s", d->path, strerror(errno));
 		return -1;
@@ -71,11 +92,13 @@ int disk_open(struct disk *d, const char *spec, char *why, size_t whylen)
 		warnx("--disk %s: size is not a multiple of 512; the last %d bytes are not visible", d->path,
 		      (int)(size % DISK_SECTOR));
 	d->size = (uint64_t)size - (uint64_t)size % DISK_SECTOR;
-	return 0;
+	return open_snapshot(d, why, whylen);
 }
 
 void disk_close(struct disk *d)
 {
+	snap_close(d);
+	nbd_close(d);
 	if (d->fd >= 0)
 		close(d->fd);
 	d->fd = -1;
@@ -98,18 +121,22 @@ static bool writable(const struct disk *d)
 	return false;
 }
 
-static int xfer(struct disk *d, const struct iovec *iov, unsigned n, uint64_t off, bool wr)
+/* iov's total length in *len; false (errno EINVAL) when it overflows. */
+static bool iov_len(const struct iovec *iov, unsigned n, uint64_t *len)
 {
-	uint64_t len = 0;
+	*len = 0;
 	for (unsigned i = 0; i < n; i++) {
-		if (iov[i].iov_len > UINT64_MAX - len) {
+		if (iov[i].iov_len > UINT64_MAX - *len) {
 			errno = EINVAL;
-			return -1;
+			return false;
 		}
-		len += iov[i].iov_len;
+		*len += iov[i].iov_len;
 	}
-	if ((wr && !writable(d)) || !inside(d, off, len))
-		return -1;
+	return true;
+}
+
+int disk_fd_xfer(int fd, const struct iovec *iov, unsigned n, uint64_t off, bool wr)
+{
 	size_t skip = 0; /* bytes of iov[0] already done */
 	for (;;) {
 		while (n && skip >= iov->iov_len) {
@@ -123,10 +150,10 @@ static int xfer(struct disk *d, const struct iovec *iov, unsigned n, uint64_t of
 		if (skip) { /* the rest of a buffer the host did in part */
 			uint8_t *p = (uint8_t *)iov->iov_base + skip;
 			size_t l = iov->iov_len - skip;
-			r = wr ? pwrite(d->fd, p, l, (off_t)off) : pread(d->fd, p, l, (off_t)off);
+			r = wr ? pwrite(fd, p, l, (off_t)off) : pread(fd, p, l, (off_t)off);
 		} else {
 			int k = n < IOV_MAX ? (int)n : IOV_MAX;
-			r = wr ? pwritev(d->fd, iov, k, (off_t)off) : preadv(d->fd, iov, k, (off_t)off);
+			r = wr ? pwritev(fd, iov, k, (off_t)off) : preadv(fd, iov, k, (off_t)off);
 		}
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -141,25 +168,46 @@ static int xfer(struct disk *d, const struct iovec *iov, unsigned n, uint64_t of
 	}
 }
 
+int disk_base_readv(struct disk *d, const struct iovec *iov, unsigned n, uint64_t off)
+{
+	if (d->nbd)
+		return nbd_readv(d, iov, n, off);
+	return disk_fd_xfer(d->fd, iov, n, off, false);
+}
+
 int disk_readv(struct disk *d, const struct iovec *iov, unsigned n, uint64_t off)
 {
-	return xfer(d, iov, n, off, false);
+	uint64_t len;
+	if (!iov_len(iov, n, &len) || !inside(d, off, len))
+		return -1;
+	return d->snap ? snap_readv(d, iov, n, off) : disk_base_readv(d, iov, n, off);
 }
 
 int disk_writev(struct disk *d, const struct iovec *iov, unsigned n, uint64_t off)
 {
-	return xfer(d, iov, n, off, true);
+	uint64_t len;
+	if (!iov_len(iov, n, &len) || !writable(d) || !inside(d, off, len))
+		return -1;
+	if (d->snap)
+		return snap_writev(d, iov, n, off);
+	return d->nbd ? nbd_writev(d, iov, n, off) : disk_fd_xfer(d->fd, iov, n, off, true);
 }
 
 int disk_flush(struct disk *d)
 {
-	return d->ro ? 0 : fdatasync(d->fd);
+	if (d->ro || d->snap)
+		return 0;
+	return d->nbd ? nbd_flush(d) : fdatasync(d->fd);
 }
 
 int disk_discard(struct disk *d, uint64_t off, uint64_t len)
 {
 	if (!writable(d) || !inside(d, off, len))
 		return -1;
+	if (d->snap)
+		return snap_write_zeroes(d, off, len);
+	if (d->nbd)
+		return nbd_trim(d, off, len);
 	return fallocate(d->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len);
 }
 
@@ -167,6 +215,10 @@ int disk_write_zeroes(struct disk *d, uint64_t off, uint64_t len, bool unmap)
 {
 	if (!writable(d) || !inside(d, off, len))
 		return -1;
+	if (d->snap)
+		return snap_write_zeroes(d, off, len);
+	if (d->nbd)
+		return nbd_write_zeroes(d, off, len, unmap);
 	if (unmap && fallocate(d->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) == 0)
 		return 0;
 	if (fallocate(d->fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) == 0)
@@ -175,7 +227,7 @@ int disk_write_zeroes(struct disk *d, uint64_t off, uint64_t len, bool unmap)
 	for (uint64_t done = 0, n; done < len; done += n) {
 		n = len - done < sizeof(zero) ? len - done : sizeof(zero);
 		struct iovec z = { (void *)zero, n };
-		if (xfer(d, &z, 1, off + done, true) < 0)
+		if (disk_fd_xfer(d->fd, &z, 1, off + done, true) < 0)
 			return -1;
 	}
 	return 0;

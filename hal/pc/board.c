@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "core/loop.h"
+#include "disk/disk.h"
 #include "pc/efivars.h"
 #include "pc/pc.h"
 #include "virtio/virtio.h"
@@ -182,6 +183,7 @@ static void undo_fwcfg(struct pc *pc)
 /* virtio-blk from slot 3 on, in --disk order (the first boots). */
 static int step_disks(struct pc *pc)
 {
+	disk_snapshot_all = pc->cfg->snapshot;
 	for (int i = 0; i < pc->cfg->ndisks; i++) {
 		char why[256];
 		if (virtio_blk_create(pc->cfg->disks[i], PC_DISK_SLOT0 + i, why, sizeof(why)) < 0) {

@@ -291,6 +291,11 @@ static int dir_path(const char *dir, const char *disk, const char **out)
 		hal_log(NULL, "UEFI variables: no --disk to name a store in %s by: in memory only", dir);
 		return 0;
 	}
+	if (disk_is_nbd(path)) { /* not opened twice (pc/firmware.c) */
+		hal_log(NULL, "UEFI variables: %s is an NBD disk, not read to name a store in %s by: in memory only",
+			path, dir);
+		return 0;
+	}
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		err("--disk %s: %s", path, strerror(errno));

@@ -49,6 +49,13 @@ int pc_choose_firmware(struct pc *pc)
 		err("--disk %s: path too long", c->disks[0]);
 		return HAL_EXIT_ERROR;
 	}
+	if (disk_is_nbd(path)) { /* not opened twice: a qemu-nbd serves one client, then ends */
+		if (!is_auto)
+			return 0; /* --firmware ovmf: as asked, nothing checked */
+		c->firmware = "bios";
+		hal_log(NULL, "%s: an NBD disk is not probed: booting with --firmware bios (--firmware ovmf for a UEFI disk)", path);
+		return c->efivars || c->secure_boot ? needs_uefi(c, path, "an NBD disk is not probed") : 0;
+	}
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		err("--disk %s: %s", path, strerror(errno));

@@ -48,6 +48,7 @@ static const long common[] = {
 	SYS_rt_sigreturn, SYS_rt_sigprocmask, SYS_tkill, SYS_tgkill, SYS_getpid, SYS_gettid,
 	SYS_timerfd_settime, SYS_exit, SYS_exit_group,
 };
+/* I/O threads also wait and use sockets (NBD disks: disk/nbd.c) */
 static const long io_only[] = { SYS_poll, SYS_ppoll, SYS_sendto, SYS_recvfrom, SYS_sendmsg, SYS_recvmsg,
 				 SYS_getrandom /* virtio-rng */ };
 

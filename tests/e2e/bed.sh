@@ -124,6 +124,14 @@ check() { # name, fixed string wanted in this run's log, what it proves
 check e2e-firmware-syslinux "L2DISK: booted by SYSLINUX" "SeaBIOS booted the disk and SYSLINUX its kernel"
 check e2e-firmware-read "L2DISK: read 'HOST-DATA-FOR-GUEST'" "the guest read the second virtio disk"
 check e2e-firmware-write "E2E: data sector 1: GUEST-WROTE-THIS" "the guest's write is in the host file"
+check e2e-firmware-hwrng "L2DISK: hwrng 32 bytes " "the guest read hal's virtio-rng through /dev/hwrng"
+# --smbios host: the guest's type 1 strings are L1's own (QEMU's here)
+for f in sys_vendor product_name; do
+	l1=$(sed -n "s/.*E2E: l1 dmi $f=\(.*\)\r*$/\1/p" "$sec" | tr -d '\r' | head -n 1)
+	l2=$(sed -n "s/.*L2DISK: dmi $f=\(.*\)\r*$/\1/p" "$sec" | tr -d '\r' | head -n 1)
+	if [ -n "$l1" ] && [ "$l1" != "(none)" ] && [ "$l1" = "$l2" ]; then echo "PASS e2e-firmware-smbios-$f"
+	else echo "FAIL e2e-firmware-smbios-$f: L1 has '$l1', the guest under hal (SeaBIOS) sees '${l2:-no dmi line}'"; fi
+done
 check e2e-firmware-marker "hal: marker 0x11 at" "the guest reached its last step"
 check e2e-firmware-rc "E2E: run firmware rc=0 " "ACPI power-off through SeaBIOS's tables ends hal with 0"
 ms=$(sed -n 's/.*E2E: run firmware rc=[0-9]* ms=\([0-9]*\).*/\1/p' "$sec")

@@ -16,6 +16,10 @@ if [ -x /bin/hal ]; then
 	done
 	# A BIOS disk through SeaBIOS + SYSLINUX, with a second disk for data.
 	echo "E2E: begin firmware"
+	# what --smbios host (the default) hands the guest: L1's own SMBIOS
+	for f in sys_vendor product_name product_serial; do
+		echo "E2E: l1 dmi $f=$(cat /sys/class/dmi/id/$f 2>/dev/null || echo '(none)')"
+	done
 	t0=$(up_ms)
 	timeout 300 /bin/hal --disk /guest.img --disk /data.img,serial=hal-data --mem 256M --serial stdio
 	rc=$?

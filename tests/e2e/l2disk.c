@@ -1,8 +1,9 @@
 /* l2disk: PID 1 of the guest disk that hal boots through SeaBIOS and
  * SYSLINUX in the nested test bed (tests/e2e/mkguestdisk.sh). It loads the
  * virtio modules listed in /modules.list, reads what the host put on the
- * second virtio disk, writes an answer after it, flushes, writes marker 0x11
- * and powers off through ACPI. Every line it prints starts with "L2DISK: ". */
+ * second virtio disk, writes an answer after it, flushes, reads hal's
+ * virtio-rng (/dev/hwrng) and the SMBIOS strings the firmware passed on
+ * (/sys/class/dmi/id), writes marker 0x11 and powers off through ACPI. Every line it prints starts with "L2DISK: ". */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -64,6 +65,38 @@ int main(void)
 		else
 			say("L2DISK: wrote%s\n", "");
 		close(fd);
+	}
+	/* virtio-rng: 32 bytes from hal's getrandom() */
+	for (int i = 0; i < 50 && access("/dev/hwrng", F_OK) != 0; i++)
+		nanosleep(&(struct timespec){ 0, 100000000 }, NULL);
+	unsigned char rnd[32];
+	fd = open("/dev/hwrng", O_RDONLY);
+	n = fd >= 0 ? read(fd, rnd, sizeof rnd) : -1;
+	if (n != (ssize_t)sizeof rnd) {
+		say("L2DISK: hwrng: %s\n", fd < 0 ? strerror(errno) : "short read");
+	} else {
+		char hex[2 * sizeof rnd + 1];
+		for (size_t i = 0; i < sizeof rnd; i++)
+			snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
+		say("L2DISK: hwrng 32 bytes %s\n", hex);
+	}
+	if (fd >= 0)
+		close(fd);
+	/* SMBIOS type 1 as the guest kernel read it */
+	mkdir("/sys", 0555);
+	mount("sysfs", "/sys", "sysfs", 0, NULL);
+	static const char *const dmi[] = { "sys_vendor", "product_name", "product_serial" };
+	for (size_t i = 0; i < sizeof dmi / sizeof dmi[0]; i++) {
+		char p[64], v[128] = "";
+		snprintf(p, sizeof p, "/sys/class/dmi/id/%s", dmi[i]);
+		fd = open(p, O_RDONLY);
+		n = fd >= 0 ? read(fd, v, sizeof v - 1) : -1;
+		v[n > 0 ? n : 0] = 0;
+		v[strcspn(v, "\n")] = 0;
+		if (fd >= 0)
+			close(fd);
+		snprintf(buf, sizeof buf, "L2DISK: dmi %s=%s\n", dmi[i], fd < 0 ? "(none)" : v);
+		say("%s", buf);
 	}
 	tcdrain(1); /* see l2init.c */
 	if (ioperm(0x440, 1, 1) == 0)

@@ -266,3 +266,17 @@ t1 = bytes([1, 0x1b, 0, 1, 1, 2]) + bytes(0x1b - 6) + b"Vendor\0Thing\0\0"
 t32 = bytes([32, 0x0b, 0, 2]) + bytes(0x0b - 4) + b"\0\0"
 put("smbios", "small", t1 + t32 + bytes([127, 4, 0, 3, 0, 0]))
 put("smbios", "no-end", t1 + t32)
+
+# ---- nbd: what the server sends (fuzz_nbd.c: read 4096 @0, write 512,
+# flush, trim, write-zeroes, read 4096 @4096; cookies 1, 2, ...) ----
+def nbd_opt(typ, data):
+    return (0x0003e889045565a9).to_bytes(8, "big") + (7).to_bytes(4, "big") + typ.to_bytes(4, "big") + \
+        len(data).to_bytes(4, "big") + data
+def nbd_reply(cookie, err=0, data=b""):
+    return (0x67446698).to_bytes(4, "big") + err.to_bytes(4, "big") + cookie.to_bytes(8, "big") + data
+nbd_hello = b"NBDMAGIC" + b"IHAVEOPT" + (3).to_bytes(2, "big")
+nbd_export = nbd_opt(3, (0).to_bytes(2, "big") + (1 << 20).to_bytes(8, "big") + (1 | 4 | 32 | 64).to_bytes(2, "big"))
+put("nbd", "good", nbd_hello + nbd_export + nbd_opt(1, b"") + nbd_reply(1, 0, b"\x5a" * 4096) +
+    b"".join(nbd_reply(c) for c in (2, 3, 4, 5)) + nbd_reply(6, 0, b"\0" * 4096))
+put("nbd", "refused", nbd_hello + nbd_opt(0x80000006, b"no such export"))
+put("nbd", "error-reply", nbd_hello + nbd_export + nbd_opt(1, b"") + nbd_reply(1, 22) + nbd_reply(2, 5))

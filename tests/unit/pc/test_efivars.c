@@ -416,6 +416,9 @@ static void store_path_rules(void)
 	write_file(disk, mbr, sizeof(mbr));
 	CHECK_EQ(efivars_store_path(&c, &path), 0);
 	CHECK(path == NULL);
+	c.disk = "nbd+unix:///guest?socket=/run/nbd.sock,ro"; /* an NBD disk is not read: in memory */
+	CHECK_EQ(efivars_store_path(&c, &path), 0);
+	CHECK(path == NULL);
 	c.disk = NULL; /* no disk: in memory */
 	CHECK_EQ(efivars_store_path(&c, &path), 0);
 	CHECK(path == NULL);

@@ -1,0 +1,34 @@
+/* What the disk back ends (raw.c, snapshot.c, nbd.c) share; the front
+ * ends use disk.h only. */
+#ifndef DISK_BACKEND_H
+#define DISK_BACKEND_H
+#include "disk/disk.h"
+
+/* All of iov[0..n) from or to fd at off (preadv/pwritev, continued when
+ * the host does part): 0, or -1 with errno (EIO: the file ended early). */
+int disk_fd_xfer(int fd, const struct iovec *iov, unsigned n, uint64_t off, bool wr);
+
+/* The image underneath a snapshot: the file or the NBD export, as if the
+ * disk had no snapshot. */
+int disk_base_readv(struct disk *d, const struct iovec *iov, unsigned n, uint64_t off);
+
+/* snapshot.c: the layer over d's image, d->size set. 0 or -1 with errno. */
+int snap_open(struct disk *d);
+void snap_close(struct disk *d);
+int snap_readv(struct disk *d, const struct iovec *iov, unsigned n, uint64_t off);
+int snap_writev(struct disk *d, const struct iovec *iov, unsigned n, uint64_t off);
+int snap_write_zeroes(struct disk *d, uint64_t off, uint64_t len);
+
+/* nbd.c (disk_is_nbd is in disk.h). nbd_open: the URI d->path connected
+ * and negotiated (d->size, and d->ro when the export is read-only and d
+ * has no snapshot). nbd_attach: the same on a connected socket fd, which d
+ * owns afterwards (tests, fuzzing). 0, or -1 with why. */
+int nbd_open(struct disk *d, char *why, size_t whylen);
+int nbd_attach(struct disk *d, int fd, const char *export, char *why, size_t whylen);
+void nbd_close(struct disk *d);
+int nbd_readv(struct disk *d, const struct iovec *iov, unsigned n, uint64_t off);
+int nbd_writev(struct disk *d, const struct iovec *iov, unsigned n, uint64_t off);
+int nbd_flush(struct disk *d);
+int nbd_trim(struct disk *d, uint64_t off, uint64_t len);
+int nbd_write_zeroes(struct disk *d, uint64_t off, uint64_t len, bool unmap);
+#endif

@@ -1,0 +1,44 @@
+/* hal's NBD client (hal/disk/nbd.c): the input is everything the server
+ * sends, from its greeting on, into a socketpair whose server end then
+ * stops sending; the client negotiates and, if the export was accepted,
+ * reads, writes, flushes, trims and zeroes as a guest would. Whatever
+ * comes, the client must end each request with success or an error, and
+ * must not touch memory outside its buffers. */
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "fuzz.h"
+#include "disk/backend.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return 0;
+	fcntl(sv[1], F_SETFL, O_NONBLOCK);
+	for (size_t done = 0; done < size;) { /* what fits */
+		ssize_t k = send(sv[1], data + done, size - done, MSG_NOSIGNAL);
+		if (k <= 0)
+			break;
+		done += (size_t)k;
+	}
+	shutdown(sv[1], SHUT_WR);
+	struct disk d = { .fd = -1, .sector_size = DISK_SECTOR, .timeout = 1 };
+	memcpy(d.path, "nbd://fuzz/", 12);
+	char why[256];
+	if (nbd_attach(&d, sv[0], "fuzz", why, sizeof(why)) == 0) {
+		static uint8_t buf[8192];
+		struct iovec v[2] = { { buf, 1000 }, { buf + 1000, 3096 } };
+		disk_readv(&d, v, 2, 0);
+		struct iovec w = { buf, 512 };
+		disk_writev(&d, &w, 1, 512);
+		disk_flush(&d);
+		disk_discard(&d, 0, 4096);
+		disk_write_zeroes(&d, 4096, 4096, false);
+		disk_readv(&d, v, 2, 4096);
+		disk_close(&d);
+	}
+	close(sv[1]);
+	return 0;
+}

@@ -1,0 +1,608 @@
+/* hal's NBD client (hal/disk/nbd.c) against a fake server in a thread on a
+ * socketpair or a unix/TCP socket: the handshake, data round trips, a
+ * read-only export, and hostile servers (bad greeting, refusal, bad reply
+ * magic, wrong cookie, short reply, closing mid-request, an export smaller
+ * than claimed, a server that hangs): each an error, never a crash or data
+ * that was not served. Then, when /usr/bin/qemu-nbd is there (Debian
+ * qemu-utils), a real qemu-nbd serving a raw file and a qcow2 image. */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "disk/backend.h"
+#include "sandbox/seccomp.h"
+
+#define MB (1u << 20)
+
+enum mode { GOOD, BAD_GREETING, NOT_FIXED, REFUSE, NO_INFO, BAD_MAGIC, WRONG_COOKIE, SHORT, CLOSE_MID, HANG };
+
+struct srv {
+	int fd, listen_fd;
+	enum mode mode;
+	uint16_t flags;
+	uint64_t claim, real; /* the size said, the size served */
+	uint8_t *data;
+	int flushes, trims, zeroes;
+	char export[64];
+	pthread_t t;
+};
+
+static void be(uint8_t *p, uint64_t v, int n)
+{
+	for (int i = n - 1; i >= 0; i--, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+static uint64_t unbe(const uint8_t *p, int n)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < n; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static bool full(int fd, void *buf, size_t n, bool out)
+{
+	uint8_t *p = buf;
+	while (n) {
+		ssize_t k = out ? send(fd, p, n, MSG_NOSIGNAL) : recv(fd, p, n, 0);
+		if (k <= 0)
+			return false;
+		p += k;
+		n -= (size_t)k;
+	}
+	return true;
+}
+
+static void opt_reply(int fd, uint32_t type, const void *data, uint32_t len)
+{
+	uint8_t h[20];
+	be(h, 0x0003e889045565a9ull, 8);
+	be(h + 8, 7, 4);
+	be(h + 12, type, 4);
+	be(h + 16, len, 4);
+	full(fd, h, 20, true);
+	full(fd, (void *)data, len, true);
+}
+
+static void serve(struct srv *s)
+{
+	int fd = s->fd;
+	uint8_t b[4200];
+	memcpy(b, s->mode == BAD_GREETING ? "NBDMAGIX" : "NBDMAGIC", 8);
+	be(b + 8, 0x49484156454f5054ull, 8);
+	be(b + 16, s->mode == NOT_FIXED ? 0 : 3, 2);
+	if (!full(fd, b, 18, true) || s->mode == BAD_GREETING || s->mode == NOT_FIXED || !full(fd, b, 4, false) ||
+	    !full(fd, b, 16, false) || unbe(b + 8, 4) != 7 || unbe(b + 12, 4) > 4100 ||
+	    !full(fd, b, unbe(b + 12, 4), false))
+		return;
+	snprintf(s->export, sizeof(s->export), "%.*s", (int)unbe(b, 4), (char *)b + 4);
+	if (s->mode == REFUSE) {
+		opt_reply(fd, 0x80000006, "no such export", 14);
+		return;
+	}
+	if (s->mode != NO_INFO) {
+		uint8_t i[12];
+		be(i, 0, 2);
+		be(i + 2, s->claim, 8);
+		be(i + 10, s->flags, 2);
+		opt_reply(fd, 3, "\0\3\0\0\2\0\0\0\0\0\0\0", 12); /* block size info: ignored */
+		opt_reply(fd, 3, i, 12);
+	}
+	opt_reply(fd, 1, NULL, 0);
+	for (;;) {
+		uint8_t r[28], h[16];
+		if (!full(fd, r, 28, false) || unbe(r, 4) != 0x25609513)
+			return;
+		uint16_t type = (uint16_t)unbe(r + 6, 2);
+		uint64_t off = unbe(r + 16, 8);
+		uint32_t len = (uint32_t)unbe(r + 24, 4), err = 0;
+		if (type == 2)
+			return;
+		if (s->mode == CLOSE_MID)
+			return;
+		if (s->mode == HANG) {
+			while (recv(fd, b, sizeof(b), 0) > 0)
+				;
+			return;
+		}
+		bool in = off <= s->real && len <= s->real - off;
+		if (type == 1) {
+			for (uint32_t done = 0, k; done < len; done += k) {
+				k = len - done < sizeof(b) ? len - done : (uint32_t)sizeof(b);
+				if (!full(fd, b, k, false))
+					return;
+				if (in)
+					memcpy(s->data + off + done, b, k);
+			}
+		}
+		if (!in)
+			err = 22;
+		else if (type == 4 || type == 6)
+			memset(s->data + off, 0, len);
+		s->flushes += type == 3;
+		s->trims += type == 4;
+		s->zeroes += type == 6;
+		be(h, s->mode == BAD_MAGIC ? 0x668e33ef : 0x67446698, 4);
+		be(h + 4, err, 4);
+		memcpy(h + 8, r + 8, 8);
+		if (s->mode == WRONG_COOKIE)
+			h[15] ^= 1;
+		full(fd, h, 16, true);
+		if (type == 0 && !err)
+			full(fd, s->data + off, s->mode == SHORT ? len / 2 : len, true);
+		if (s->mode == SHORT)
+			return;
+	}
+}
+
+static void *srv_thread(void *arg)
+{
+	struct srv *s = arg;
+	if (s->listen_fd >= 0)
+		s->fd = accept(s->listen_fd, NULL, NULL);
+	if (s->fd >= 0) {
+		serve(s);
+		close(s->fd);
+	}
+	return NULL;
+}
+
+static struct srv *srv_new(enum mode m, uint16_t flags, uint64_t claim, uint64_t real)
+{
+	struct srv *s = calloc(1, sizeof(*s));
+	s->mode = m;
+	s->flags = flags;
+	s->claim = claim;
+	s->real = real;
+	s->data = calloc(1, real);
+	for (uint64_t i = 0; i < real; i++)
+		s->data[i] = (uint8_t)(i * 11 + (i >> 12));
+	s->fd = s->listen_fd = -1;
+	return s;
+}
+
+static void srv_free(struct srv *s)
+{
+	pthread_join(s->t, NULL);
+	if (s->listen_fd >= 0)
+		close(s->listen_fd);
+	free(s->data);
+	free(s);
+}
+
+/* A disk attached to s over a socketpair; 0 or -1 with why. */
+static int pair(struct disk *d, struct srv *s, unsigned timeout, char *why, size_t n)
+{
+	*d = (struct disk){ .fd = -1, .sector_size = DISK_SECTOR, .timeout = timeout };
+	snprintf(d->path, sizeof(d->path), "nbd://test/exp");
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return -1;
+	s->fd = sv[1];
+	pthread_create(&s->t, NULL, srv_thread, s);
+	return nbd_attach(d, sv[0], "exp", why, n);
+}
+
+#define ALL (1 | 4 | 32 | 64) /* HAS_FLAGS, SEND_FLUSH, SEND_TRIM, SEND_WRITE_ZEROES */
+
+static void handshake_and_round_trip(void)
+{
+	struct srv *s = srv_new(GOOD, ALL, 4 * MB, 4 * MB);
+	struct disk d;
+	char why[256];
+	CHECK_EQ(pair(&d, s, 5, why, sizeof(why)), 0);
+	CHECK_EQ(d.size, 4 * MB);
+	CHECK(!d.ro && !strcmp(s->export, "exp"));
+	static uint8_t w[3 * MB + 512], r[3 * MB + 512];
+	for (size_t i = 0; i < sizeof(w); i++)
+		w[i] = (uint8_t)(i * 31 + 7);
+	struct iovec v[3] = { { w, 512 }, { w + 512, 3 * MB - 4096 }, { w + 3 * MB - 3584, 4096 } };
+	CHECK_EQ(disk_writev(&d, v, 3, 4096), 0); /* more than one request's worth */
+	CHECK(!memcmp(s->data + 4096, w, 3 * MB + 512));
+	struct iovec rv[2] = { { r, 1000 }, { r + 1000, 3 * MB + 512 - 1000 } };
+	CHECK_EQ(disk_readv(&d, rv, 2, 4096), 0);
+	CHECK(!memcmp(r, w, sizeof(w)));
+	CHECK_EQ(disk_flush(&d), 0);
+	CHECK_EQ(disk_discard(&d, 0, 4096), 0);
+	CHECK_EQ(disk_write_zeroes(&d, 8192, 4096, false), 0);
+	CHECK(s->flushes == 1 && s->trims == 1 && s->zeroes == 1);
+	CHECK(s->data[0] == 0 && s->data[4095] == 0 && s->data[8192] == 0);
+	errno = 0;
+	struct iovec past = { r, 1024 };
+	CHECK(disk_readv(&d, &past, 1, 4 * MB - 512) < 0 && errno == EINVAL); /* never sent */
+	disk_close(&d);
+	srv_free(s);
+}
+
+static void server_without_options(void)
+{
+	struct srv *s = srv_new(GOOD, 1, MB, MB); /* no FLUSH, TRIM, WRITE_ZEROES */
+	struct disk d;
+	char why[256];
+	CHECK_EQ(pair(&d, s, 5, why, sizeof(why)), 0);
+	CHECK_EQ(disk_flush(&d), 0);
+	errno = 0;
+	CHECK(disk_discard(&d, 0, 4096) < 0 && errno == EOPNOTSUPP);
+	CHECK_EQ(disk_write_zeroes(&d, 0, 70000, true), 0); /* as writes of zeros */
+	CHECK(s->flushes == 0 && s->trims == 0 && s->zeroes == 0);
+	for (int i = 0; i < 70000; i++)
+		CHECK_EQ(s->data[i], 0);
+	disk_close(&d);
+	srv_free(s);
+}
+
+static void read_only_export(void)
+{
+	struct srv *s = srv_new(GOOD, 1 | 2, MB + 100, MB + 100);
+	struct disk d;
+	char why[256];
+	CHECK_EQ(pair(&d, s, 5, why, sizeof(why)), 0);
+	CHECK(d.ro);
+	CHECK_EQ(d.size, MB); /* whole sectors */
+	uint8_t b[512];
+	struct iovec v = { b, sizeof(b) };
+	errno = 0;
+	CHECK(disk_writev(&d, &v, 1, 0) < 0 && errno == EROFS);
+	CHECK_EQ(disk_readv(&d, &v, 1, 512), 0);
+	CHECK(!memcmp(b, s->data + 512, 512));
+	disk_close(&d);
+	srv_free(s);
+}
+
+static void hostile_handshakes(void)
+{
+	static const struct { enum mode m; const char *says; } cases[] = {
+		{ BAD_GREETING, "not an NBD newstyle server" },
+		{ NOT_FIXED, "does not speak fixed newstyle" },
+		{ REFUSE, "refused export 'exp' (error 0x80000006): no such export" },
+		{ NO_INFO, "did not say the export's size" },
+	};
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct srv *s = srv_new(cases[i].m, ALL, MB, MB);
+		struct disk d;
+		char why[256] = "";
+		int r = pair(&d, s, 5, why, sizeof(why));
+		srv_free(s);
+		CHECK(r < 0 && !d.nbd);
+		if (!strstr(why, cases[i].says))
+			printf("  case %u said: %s\n", i, why);
+		CHECK(strstr(why, cases[i].says));
+	}
+}
+
+/* A read from a server in mode m fails, and the buffer holds nothing the
+ * server did not send; later requests fail too when the stream is lost. */
+static void hostile_replies(void)
+{
+	static const enum mode modes[] = { BAD_MAGIC, WRONG_COOKIE, SHORT, CLOSE_MID };
+	for (unsigned i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		struct srv *s = srv_new(modes[i], ALL, MB, MB);
+		struct disk d;
+		char why[256];
+		CHECK_EQ(pair(&d, s, 5, why, sizeof(why)), 0);
+		static uint8_t b[65536];
+		memset(b, 0xee, sizeof(b));
+		struct iovec v = { b, sizeof(b) };
+		errno = 0;
+		CHECK(disk_readv(&d, &v, 1, 0) < 0 && errno == EIO);
+		if (modes[i] != SHORT)
+			for (size_t k = 0; k < sizeof(b); k++)
+				CHECK_EQ(b[k], 0xee);
+		errno = 0;
+		CHECK(disk_readv(&d, &v, 1, 0) < 0 && errno == EIO);
+		CHECK(disk_writev(&d, &v, 1, 0) < 0 && disk_flush(&d) < 0);
+		disk_close(&d);
+		srv_free(s);
+	}
+}
+
+static void export_smaller_than_claimed(void)
+{
+	struct srv *s = srv_new(GOOD, ALL, MB, 64 * 1024);
+	struct disk d;
+	char why[256];
+	CHECK_EQ(pair(&d, s, 5, why, sizeof(why)), 0);
+	uint8_t b[4096];
+	struct iovec v = { b, sizeof(b) };
+	errno = 0;
+	CHECK(disk_readv(&d, &v, 1, 512 * 1024) < 0 && errno == EIO);
+	CHECK(disk_writev(&d, &v, 1, 512 * 1024) < 0);
+	CHECK_EQ(disk_readv(&d, &v, 1, 4096), 0); /* the connection is still in step */
+	CHECK(!memcmp(b, s->data + 4096, sizeof(b)));
+	disk_close(&d);
+	srv_free(s);
+}
+
+static void hanging_server_times_out(void)
+{
+	struct srv *s = srv_new(HANG, ALL, MB, MB);
+	struct disk d;
+	char why[256];
+	CHECK_EQ(pair(&d, s, 1, why, sizeof(why)), 0);
+	uint8_t b[4096];
+	struct iovec v = { b, sizeof(b) };
+	time_t t0 = time(NULL);
+	errno = 0;
+	CHECK(disk_readv(&d, &v, 1, 0) < 0 && errno == EIO);
+	CHECK(time(NULL) - t0 <= 3);
+	disk_close(&d);
+	srv_free(s);
+}
+
+/* In a forked child whose thread is confined as virtio-blk's I/O thread
+ * is: every request goes through (a call the filter lacks is SIGSYS). */
+static void requests_pass_the_io_sandbox(void)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct srv *s = srv_new(GOOD, ALL, MB, MB);
+		struct disk d;
+		char why[256];
+		if (pair(&d, s, 5, why, sizeof(why)) < 0 || sandbox_thread(HAL_THREAD_IO) < 0)
+			syscall(SYS_exit_group, 2);
+		static uint8_t b[65536];
+		struct iovec v = { b, sizeof(b) };
+		int bad = disk_writev(&d, &v, 1, 0) < 0 || disk_readv(&d, &v, 1, 4096) < 0 || disk_flush(&d) < 0 ||
+			  disk_discard(&d, 0, 4096) < 0 || disk_write_zeroes(&d, 0, 8192, false) < 0 ||
+			  memcmp(b, s->data + 4096, sizeof(b));
+		syscall(SYS_exit_group, bad);
+	}
+	int st = -1;
+	CHECK(waitpid(pid, &st, 0) == pid);
+	CHECK(WIFEXITED(st));
+	CHECK_EQ(WEXITSTATUS(st), 0);
+}
+
+static char dir[64];
+
+static void specs_are_checked(void)
+{
+	struct disk d;
+	char why[256], spec[256];
+	static const char *bad[] = { "nbd://", "nbd:///exp", "nbd://host:/exp", "nbd://host/exp?x=1",
+				     "nbd+unix:///exp", "nbd+unix://host/exp?socket=/s", "nbd+unix:///exp?socket=" };
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CHECK(disk_open(&d, bad[i], why, sizeof(why)) < 0);
+		CHECK(strstr(why, "expected nbd"));
+	}
+	snprintf(spec, sizeof(spec), "nbd+unix:///exp?socket=%s/none", dir);
+	CHECK(disk_open(&d, spec, why, sizeof(why)) < 0);
+	CHECK(strstr(why, "/none: No such file or directory"));
+	CHECK(disk_open(&d, "nbd://127.0.0.1:1/exp", why, sizeof(why)) < 0);
+	CHECK(strstr(why, "127.0.0.1 port 1: Connection refused"));
+	CHECK(disk_open(&d, "nbd://127.0.0.1/exp,timeout=x", why, sizeof(why)) < 0);
+	CHECK(strstr(why, "unknown option 'timeout=x'"));
+}
+
+/* disk_open on a URI: a unix socket and TCP on 127.0.0.1. */
+static void uris_connect(void)
+{
+	struct srv *s = srv_new(GOOD, ALL, MB, MB);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/nbd.sock", dir);
+	s->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	CHECK(bind(s->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 && listen(s->listen_fd, 1) == 0);
+	pthread_create(&s->t, NULL, srv_thread, s);
+	struct disk d;
+	char why[256], spec[256];
+	snprintf(spec, sizeof(spec), "nbd+unix:///my%%20disk?socket=%s,serial=abc,timeout=7", sa.sun_path);
+	int r = disk_open(&d, spec, why, sizeof(why));
+	if (r)
+		printf("  %s\n", why);
+	CHECK_EQ(r, 0);
+	CHECK(d.size == MB && d.timeout == 7 && !strcmp(d.serial, "abc") && !strcmp(s->export, "my%20disk"));
+	disk_close(&d);
+	srv_free(s);
+	unlink(sa.sun_path);
+
+	s = srv_new(GOOD, ALL | 2, 2 * MB, 2 * MB);
+	struct sockaddr_in in = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001) };
+	socklen_t len = sizeof(in);
+	s->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	CHECK(bind(s->listen_fd, (struct sockaddr *)&in, sizeof(in)) == 0 && listen(s->listen_fd, 1) == 0);
+	CHECK_EQ(getsockname(s->listen_fd, (struct sockaddr *)&in, &len), 0);
+	pthread_create(&s->t, NULL, srv_thread, s);
+	snprintf(spec, sizeof(spec), "nbd://127.0.0.1:%d/tcp,snapshot", ntohs(in.sin_port));
+	r = disk_open(&d, spec, why, sizeof(why));
+	if (r)
+		printf("  %s\n", why);
+	CHECK_EQ(r, 0);
+	/* a read-only export with a snapshot: the guest writes to the layer */
+	CHECK(d.size == 2 * MB && !d.ro && d.snap && !strcmp(s->export, "tcp"));
+	uint8_t b[1024], want[1024];
+	memset(b, 0x42, sizeof(b));
+	struct iovec v = { b, sizeof(b) };
+	CHECK_EQ(disk_writev(&d, &v, 1, 1536), 0);
+	memcpy(want, s->data + 1024, 512);
+	memset(want + 512, 0x42, 512);
+	v.iov_base = b;
+	CHECK_EQ(disk_readv(&d, &v, 1, 1024), 0);
+	CHECK(!memcmp(b, want, 1024));
+	CHECK((s->data[1536] != 0x42 || s->data[1537] != 0x42));
+	disk_close(&d);
+	srv_free(s);
+}
+
+/* --- a real qemu-nbd ------------------------------------------------------ */
+
+static int sh(const char *cmd)
+{
+	int r = system(cmd);
+	return WIFEXITED(r) ? WEXITSTATUS(r) : -1;
+}
+
+/* qemu-nbd serving path (format fmt) on dir/q.sock, one connection. */
+static pid_t qemu_nbd(const char *fmt, const char *path, const char *extra)
+{
+	char sock[128], pid[128], pidopt[140];
+	snprintf(sock, sizeof(sock), "%s/q.sock", dir);
+	snprintf(pid, sizeof(pid), "%s/q.pid", dir);
+	snprintf(pidopt, sizeof(pidopt), "--pid-file=%s", pid);
+	unlink(sock);
+	unlink(pid);
+	pid_t p = fork();
+	if (p == 0) {
+		int null = open("/dev/null", O_WRONLY);
+		dup2(null, 1);
+		execl("/usr/bin/qemu-nbd", "qemu-nbd", "-f", fmt, "-x", "exp", "--socket", sock, pidopt, extra, path,
+		      (char *)NULL);
+		_exit(127);
+	}
+	/* the pid file comes once the socket listens (the socket file alone
+	 * may be there before: Connection refused) */
+	for (int i = 0; i < 500 && access(pid, F_OK); i++)
+		usleep(10000);
+	return p;
+}
+
+static uint8_t pat(uint64_t i, int seed) { return (uint8_t)(i * 29 + (i >> 9) + (uint64_t)seed); }
+
+/* Through hal's client: a pattern written over the disk at odd places. */
+static int write_through(const char *suffix, int seed, uint64_t *size)
+{
+	struct disk d;
+	char why[256], spec[256];
+	snprintf(spec, sizeof(spec), "nbd+unix:///exp?socket=%s/q.sock%s", dir, suffix);
+	if (disk_open(&d, spec, why, sizeof(why)) < 0) {
+		printf("  %s\n", why);
+		return -1;
+	}
+	*size = d.size;
+	static uint8_t b[256 * 1024];
+	int r = 0;
+	for (uint64_t off = 0; off + sizeof(b) <= d.size && !r; off += 2 * sizeof(b)) {
+		for (size_t i = 0; i < sizeof(b); i++)
+			b[i] = pat(off + i, seed);
+		struct iovec v = { b, sizeof(b) };
+		r = disk_writev(&d, &v, 1, off);
+	}
+	if (!r)
+		r = disk_flush(&d);
+	/* read back through the client too */
+	for (uint64_t off = 0; off + sizeof(b) <= d.size && !r; off += 2 * sizeof(b)) {
+		struct iovec v = { b, sizeof(b) };
+		r = disk_readv(&d, &v, 1, off);
+		for (size_t i = 0; i < sizeof(b) && !r; i++)
+			if (b[i] != pat(off + i, seed))
+				r = -1;
+	}
+	disk_close(&d);
+	return r;
+}
+
+/* The raw file holds the pattern where it was written, zeros elsewhere
+ * (want_zero: all zeros, nothing written). */
+static bool file_has(const char *path, uint64_t size, int seed, bool none)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return false;
+	bool ok = true;
+	for (uint64_t i = 0; i < size && ok; i++) {
+		int c = fgetc(f);
+		bool written = !none && (i / (256 * 1024)) % 2 == 0;
+		ok = c == (written ? pat(i, seed) : 0);
+	}
+	fclose(f);
+	return ok;
+}
+
+static void real_qemu_nbd(void)
+{
+	if (access("/usr/bin/qemu-nbd", X_OK) || access("/usr/bin/qemu-img", X_OK)) {
+		printf("SKIP real_qemu_nbd: no /usr/bin/qemu-nbd (apt-get install qemu-utils)\n");
+		return;
+	}
+	char raw[128], qcow[128], out[128], cmd[512];
+	snprintf(raw, sizeof(raw), "%s/raw.img", dir);
+	snprintf(qcow, sizeof(qcow), "%s/q.qcow2", dir);
+	snprintf(out, sizeof(out), "%s/out.raw", dir);
+	uint64_t size = 0;
+	int st;
+	/* a raw file */
+	snprintf(cmd, sizeof(cmd), "truncate -s 4M %s", raw);
+	CHECK_EQ(sh(cmd), 0);
+	pid_t p = qemu_nbd("raw", raw, "--cache=writeback");
+	CHECK_EQ(write_through("", 1, &size), 0);
+	CHECK_EQ(size, 4 * MB);
+	CHECK(waitpid(p, &st, 0) == p); /* qemu-nbd ends with its one client */
+	CHECK(file_has(raw, size, 1, false));
+	/* a qcow2 image made by qemu-img, read back by qemu-img */
+	snprintf(cmd, sizeof(cmd), "qemu-img create -q -f qcow2 %s 8M", qcow);
+	CHECK_EQ(sh(cmd), 0);
+	p = qemu_nbd("qcow2", qcow, "--cache=writeback");
+	CHECK_EQ(write_through("", 2, &size), 0);
+	CHECK_EQ(size, 8 * MB);
+	CHECK(waitpid(p, &st, 0) == p);
+	snprintf(cmd, sizeof(cmd), "qemu-img convert -f qcow2 -O raw %s %s", qcow, out);
+	CHECK_EQ(sh(cmd), 0);
+	CHECK(file_has(out, size, 2, false));
+	/* hal's ,snapshot over it, and qemu-nbd -s: the image stays as it was */
+	p = qemu_nbd("qcow2", qcow, "--cache=writeback");
+	CHECK_EQ(write_through(",snapshot", 3, &size), 0);
+	CHECK(waitpid(p, &st, 0) == p);
+	p = qemu_nbd("qcow2", qcow, "-s");
+	CHECK_EQ(write_through("", 4, &size), 0);
+	CHECK(waitpid(p, &st, 0) == p);
+	CHECK_EQ(sh(cmd), 0);
+	CHECK(file_has(out, size, 2, false));
+	/* a name qemu-nbd does not export: refused, its message said */
+	p = qemu_nbd("qcow2", qcow, "-t");
+	struct disk d;
+	char why[256], spec[256];
+	snprintf(spec, sizeof(spec), "nbd+unix:///nope?socket=%s/q.sock", dir);
+	int r = disk_open(&d, spec, why, sizeof(why));
+	kill(p, SIGTERM);
+	CHECK(waitpid(p, &st, 0) == p);
+	CHECK(r < 0);
+	printf("  qemu-nbd refuses: %s\n", why);
+	CHECK(strstr(why, "refused export 'nope' (error 0x80000006)"));
+	/* a read-only export (qemu-nbd -r): a read-only disk */
+	p = qemu_nbd("qcow2", qcow, "-r");
+	snprintf(spec, sizeof(spec), "nbd+unix:///exp?socket=%s/q.sock", dir);
+	r = disk_open(&d, spec, why, sizeof(why));
+	if (r)
+		printf("  %s\n", why);
+	CHECK_EQ(r, 0);
+	bool ro = d.ro;
+	disk_close(&d);
+	CHECK(waitpid(p, &st, 0) == p);
+	CHECK(ro);
+	unlink(raw);
+	unlink(qcow);
+	unlink(out);
+}
+
+int main(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	snprintf(dir, sizeof(dir), "/tmp/hal-nbd-XXXXXX");
+	if (!mkdtemp(dir))
+		return 1;
+	RUN(handshake_and_round_trip);
+	RUN(server_without_options);
+	RUN(read_only_export);
+	RUN(hostile_handshakes);
+	RUN(hostile_replies);
+	RUN(export_smaller_than_claimed);
+	RUN(hanging_server_times_out);
+	RUN(requests_pass_the_io_sandbox);
+	RUN(specs_are_checked);
+	RUN(uris_connect);
+	RUN(real_qemu_nbd);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	return system(cmd) ? 1 : 0;
+}
