@@ -206,6 +206,43 @@ int disk_probe_parts(const struct disk_src *s, struct disk_part *p, int max, int
 	return n;
 }
 
+bool disk_spec_is_nbd(const char *s)
+{
+	return s && (!strncmp(s, "nbd://", 6) || !strncmp(s, "nbd+unix://", 11));
+}
+
+/* nbd://HOST[:PORT]/EXPORT or nbd+unix:///EXPORT?socket=PATH, then hal's own
+ * options: checked only as far as init needs (hal parses the rest). */
+static int parse_nbd(const char *s, struct disk_spec *spec)
+{
+	const char *opt = strchr(s, ',');
+	size_t l = opt ? (size_t)(opt - s) : strlen(s);
+	if (l >= sizeof(spec->value))
+		return -1;
+	memcpy(spec->value, s, l);
+	spec->value[l] = 0;
+	spec->kind = DISK_NBD;
+	spec->tcp = !strncmp(s, "nbd://", 6);
+	if (spec->tcp) {
+		if (!s[6] || s[6] == '/' || s[6] == ':')
+			return -1; /* no host */
+	} else {
+		const char *q = strstr(spec->value, "?socket=");
+		if (spec->value[11] != '/' || !q || !q[8])
+			return -1;
+	}
+	while (opt) { /* ",ro" noted; ",part" means nothing for an export */
+		const char *o = opt + 1;
+		opt = strchr(o, ',');
+		size_t ol = opt ? (size_t)(opt - o) : strlen(o);
+		if (ol == 2 && !strncmp(o, "ro", 2))
+			spec->ro = true;
+		else if (!ol || (ol == 4 && !strncmp(o, "part", 4)))
+			return -1;
+	}
+	return 0;
+}
+
 int disk_parse_spec(const char *s, struct disk_spec *spec)
 {
 	static const struct { const char *key; enum disk_spec_kind kind; } kinds[] = {
@@ -215,6 +252,8 @@ int disk_parse_spec(const char *s, struct disk_spec *spec)
 	memset(spec, 0, sizeof(*spec));
 	if (!s || !*s)
 		return -1;
+	if (disk_spec_is_nbd(s))
+		return parse_nbd(s, spec);
 	size_t l = strlen(s);
 	for (bool more = true; more;) { /* ",ro" and ",part", in any order */
 		more = false;
@@ -440,7 +479,7 @@ bool disk_match(const struct disk_dev *d, const struct disk_spec *spec)
 	case DISK_UUID: return d->fs.uuid[0] && !strcasecmp(d->fs.uuid, spec->value);
 	case DISK_PARTUUID: return !d->whole && d->part.partuuid[0] && !strcasecmp(d->part.partuuid, spec->value);
 	case DISK_SERIAL: return d->whole && d->serial[0] && !strcmp(d->serial, spec->value);
-	case DISK_PATH: break;
+	case DISK_PATH: case DISK_NBD: break;
 	}
 	return false;
 }

@@ -58,7 +58,8 @@ bool kcmd_get_bool(const struct kcmd_config *c, enum kcmd_key k);
 long kcmd_get_long(const struct kcmd_config *c, enum kcmd_key k, long dflt);
 /* Builds hal's argv from the config (table-driven; hal.args words last).
  * disk_path replaces hal.disk's spec (pass NULL for no --disk); a ",ro"
- * suffix of hal.disk is kept. efivars_dir, when not NULL, becomes
+ * suffix of hal.disk is kept; an NBD export (disk_spec_is_nbd) is passed
+ * as it is, hal's options and all. efivars_dir, when not NULL, becomes
  * --efivars-dir (before hal.args, whose --efivars still wins in hal).
  * net, when not NULL, becomes --net NET (before hal.args: a --net there
  * adds a NIC, hal's --net being repeatable). control, when not NULL,
@@ -156,12 +157,22 @@ int disk_probe_parts(const struct disk_src *s, struct disk_part *p, int max, int
 struct disk_mem { const uint8_t *buf; size_t len; };
 void disk_src_mem(struct disk_src *s, struct disk_mem *m, unsigned sector);
 
-enum disk_spec_kind { DISK_PATH, DISK_LABEL, DISK_PARTLABEL, DISK_UUID, DISK_PARTUUID, DISK_SERIAL };
-struct disk_spec { enum disk_spec_kind kind; char value[128]; bool ro, part; };
+enum disk_spec_kind { DISK_PATH, DISK_LABEL, DISK_PARTLABEL, DISK_UUID, DISK_PARTUUID, DISK_SERIAL, DISK_NBD };
+struct disk_spec {
+	enum disk_spec_kind kind;
+	char value[256];           /* DISK_NBD: the URL without hal's options */
+	bool ro, part;
+	bool tcp;                  /* DISK_NBD: nbd:// (needs the HAL's network), not nbd+unix:// */
+};
 /* Parses hal.disk: a path, or LABEL=/PARTLABEL=/UUID=/PARTUUID=/SERIAL=, with
  * optional ",ro" and ",part" (hand the guest the matching partition itself,
- * not the disk that holds it) suffixes. Returns 0 or -1. */
+ * not the disk that holds it) suffixes; or an NBD export,
+ * nbd://HOST[:PORT]/EXPORT or nbd+unix:///EXPORT?socket=PATH, with hal's
+ * --disk options (",ro" noted, ",part" refused), nothing to search for:
+ * hal gets the spec as it is. Returns 0 or -1. */
 int disk_parse_spec(const char *s, struct disk_spec *spec);
+/* s starts with nbd:// or nbd+unix://. */
+bool disk_spec_is_nbd(const char *s);
 
 /* One block device (whole disk or partition) found in sysfs. */
 struct disk_dev {
@@ -253,6 +264,9 @@ int inet_choose(const struct inet_want *w, const struct inet_scan *sc, const cha
  * down; IPv6 off first for one going up (the HAL takes no address unless
  * asked: hal.ip=dhcp is IPv4). 0, or -1 with errno. */
 int inet_link(const char *ifname, bool up);
+/* ifname has an IPv4 address (udhcpc's hook sets it once a lease is
+ * taken). */
+bool inet_has_ipv4(const char *ifname);
 /* Carries out a plan: br0 created or reused, its ports added, br0's MAC set
  * to its first port's (a bridge otherwise takes its lowest port MAC, which
  * changes when hal adds a tap: the HAL's DHCP lease would move), all up.

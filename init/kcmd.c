@@ -311,7 +311,10 @@ int kcmd_hal_argv(const struct kcmd_config *c, const char *disk_path, const char
 			char buf[512];
 			size_t l = v ? strlen(v) : 0;
 			bool ro = l >= 3 && !strcmp(v + l - 3, ",ro");
-			snprintf(buf, sizeof(buf), "%s%s", disk_path, ro ? ",ro" : "");
+			if (disk_spec_is_nbd(disk_path)) /* an export: hal's spec with its options, as given */
+				snprintf(buf, sizeof(buf), "%s", disk_path);
+			else
+				snprintf(buf, sizeof(buf), "%s%s", disk_path, ro ? ",ro" : "");
 			ok = vec_push(&w, strdup(keys[k].flag)) == 0 && vec_push(&w, strdup(buf)) == 0;
 			continue;
 		}

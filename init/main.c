@@ -636,6 +636,33 @@ static void on_signal(int sig)
 		ilog_debug("ignoring signal %d", sig);
 }
 
+/* hal.disk=nbd://: hal connects to the server as it starts, so with
+ * hal.ip=dhcp the HAL's own address comes first (the network settled, then
+ * an IPv4 address on the DHCP interface), for hal.disk_wait seconds at
+ * most; then hal starts anyway. nbd+unix:// and hal.ip=none wait for
+ * nothing. Returns 1 while waiting. */
+static int nbd_step(const char *spec_s, const struct disk_spec *spec, int waiting, long long now)
+{
+	if (!spec->tcp)
+		return 0;
+	if (waiting)
+		return 1; /* the network is not decided yet */
+	if (!net_want.dhcp || !dhcp_if[0])
+		return 0;
+	long secs = kcmd_get_long(&cfg, KCMD_DISK_WAIT, 10);
+	if (!disk_deadline) {
+		disk_deadline = now + secs * 1000;
+		if (!inet_has_ipv4(dhcp_if))
+			ilog_notice("guest disk %s: waiting up to %ld s for the HAL's address on %s", spec_s, secs, dhcp_if);
+	}
+	if (inet_has_ipv4(dhcp_if))
+		return 0;
+	if (now < disk_deadline)
+		return 1;
+	ilog_warn("guest disk %s: %s has no address after %ld s (DHCP): starting hal anyway", spec_s, dhcp_if, secs);
+	return 0;
+}
+
 /* One attempt to start what is wanted; sets next_start when it must wait. */
 static void start_step(void)
 {
@@ -657,12 +684,21 @@ static void start_step(void)
 	int waiting = boot_medium_step(now);
 	waiting |= net_step(now);
 	const char *spec_s = kcmd_get(&cfg, KCMD_DISK, NULL);
-	char devpath[300] = "";
+	char devpath[512] = "";
 	if (spec_s) {
 		struct disk_spec spec;
 		if (disk_parse_spec(spec_s, &spec) < 0) {
-			go_rescue("hal.disk: expected a /dev path or LABEL=, PARTLABEL=, UUID=, PARTUUID=, SERIAL=");
+			go_rescue("hal.disk: expected a /dev path, LABEL=, PARTLABEL=, UUID=, PARTUUID=, SERIAL=, "
+				  "nbd://HOST[:PORT]/EXPORT or nbd+unix:///EXPORT?socket=PATH");
 			return;
+		}
+		if (spec.kind == DISK_NBD) { /* nothing to look for: hal connects */
+			if (nbd_step(spec_s, &spec, waiting, now)) {
+				next_start = now + 250;
+				return;
+			}
+			snprintf(devpath, sizeof(devpath), "%s", spec_s);
+			goto found;
 		}
 		if (!disk_deadline) {
 			disk_deadline = now + kcmd_get_long(&cfg, KCMD_DISK_WAIT, 10) * 1000;
@@ -705,6 +741,7 @@ static void start_step(void)
 		if (!waiting)
 			ilog_notice("guest disk: %s", devpath);
 	}
+found:
 	if (waiting) {
 		next_start = now + 250;
 		return;

@@ -462,6 +462,18 @@ int inet_link(const char *ifname, bool up)
 	return rc < 0 ? -1 : 0;
 }
 
+bool inet_has_ipv4(const char *ifname)
+{
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return false;
+	struct ifreq r;
+	set_ifname(&r, ifname);
+	bool has = ioctl(s, SIOCGIFADDR, &r) == 0; /* EADDRNOTAVAIL: none yet */
+	close(s);
+	return has;
+}
+
 int inet_apply(const struct inet_plan *p, const char *sysroot)
 {
 	for (int i = 0; i < p->nup; i++)

@@ -194,6 +194,28 @@ static void test_spec_parse(void)
 	CHECK_EQ(disk_parse_spec("LABEL=", &sp), -1);
 }
 
+/* NBD exports: no search, the URL kept apart from hal's options. */
+static void test_spec_parse_nbd(void)
+{
+	struct disk_spec sp;
+	CHECK_EQ(disk_parse_spec("nbd://nbd.lan/guest", &sp), 0);
+	CHECK_EQ(sp.kind, DISK_NBD);
+	CHECK(!strcmp(sp.value, "nbd://nbd.lan/guest") && sp.tcp && !sp.ro);
+	CHECK_EQ(disk_parse_spec("nbd://10.0.0.5:10809/guest,snapshot,ro,timeout=5", &sp), 0);
+	CHECK(!strcmp(sp.value, "nbd://10.0.0.5:10809/guest") && sp.tcp && sp.ro);
+	CHECK_EQ(disk_parse_spec("nbd+unix:///guest?socket=/run/nbd.sock,ro", &sp), 0);
+	CHECK_EQ(sp.kind, DISK_NBD);
+	CHECK(!strcmp(sp.value, "nbd+unix:///guest?socket=/run/nbd.sock") && !sp.tcp && sp.ro);
+	CHECK(disk_spec_is_nbd("nbd://h/e") && disk_spec_is_nbd("nbd+unix:///e?socket=/s"));
+	CHECK(!disk_spec_is_nbd("/dev/nbd0") && !disk_spec_is_nbd("LABEL=nbd://"));
+	CHECK_EQ(disk_parse_spec("nbd:///guest", &sp), -1);               /* no host */
+	CHECK_EQ(disk_parse_spec("nbd+unix:///guest", &sp), -1);          /* no socket */
+	CHECK_EQ(disk_parse_spec("nbd+unix:///guest?socket=", &sp), -1);
+	CHECK_EQ(disk_parse_spec("nbd+unix://host/guest?socket=/s", &sp), -1);
+	CHECK_EQ(disk_parse_spec("nbd://h/guest,part", &sp), -1);         /* an export has no partitions here */
+	CHECK_EQ(disk_parse_spec("nbd://h/guest,,ro", &sp), -1);
+}
+
 /* ---- discovery on a fake sysfs + /dev with image files ---- */
 
 static void put(const char *root, const char *rel, const void *data, size_t n)
@@ -324,6 +346,7 @@ int main(void)
 	RUN(test_ext4_label_uuid);
 	RUN(test_iso9660);
 	RUN(test_spec_parse);
+	RUN(test_spec_parse_nbd);
 	RUN(test_discovery_and_boot_disk_rule);
 	return 0;
 }

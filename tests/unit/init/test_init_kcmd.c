@@ -102,6 +102,31 @@ static void test_hal_argv(void)
 	kcmd_config_free(&e);
 }
 
+/* hal.disk=nbd://... (command line or hal.conf): hal gets the spec as it
+ * is, its options kept, ",ro" not doubled. */
+static void test_hal_argv_nbd(void)
+{
+	struct kcmd_config c = { 0 };
+	char **argv;
+	const char *why;
+	kcmd_parse_cmdline(&c, "hal.disk=nbd://10.0.0.5:10809/guest,ro,snapshot,timeout=5");
+	const char *spec = kcmd_get(&c, KCMD_DISK, "");
+	int n = kcmd_hal_argv(&c, spec, NULL, NULL, NULL, &argv, &why);
+	CHECK_EQ(n, 3);
+	CHECK(!strcmp(argv[1], "--disk") && !strcmp(argv[2], "nbd://10.0.0.5:10809/guest,ro,snapshot,timeout=5"));
+	kcmd_free(argv);
+	kcmd_config_free(&c);
+	struct kcmd_config f = { 0 };
+	kcmd_parse_conf(&f, "hal.disk = nbd+unix:///guest?socket=/run/nbd.sock,ro\n");
+	spec = kcmd_get(&f, KCMD_DISK, "");
+	CHECK(!strcmp(spec, "nbd+unix:///guest?socket=/run/nbd.sock,ro"));
+	n = kcmd_hal_argv(&f, spec, NULL, NULL, NULL, &argv, &why);
+	CHECK_EQ(n, 3);
+	CHECK(!strcmp(argv[2], "nbd+unix:///guest?socket=/run/nbd.sock,ro"));
+	kcmd_free(argv);
+	kcmd_config_free(&f);
+}
+
 /* hal.efivars_dir: default on the ESP, overridden, or none; passed before
  * hal.args so that an --efivars there still decides in hal. */
 static void test_efivars_dir(void)
@@ -160,6 +185,7 @@ int main(void)
 	RUN(test_conf_then_cmdline_wins);
 	RUN(test_args_split);
 	RUN(test_hal_argv);
+	RUN(test_hal_argv_nbd);
 	RUN(test_efivars_dir);
 	RUN(test_net_keys_and_argv);
 	return 0;
