@@ -180,13 +180,34 @@ static void undo_fwcfg(struct pc *pc)
 	fwcfg_exit(&pc->fwcfg);
 }
 
-/* virtio-blk from slot 3 on, in --disk order (the first boots). */
-static int step_disks(struct pc *pc)
+int pc_open_disks(struct pc *pc)
 {
 	disk_snapshot_all = pc->cfg->snapshot;
-	for (int i = 0; i < pc->cfg->ndisks; i++) {
+	for (pc->ndisks = 0; pc->ndisks < pc->cfg->ndisks; pc->ndisks++) {
 		char why[256];
-		if (virtio_blk_create(pc->cfg->disks[i], PC_DISK_SLOT0 + i, why, sizeof(why)) < 0) {
+		if (disk_open(&pc->disks[pc->ndisks], pc->cfg->disks[pc->ndisks], why, sizeof(why)) < 0) {
+			err("%s", why);
+			pc_close_disks(pc);
+			return HAL_EXIT_ERROR;
+		}
+	}
+	return 0;
+}
+
+void pc_close_disks(struct pc *pc)
+{
+	while (pc->ndisks)
+		disk_close(&pc->disks[--pc->ndisks]);
+}
+
+/* virtio-blk from slot 3 on, in --disk order (the first boots), over the
+ * disks pc_open_disks opened: the devices are new on every boot, the disks
+ * (snapshot layer, NBD connection) are not. */
+static int step_disks(struct pc *pc)
+{
+	for (int i = 0; i < pc->ndisks; i++) {
+		char why[256];
+		if (virtio_blk_create(&pc->disks[i], PC_DISK_SLOT0 + i, why, sizeof(why)) < 0) {
 			err("%s", why);
 			virtio_blk_destroy_all();
 			return -1;

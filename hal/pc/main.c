@@ -174,6 +174,8 @@ int main(int argc, char **argv)
 		fwcode = pc_nets(&pc);
 	if (!fwcode)
 		fwcode = pc_load_smbios(&pc);
+	if (!fwcode)
+		fwcode = pc_open_disks(&pc); /* once: they outlive guest resets */
 	if (fwcode)
 		return fwcode;
 
@@ -207,6 +209,7 @@ int main(int argc, char **argv)
 			break;
 		hal_log(NULL, "guest reset: restarting");
 	}
+	pc_close_disks(&pc);
 	efivars_exit();
 	evdev_stop();
 	control_stop();

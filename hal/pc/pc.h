@@ -7,6 +7,7 @@
 #define PC_H
 #include "core/config.h"
 #include "core/hal.h"
+#include "disk/disk.h"
 #include "display/bochs.h"
 #include "hw/debug.h"
 #include "hw/fwcfg.h"
@@ -52,11 +53,20 @@ struct pc {
 	int nnets;
 	uint8_t *smbios_file;     /* --smbios file=: the validated table, for every boot */
 	size_t smbios_file_len;
+	struct disk disks[HAL_MAX_DISKS]; /* --disk, open for all boots (pc_open_disks) */
+	int ndisks;
 };
 
 /* --net options parsed and default MACs given, once at start (board.c).
  * 0 or an exit code. */
 int pc_nets(struct pc *pc);
+
+/* The --disk host sides (files, snapshot layers, NBD connections), opened
+ * once at start and kept across guest resets, so that a reboot keeps a
+ * snapshot's writes and an NBD server's one connection; closed at exit
+ * (board.c). pc_open_disks: 0 or an exit code (nothing left open). */
+int pc_open_disks(struct pc *pc);
+void pc_close_disks(struct pc *pc);
 
 /* One boot of the machine: bring-up, run until the guest stops, tear-down
  * (board.c). Returns hal's exit code (core/exitcode.h). */

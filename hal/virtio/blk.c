@@ -53,7 +53,7 @@ static void copy_out(const struct vq_chain *c, uint64_t skip, uint8_t *buf, uint
 
 static uint64_t sectors(const struct virtio_blk *b)
 {
-	return b->disk.size / DISK_SECTOR;
+	return b->disk->size / DISK_SECTOR;
 }
 
 static bool in_range(const struct virtio_blk *b, uint64_t sector, uint64_t n)
@@ -70,7 +70,7 @@ static uint8_t host_error(struct virtio_blk *b, const char *op, uint64_t sector)
 	unsigned long n = ++b->host_errors;
 	if (!(n & (n - 1)))
 		warnx("disk %s: %s at sector %llu failed: %s (%lu host I/O error%s so far, the guest sees each)",
-		      b->disk.path, op, (unsigned long long)sector, strerror(e), n, n == 1 ? "" : "s");
+		      b->disk->path, op, (unsigned long long)sector, strerror(e), n, n == 1 ? "" : "s");
 	return VIRTIO_BLK_S_IOERR;
 }
 
@@ -80,7 +80,7 @@ static uint8_t zero_req(struct virtio_blk *b, const struct vq_chain *c, uint32_t
 {
 	uint8_t s[16];
 	uint64_t plen = c->rlen - 16;
-	if (b->disk.ro)
+	if (b->disk->ro)
 		return VIRTIO_BLK_S_IOERR;
 	if (!plen || plen % 16)
 		return VIRTIO_BLK_S_IOERR;
@@ -95,9 +95,9 @@ static uint8_t zero_req(struct virtio_blk *b, const struct vq_chain *c, uint32_t
 		return VIRTIO_BLK_S_IOERR;
 	uint64_t off = sector * DISK_SECTOR, len = (uint64_t)num * DISK_SECTOR;
 	if (type == VIRTIO_BLK_T_WRITE_ZEROES)
-		return disk_write_zeroes(&b->disk, off, len, flags & 1) == 0 ? VIRTIO_BLK_S_OK
+		return disk_write_zeroes(b->disk, off, len, flags & 1) == 0 ? VIRTIO_BLK_S_OK
 									      : host_error(b, "write-zeroes", sector);
-	if (disk_discard(&b->disk, off, len) < 0 && errno != EOPNOTSUPP)
+	if (disk_discard(b->disk, off, len) < 0 && errno != EOPNOTSUPP)
 		return host_error(b, "discard", sector);
 	return VIRTIO_BLK_S_OK; /* discard is a hint: unsupported is fine */
 }
@@ -127,20 +127,20 @@ static uint32_t request(struct virtio_blk *b, const struct vq_chain *c)
 		k = iov_sub(c->iov + c->nr, c->nw, 0, din, v);
 		if (din % DISK_SECTOR || !in_range(b, sector, din / DISK_SECTOR))
 			st = VIRTIO_BLK_S_IOERR;
-		else if (disk_readv(&b->disk, v, (unsigned)k, sector * DISK_SECTOR) < 0)
+		else if (disk_readv(b->disk, v, (unsigned)k, sector * DISK_SECTOR) < 0)
 			st = host_error(b, "read", sector);
 		else
 			used += (uint32_t)din;
 		break;
 	case VIRTIO_BLK_T_OUT:
 		k = iov_sub(c->iov, c->nr, 16, dout, v);
-		if (dout % DISK_SECTOR || !in_range(b, sector, dout / DISK_SECTOR) || b->disk.ro)
+		if (dout % DISK_SECTOR || !in_range(b, sector, dout / DISK_SECTOR) || b->disk->ro)
 			st = VIRTIO_BLK_S_IOERR;
-		else if (disk_writev(&b->disk, v, (unsigned)k, sector * DISK_SECTOR) < 0)
+		else if (disk_writev(b->disk, v, (unsigned)k, sector * DISK_SECTOR) < 0)
 			st = host_error(b, "write", sector);
 		break;
 	case VIRTIO_BLK_T_FLUSH:
-		if (disk_flush(&b->disk) < 0)
+		if (disk_flush(b->disk) < 0)
 			st = host_error(b, "flush", 0);
 		break;
 	case VIRTIO_BLK_T_GET_ID: {
@@ -231,21 +231,22 @@ static int fail(char *why, size_t whylen, struct virtio_blk *b, const char *fmt,
 	return -1;
 }
 
-struct virtio_blk *virtio_blk_new(const char *spec, int index, char *why, size_t whylen)
+static struct virtio_blk *blk_alloc(char *why, size_t whylen)
 {
 	struct virtio_blk *b = calloc(1, sizeof(*b));
 	if (!b) {
 		snprintf(why, whylen, "out of memory");
 		return NULL;
 	}
-	b->disk.fd = b->stop_fd = -1;
+	b->own.fd = b->stop_fd = -1;
 	b->vdev.kick_fd[0] = -1;
-	if (disk_open(&b->disk, spec, why, whylen) < 0) {
-		virtio_blk_free(b);
-		return NULL;
-	}
-	if (b->disk.serial[0])
-		memcpy(b->serial, b->disk.serial, sizeof(b->serial));
+	return b;
+}
+
+static struct virtio_blk *blk_init(struct virtio_blk *b, int index)
+{
+	if (b->disk->serial[0])
+		memcpy(b->serial, b->disk->serial, sizeof(b->serial));
 	else
 		snprintf(b->serial, sizeof(b->serial), "hal-disk%d", index);
 
@@ -254,7 +255,7 @@ struct virtio_blk *virtio_blk_new(const char *spec, int index, char *why, size_t
 	v->mem = the_vm ? &the_vm->mem : NULL;
 	v->notify = virtio_kick;
 	v->host_features = VIRTIO_F_VERSION_1 | VIRTIO_RING_F_INDIRECT | VIRTIO_RING_F_EVENT_IDX | F_SEG_MAX |
-			   F_BLK_SIZE | F_FLUSH | (b->disk.ro ? F_RO : F_DISCARD | F_WZEROES);
+			   F_BLK_SIZE | F_FLUSH | (b->disk->ro ? F_RO : F_DISCARD | F_WZEROES);
 	/* struct virtio_blk_config (virtio 1.x §5.2.4), little endian */
 	uint8_t *c = v->config;
 	put_le64(c + 0, sectors(b));     /* capacity */
@@ -270,6 +271,28 @@ struct virtio_blk *virtio_blk_new(const char *spec, int index, char *why, size_t
 	return b;
 }
 
+struct virtio_blk *virtio_blk_new(const char *spec, int index, char *why, size_t whylen)
+{
+	struct virtio_blk *b = blk_alloc(why, whylen);
+	if (!b)
+		return NULL;
+	b->disk = &b->own;
+	if (disk_open(b->disk, spec, why, whylen) < 0) {
+		virtio_blk_free(b);
+		return NULL;
+	}
+	return blk_init(b, index);
+}
+
+struct virtio_blk *virtio_blk_new_disk(struct disk *d, int index, char *why, size_t whylen)
+{
+	struct virtio_blk *b = blk_alloc(why, whylen);
+	if (!b)
+		return NULL;
+	b->disk = d;
+	return blk_init(b, index);
+}
+
 void virtio_blk_free(struct virtio_blk *b)
 {
 	if (!b)
@@ -277,7 +300,7 @@ void virtio_blk_free(struct virtio_blk *b)
 	pci_unregister(&b->vdev.pci);
 	if (b->started)
 		virtio_stop_thread(b->stop_fd, b->thread);
-	disk_close(&b->disk);
+	disk_close(&b->own); /* not open when the disk is borrowed */
 	if (b->stop_fd >= 0)
 		close(b->stop_fd);
 	if (b->vdev.kick_fd[0] >= 0)
@@ -285,29 +308,29 @@ void virtio_blk_free(struct virtio_blk *b)
 	free(b);
 }
 
-int virtio_blk_create(const char *spec, int slot, char *why, size_t whylen)
+int virtio_blk_create(struct disk *d, int slot, char *why, size_t whylen)
 {
 	if (!the_vm) {
-		snprintf(why, whylen, "--disk %s: no VM yet", spec);
+		snprintf(why, whylen, "--disk %s: no VM yet", d->path);
 		return -1;
 	}
 	if (ndisks == MAX_DISKS) {
-		snprintf(why, whylen, "--disk %s: at most %d disks", spec, MAX_DISKS);
+		snprintf(why, whylen, "--disk %s: at most %d disks", d->path, MAX_DISKS);
 		return -1;
 	}
-	struct virtio_blk *b = virtio_blk_new(spec, ndisks, why, whylen);
+	struct virtio_blk *b = virtio_blk_new_disk(d, ndisks, why, whylen);
 	if (!b)
 		return -1;
 	b->vdev.kick_fd[0] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	b->stop_fd = eventfd(0, EFD_CLOEXEC);
 	if (b->vdev.kick_fd[0] < 0 || b->stop_fd < 0)
-		return fail(why, whylen, b, "--disk %s: eventfd: %s", b->disk.path);
+		return fail(why, whylen, b, "--disk %s: eventfd: %s", b->disk->path);
 	errno = pthread_create(&b->thread, NULL, io_thread, b);
 	if (errno)
-		return fail(why, whylen, b, "--disk %s: I/O thread: %s", b->disk.path);
+		return fail(why, whylen, b, "--disk %s: I/O thread: %s", b->disk->path);
 	b->started = true;
 	if (pci_register(&b->vdev.pci, slot, 0) < 0) {
-		snprintf(why, whylen, "--disk %s: PCI slot %d is taken", b->disk.path, slot);
+		snprintf(why, whylen, "--disk %s: PCI slot %d is taken", b->disk->path, slot);
 		virtio_blk_free(b);
 		return -1;
 	}

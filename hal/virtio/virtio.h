@@ -122,7 +122,8 @@ enum { VIRTIO_BLK_S_OK = 0, VIRTIO_BLK_S_IOERR = 1, VIRTIO_BLK_S_UNSUPP = 2 };
 
 struct virtio_blk {
 	struct virtio_dev vdev;
-	struct disk disk;             /* the image or device: path, ro, size */
+	struct disk *disk;            /* the image or device: path, ro, size; own, or borrowed */
+	struct disk own;              /* virtio_blk_new's, opened from its spec; not open otherwise */
 	char serial[DISK_SERIAL_MAX + 1]; /* GET_ID: serial=S or "hal-disk<index>" */
 	int stop_fd;
 	pthread_t thread;
@@ -131,13 +132,18 @@ struct virtio_blk {
 	unsigned long host_errors;    /* reads, writes, flushes the host failed */
 };
 
-/* `--disk PATH[,ro][,serial=S]` at PCI 00:<slot>.0, with its I/O thread.
+/* A virtio-blk at PCI 00:<slot>.0 over an open disk, with its I/O thread.
+ * The disk is borrowed: the caller opened it and closes it after
+ * virtio_blk_destroy_all (the board keeps its disks across guest resets).
  * Call after vm_create; 0 or -1 with the reason in why. */
-int virtio_blk_create(const char *spec, int slot, char *why, size_t whylen);
+int virtio_blk_create(struct disk *d, int slot, char *why, size_t whylen);
 void virtio_blk_destroy_all(void);
-/* Without KVM (tests): disk_open, no PCI registration, no thread;
- * set vdev.mem, then drive the BAR handlers and virtio_blk_process. */
+/* Without KVM (tests): no PCI registration, no thread; set vdev.mem, then
+ * drive the BAR handlers and virtio_blk_process. virtio_blk_new opens the
+ * spec and owns that disk (virtio_blk_free closes it); virtio_blk_new_disk
+ * borrows an open one, as virtio_blk_create does. */
 struct virtio_blk *virtio_blk_new(const char *spec, int index, char *why, size_t whylen);
+struct virtio_blk *virtio_blk_new_disk(struct disk *d, int index, char *why, size_t whylen);
 void virtio_blk_free(struct virtio_blk *b);
 void virtio_blk_process(struct virtio_blk *b);
 

@@ -616,8 +616,11 @@ static void test_thread(void)
 	fake.mem = m;
 	the_vm = &fake;
 	char why[256];
-	CHECK_EQ(virtio_blk_create(path, 5, why, sizeof(why)), 0);
-	CHECK(virtio_blk_create(path, 5, why, sizeof(why)) < 0 && strstr(why, "slot 5"));
+	static struct disk td;
+	CHECK_EQ(disk_open(&td, path, why, sizeof(why)), 0);
+	CHECK_EQ(virtio_blk_create(&td, 5, why, sizeof(why)), 0);
+	CHECK(virtio_blk_create(&td, 5, why, sizeof(why)) < 0 && strstr(why, "slot 5"));
+	CHECK(td.fd >= 0); /* the failed create leaves the borrowed disk open */
 	struct pci_dev *d = pci_find(5, 0);
 	CHECK(d);
 	struct virtio_blk *mine = b;
@@ -643,9 +646,51 @@ static void test_thread(void)
 		CHECK_EQ(*(uint8_t *)g(STAT + i), VIRTIO_BLK_S_OK);
 	CHECK_EQ(rd(MOD, 0x1000, 1), 1);
 	virtio_blk_destroy_all();
+	CHECK(td.fd >= 0); /* still the caller's */
+	disk_close(&td);
 	pci_reset_bus();
 	the_vm = NULL;
 	b = mine;
+}
+
+/* A guest reset frees the virtio-blk and makes a new one over the same open
+ * disk (pc_open_disks): the snapshot layer keeps the guest's writes across
+ * it, the image is still not written, and freeing a device that borrowed
+ * the disk does not close it. */
+static void test_reset_keeps_snapshot(void)
+{
+	char spec[128], why[256];
+	uint8_t before[512], after[512];
+	int fd = open(path, O_RDONLY);
+	CHECK(pread(fd, before, 512, 20 * 512) == 512);
+	static struct disk sd;
+	snprintf(spec, sizeof(spec), "%s,snapshot", path);
+	CHECK_EQ(disk_open(&sd, spec, why, sizeof(why)), 0);
+	struct virtio_blk *mine = b;
+	for (int boot = 0; boot < 2; boot++) {
+		b = virtio_blk_new_disk(&sd, 0, why, sizeof(why));
+		CHECK(b != NULL);
+		b->vdev.mem = &m;
+		b->vdev.signal_msi = fake_msi;
+		b->vdev.ioeventfd = fake_ioeventfd;
+		modern_setup(VIRTIO_F_VERSION_1);
+		memset(g(DATA), 0, 512);
+		CHECK_EQ(req(VIRTIO_BLK_T_IN, 20, 512, true, NULL), VIRTIO_BLK_S_OK);
+		uint8_t want = boot ? 0x5a : before[0];
+		CHECK_EQ(*(uint8_t *)g(DATA), want); /* boot 1 reads what boot 0 wrote */
+		if (!boot) {
+			memset(g(DATA), 0x5a, 512);
+			CHECK_EQ(req(VIRTIO_BLK_T_OUT, 20, 512, false, NULL), VIRTIO_BLK_S_OK);
+		}
+		virtio_blk_free(b);
+		CHECK(sd.snap != NULL); /* the layer outlives the device */
+	}
+	b = mine;
+	CHECK(pread(fd, after, 512, 20 * 512) == 512);
+	CHECK(!memcmp(before, after, 512)); /* the image never saw the write */
+	CHECK(before[0] != 0x5a);
+	disk_close(&sd);
+	close(fd);
 }
 
 static void test_spec_errors(void)
@@ -663,7 +708,7 @@ static void test_spec_errors(void)
 	CHECK(!virtio_blk_new("/dev/null", 0, why, sizeof(why)));
 	snprintf(spec, sizeof(spec), "%s,ro,serial=12345678901234567890", path);
 	struct virtio_blk *x = virtio_blk_new(spec, 3, why, sizeof(why));
-	CHECK(x && x->disk.ro && !strcmp(x->serial, "12345678901234567890"));
+	CHECK(x && x->disk->ro && !strcmp(x->serial, "12345678901234567890"));
 	virtio_blk_free(x);
 }
 
@@ -690,6 +735,7 @@ int main(void)
 	RUN(test_pci_cfg_window);
 	RUN(test_spec_errors);
 	RUN(test_thread);
+	RUN(test_reset_keeps_snapshot);
 	virtio_blk_free(b);
 	unlink(path);
 	mem_exit(&m);
