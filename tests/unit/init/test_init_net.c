@@ -2,7 +2,10 @@
  * have a carrier, and what each hal.net value makes of them, on a fake
  * sysfs tree. The ioctls that carry a plan out are not run here. */
 #include <errno.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "check.h"
@@ -419,6 +422,24 @@ static void test_conf_examples(void)
 	CHECK(n >= 6);
 }
 
+/* inet_has_ipv4 (hal.disk=nbd:// waits on it) agrees with getifaddrs for
+ * every interface of this host, and says no for one that is not there. */
+static void test_has_ipv4(void)
+{
+	struct ifaddrs *ifa, *i;
+	CHECK_EQ(getifaddrs(&ifa), 0);
+	for (i = ifa; i; i = i->ifa_next) {
+		if (strlen(i->ifa_name) >= INET_NAMELEN)
+			continue;
+		bool v4 = false;
+		for (struct ifaddrs *j = ifa; j; j = j->ifa_next)
+			v4 |= !strcmp(j->ifa_name, i->ifa_name) && j->ifa_addr && j->ifa_addr->sa_family == AF_INET;
+		CHECK_EQ(inet_has_ipv4(i->ifa_name), v4);
+	}
+	freeifaddrs(ifa);
+	CHECK(!inet_has_ipv4("hal-no-such0"));
+}
+
 int main(void)
 {
 	init_log_level = 0;
@@ -435,5 +456,6 @@ int main(void)
 	RUN(test_want_values);
 	RUN(test_dhcp_script);
 	RUN(test_conf_examples);
+	RUN(test_has_ipv4);
 	return 0;
 }
