@@ -3,7 +3,6 @@
  * sysfs tree. The ioctls that carry a plan out are not run here. */
 #include <errno.h>
 #include <ifaddrs.h>
-#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
