@@ -42,12 +42,14 @@ if [ -x /bin/hal ]; then
 
 	# The data disk as qcow2 through qemu-nbd and hal's NBD client: the
 	# guest's write lands in the qcow2; with qemu-nbd -s it does not.
+	# (qemu-nbd -s keeps its overlay in /var/tmp)
+	mkdir -p /var/tmp
 	for mode in plain s; do
 		echo "E2E: begin nbd-$mode"
 		cp /data.qcow2 /tmp/nbd.qcow2
 		rm -f /tmp/nbd.sock /tmp/nbd.pid
 		opt=; [ $mode = s ] && opt=-s
-		TMPDIR=/tmp qemu-nbd --persistent $opt --socket=/tmp/nbd.sock --format=qcow2 --pid-file=/tmp/nbd.pid /tmp/nbd.qcow2 &
+		qemu-nbd --persistent $opt --socket=/tmp/nbd.sock --format=qcow2 --pid-file=/tmp/nbd.pid /tmp/nbd.qcow2 &
 		for _ in $(seq 100); do [ -s /tmp/nbd.pid ] && [ -S /tmp/nbd.sock ] && break; sleep 0.1; done
 		echo "E2E: nbd-$mode qemu-nbd pid=$(cat /tmp/nbd.pid 2>/dev/null)"
 		t0=$(up_ms)
@@ -55,8 +57,9 @@ if [ -x /bin/hal ]; then
 		rc=$? ms=$(( $(up_ms) - t0 ))
 		echo
 		kill "$(cat /tmp/nbd.pid)" 2>/dev/null; wait
-		qemu-img convert -O raw /tmp/nbd.qcow2 /tmp/nbd.raw
-		echo "E2E: nbd-$mode qcow2 sector 1: $(dd if=/tmp/nbd.raw bs=512 skip=1 count=1 2>/dev/null | head -c 16 | tr -d '\000')"
+		if qemu-img convert -O raw /tmp/nbd.qcow2 /tmp/nbd.raw; then
+			echo "E2E: nbd-$mode qcow2 sector 1: $(dd if=/tmp/nbd.raw bs=512 skip=1 count=1 2>/dev/null | head -c 16 | tr -d '\000')"
+		else echo "E2E: nbd-$mode qemu-img convert failed"; fi
 		echo "E2E: run nbd-$mode rc=$rc ms=$ms"
 	done
 else
