@@ -137,4 +137,34 @@ check e2e-firmware-rc "E2E: run firmware rc=0 " "ACPI power-off through SeaBIOS'
 ms=$(sed -n 's/.*E2E: run firmware rc=[0-9]* ms=\([0-9]*\).*/\1/p' "$sec")
 mk=$(grep -o 'hal: marker 0x11 at [0-9.]* ms' "$sec" | head -n 1 | sed 's/hal: marker 0x11 at \([0-9.]*\) ms/\1/')
 echo "e2e: time hal SeaBIOS disk boot: ${ms:-?} ms wall in L1 (hal start to marker 0x11: ${mk:-?} ms)"
+
+# --snapshot: the guest wrote, the file is as it was
+sec=$E2E/run-snapshot.txt
+sed -n "/E2E: begin snapshot\$/,/E2E: run snapshot /p" "$log" >"$sec"
+check e2e-snapshot-write "L2DISK: wrote" "the guest wrote its answer to the data disk"
+before=$(sed -n 's/.*E2E: snapshot md5 before \([0-9a-f]*\).*/\1/p' "$sec")
+after=$(sed -n 's/.*E2E: snapshot md5 after \([0-9a-f]*\).*/\1/p' "$sec")
+if [ -n "$before" ] && [ "$before" = "$after" ]; then echo "PASS e2e-snapshot-unchanged"
+else echo "FAIL e2e-snapshot-unchanged: md5 of the data disk before '$before', after '${after:-none}'"; fi
+check e2e-snapshot-rc "E2E: run snapshot rc=0 " "hal --snapshot ended with 0"
+ms=$(sed -n 's/.*E2E: run snapshot rc=[0-9]* ms=\([0-9]*\).*/\1/p' "$sec")
+echo "e2e: time hal --snapshot SeaBIOS disk boot: ${ms:-?} ms wall in L1"
+
+# the data disk as qcow2 through qemu-nbd (plain, then -s)
+for mode in plain s; do
+	sec=$E2E/run-nbd-$mode.txt
+	sed -n "/E2E: begin nbd-$mode\$/,/E2E: run nbd-$mode /p" "$log" >"$sec"
+	if grep -q "E2E: nbd-$mode qemu-nbd pid=[0-9]" "$sec"; then echo "PASS e2e-nbd-$mode-server"
+	else echo "FAIL e2e-nbd-$mode-server: qemu-nbd wrote no pid file in L1"; grep -i 'qemu-nbd\|error' "$sec" | head -n 5 | sed 's/^/  /'; fi
+	check e2e-nbd-$mode-read "L2DISK: read 'HOST-DATA-FOR-GUEST'" "the guest read the qcow2 through hal's NBD client"
+	check e2e-nbd-$mode-wrote "L2DISK: wrote" "the guest's write was answered"
+	if [ $mode = plain ]; then
+		check e2e-nbd-plain-write "E2E: nbd-plain qcow2 sector 1: GUEST-WROTE-THIS" "the guest's write is in the qcow2"
+	elif grep -q "L2DISK: wrote" "$sec" && grep -q "E2E: nbd-s qcow2 sector 1: *$(printf '\r')*\$" "$sec"; then
+		echo "PASS e2e-nbd-s-discarded"
+	else echo "FAIL e2e-nbd-s-discarded: the guest should have written and the qcow2's sector 1 (qemu-nbd -s) stayed empty: '$(grep 'L2DISK: wrote\|E2E: nbd-s q' "$sec" | tr -d '\r' | tr '\n' ' ')'"; fi
+	check e2e-nbd-$mode-rc "E2E: run nbd-$mode rc=0 " "hal ended with 0"
+	ms=$(sed -n "s/.*E2E: run nbd-$mode rc=[0-9]* ms=\([0-9]*\).*/\1/p" "$sec")
+	echo "e2e: time hal NBD ($mode qemu-nbd) SeaBIOS disk boot: ${ms:-?} ms wall in L1"
+done
 exit 0

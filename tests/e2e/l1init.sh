@@ -20,12 +20,48 @@ if [ -x /bin/hal ]; then
 	for f in sys_vendor product_name product_serial; do
 		echo "E2E: l1 dmi $f=$(cat /sys/class/dmi/id/$f 2>/dev/null || echo '(none)')"
 	done
+	cp /data.img /tmp/data0.img
 	t0=$(up_ms)
 	timeout 300 /bin/hal --disk /guest.img --disk /data.img,serial=hal-data --mem 256M --serial stdio
 	rc=$?
 	echo
 	echo "E2E: data sector 1: $(dd if=/data.img bs=512 skip=1 count=1 2>/dev/null | head -c 16)"
 	echo "E2E: run firmware rc=$rc ms=$(( $(up_ms) - t0 ))"
+
+	# --snapshot: the same boot on a fresh copy of the data disk, which must
+	# stay as it was (sector 1 still empty) although the guest wrote
+	echo "E2E: begin snapshot"
+	cp /tmp/data0.img /tmp/snap.img
+	echo "E2E: snapshot md5 before $(md5sum </tmp/snap.img | cut -d' ' -f1)"
+	t0=$(up_ms)
+	timeout 300 /bin/hal --snapshot --disk /guest.img --disk /tmp/snap.img,serial=hal-data --mem 256M --serial stdio
+	rc=$?
+	echo
+	echo "E2E: snapshot md5 after $(md5sum </tmp/snap.img | cut -d' ' -f1)"
+	echo "E2E: run snapshot rc=$rc ms=$(( $(up_ms) - t0 ))"
+
+	# The data disk as qcow2 through qemu-nbd and hal's NBD client: the
+	# guest's write lands in the qcow2; with qemu-nbd -s it does not.
+	# (qemu-nbd -s keeps its overlay in /var/tmp)
+	mkdir -p /var/tmp
+	for mode in plain s; do
+		echo "E2E: begin nbd-$mode"
+		cp /data.qcow2 /tmp/nbd.qcow2
+		rm -f /tmp/nbd.sock /tmp/nbd.pid
+		opt=; [ $mode = s ] && opt=-s
+		qemu-nbd --persistent $opt --socket=/tmp/nbd.sock --format=qcow2 --pid-file=/tmp/nbd.pid /tmp/nbd.qcow2 &
+		for _ in $(seq 100); do [ -s /tmp/nbd.pid ] && [ -S /tmp/nbd.sock ] && break; sleep 0.1; done
+		echo "E2E: nbd-$mode qemu-nbd pid=$(cat /tmp/nbd.pid 2>/dev/null)"
+		t0=$(up_ms)
+		timeout 300 /bin/hal --disk /guest.img --disk 'nbd+unix:///?socket=/tmp/nbd.sock',serial=hal-data --mem 256M --serial stdio
+		rc=$? ms=$(( $(up_ms) - t0 ))
+		echo
+		kill "$(cat /tmp/nbd.pid)" 2>/dev/null; wait
+		if qemu-img convert -O raw /tmp/nbd.qcow2 /tmp/nbd.raw; then
+			echo "E2E: nbd-$mode qcow2 sector 1: $(dd if=/tmp/nbd.raw bs=512 skip=1 count=1 2>/dev/null | head -c 16 | tr -d '\000')"
+		else echo "E2E: nbd-$mode qemu-img convert failed"; fi
+		echo "E2E: run nbd-$mode rc=$rc ms=$ms"
+	done
 else
 	echo "E2E: no /bin/hal in this image"
 fi

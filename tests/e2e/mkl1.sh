@@ -9,6 +9,9 @@
 #   /l2.cpio.gz      the L2 initramfs (tests/e2e/l2init.c as /init)
 #   /guest.img       a SYSLINUX disk booted through SeaBIOS (mkguestdisk.sh)
 #   /data.img        the data disk that guest reads and writes
+#   /data.qcow2      the same as qcow2, served by qemu-nbd
+#   /bin/qemu-nbd, /bin/qemu-img  Debian's (qemu-utils), with the shared
+#                    libraries ldd names for them
 #   /usr/share/seabios/bios-256k.bin  the firmware hal loads by default
 # Usage: mkl1.sh E2EDIR MKCPIO HAL OUT
 set -eu
@@ -22,6 +25,12 @@ for f in "$e2e/vmlinuz" "$e2e/l2.cpio.gz" tests/e2e/l1init.sh; do
 	[ -s "$f" ] || { echo "mkl1.sh: missing $f" >&2; exit 1; }
 done
 [ "$hal" = none ] || [ -x "$hal" ] || { echo "mkl1.sh: missing $hal" >&2; exit 1; }
+
+# qemu-nbd and qemu-img are dynamic: their libraries at the paths ldd says
+QEMU_TOOLS="/usr/bin/qemu-nbd /usr/bin/qemu-img"
+QEMU_LIBS=$(for b in $QEMU_TOOLS; do ldd "$b"; done | sed -n 's/.*=> \(\/[^ ]*\) .*/\1/p; s/^[[:space:]]*\(\/[^ ]*\) (.*/\1/p' | sort -u)
+[ -n "$QEMU_LIBS" ] || { echo "mkl1.sh: ldd names no libraries for $QEMU_TOOLS (apt-get install qemu-utils)" >&2; exit 1; }
+qemu-img convert -O qcow2 "$e2e/data.img" "$out.data.qcow2"
 
 while read -r m; do basename "$m"; done <"$e2e/modules.list" >"$out.modules"
 {
@@ -41,6 +50,10 @@ while read -r m; do basename "$m"; done <"$e2e/modules.list" >"$out.modules"
 	echo "file /l2.cpio.gz $e2e/l2.cpio.gz 0644"
 	echo "file /guest.img $e2e/guest.img 0644"
 	echo "file /data.img $e2e/data.img 0644"
+	echo "file /data.qcow2 $out.data.qcow2 0644"
+	for b in $QEMU_TOOLS; do echo "file /bin/$(basename "$b") $b 0755"; done
+	for l in $QEMU_LIBS; do dirname "$l"; done | sort -u | grep -v '^/lib$' | while read -r d; do echo "dir $d 0755"; done
+	for l in $QEMU_LIBS; do echo "file $l $(readlink -f "$l") 0755"; done
 	for d in /usr /usr/share /usr/share/seabios; do echo "dir $d 0755"; done
 	echo "file /usr/share/seabios/bios-256k.bin /usr/share/seabios/bios-256k.bin 0644"
 } >"$out.spec"
