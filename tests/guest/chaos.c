@@ -3,9 +3,8 @@
  * its command line (xorshift32, so a seed replays the same operations), it
  * does, for ever, one of:
  *   - a read or write of 1, 2 or 4 random bytes at a port: one of the PC's
- *     (PIC, PIT, i8042 data, RTC, POST, VGA, DISPI, debugcon, marker,
- *     fw_cfg, PM block, PCI config) or a PCI function's I/O BAR, or any
- *     16-bit port
+ *     (i8042 data, RTC, POST, VGA, DISPI, debugcon, fw_cfg, PM block, PCI
+ *     config) or a PCI function's I/O BAR, or any 16-bit port
  *   - the same in a PCI function's memory BAR (its first 64 KiB)
  *   - a random write to any function's PCI config space (BARs moved onto
  *     RAM, onto each other, decode turned off, ROM BARs)
@@ -20,9 +19,12 @@
  * "chaos: N" there. The marker port 0x440 is left out of the list too (a
  * line on hal's stderr per byte). Ports that end the machine on purpose (0x92, 0xcf9,
  * i8042 commands, PM1_CNT) are not in the list; a random port may still
- * hit them, rarely, and hal then exits with its defined status. The IOAPIC
- * and the local APIC are KVM's, not hal's, and their INIT and NMI delivery
- * modes would only stop this guest: left alone. */
+ * hit them, rarely, and hal then exits with its defined status. The PIC,
+ * the PIT (with port 0x61), the IOAPIC and the local APIC are KVM's, not
+ * hal's: left alone (skip_port). With them in the list the bed's L1 once
+ * logged "kvm: pic: single mode not supported" for 90 s and then stopped
+ * printing (a lockup by bed.sh's rule); a PIT or PIC programmed at random
+ * tests L1's KVM under TCG, not hal. */
 #include "gio.h"
 
 u32 entry_cs, entry_ds, entry_es, entry_ss, entry_flags;
@@ -55,7 +57,7 @@ static u32 pci_read(u32 bdf, u32 reg)
 }
 
 static const u16 pc_ports[] = {
-	0x20, 0x21, 0xa0, 0xa1, 0x40, 0x41, 0x42, 0x43, 0x60, 0x61, 0x70, 0x71, 0x80,
+	0x60, 0x70, 0x71, 0x80,
 	0x1ce, 0x1cf, 0x3b4, 0x3b5, 0x3ba, 0x3c0, 0x3c1, 0x3c2, 0x3c4, 0x3c5, 0x3c6, 0x3c7, 0x3c8, 0x3c9,
 	0x3cc, 0x3ce, 0x3cf, 0x3d4, 0x3d5, 0x3da, 0x402, 0x510, 0x511, 0x514, 0x518,
 	0x600, 0x601, 0x602, 0x603, 0x608, 0x609, 0x60a, 0x60b, 0xcf8, 0xcfc, 0xcfd, 0xcfe, 0xcff,
@@ -107,10 +109,19 @@ static void scan_pci(void)
 	}
 }
 
+/* Not touched: the ports KVM's in-kernel devices serve (KVM_CREATE_IRQCHIP,
+ * KVM_CREATE_PIT2: PIC and its ELCR, PIT and its speaker gate), and COM1,
+ * where the progress lines go. */
+static int skip_port(u16 p)
+{
+	return p == 0x20 || p == 0x21 || p == 0xa0 || p == 0xa1 || p == 0x4d0 || p == 0x4d1 ||
+	       (p >= 0x40 && p <= 0x43) || p == 0x61 || (p >= 0x3f8 && p <= 0x3ff);
+}
+
 static void port_op(u16 port)
 {
 	u32 v = rnd(), k = v >> 28;
-	if (port >= 0x3f8 && port <= 0x3ff)
+	if (skip_port(port))
 		return;
 	switch (k & 7) {
 	case 0: outb(port, (u8)v); break;
@@ -185,7 +196,7 @@ static void fwcfg_dma_op(void)
 static void rep_op(void)
 {
 	u16 port = (rnd() & 1) ? pc_ports[rnd() % NPC] : (n_io ? (u16)(io_bar[rnd() % n_io] + (rnd() & 0x1f)) : 0x80);
-	if (port >= 0x3f8 && port <= 0x3ff)
+	if (skip_port(port))
 		return;
 	u32 dst = SCRATCH + (rnd() % (SCRATCH_SZ - 4096)), n = rnd() % 4097;
 	if (rnd() & 1)

@@ -49,6 +49,7 @@ phase() {
 	while [ "$(now_ms)" -lt $t_end ]; do
 		runs=$((runs + 1))
 		seed=$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')
+		echo "  chaos: $name run $runs seed $seed (replay: chaos.seed=$seed)"
 		truncate -s 0 "$T/disk.img" && truncate -s 4194304 "$T/disk.img"
 		rm -f "$T/c.sock" "$T/c.txt"
 		"$h" --kernel "$G/chaos.bzimage" --append "console=ttyS0 chaos.seed=$seed" --mem 64M --cpus 2 \
