@@ -64,13 +64,17 @@ static bool in_range(const struct virtio_blk *b, uint64_t sector, uint64_t n)
 /* The host failed a request the guest made right (a disk that went away,
  * a failing medium): the guest gets IOERR, stderr hears of the 1st, 2nd,
  * 4th, 8th... so a vanished disk does not flood it. */
+#define NO_SECTOR UINT64_MAX /* a flush */
 static uint8_t host_error(struct virtio_blk *b, const char *op, uint64_t sector)
 {
 	int e = errno;
 	unsigned long n = ++b->host_errors;
+	char at[40] = "";
+	if (sector != NO_SECTOR)
+		snprintf(at, sizeof(at), " at sector %llu", (unsigned long long)sector);
 	if (!(n & (n - 1)))
-		warnx("disk %s: %s at sector %llu failed: %s (%lu host I/O error%s so far, the guest sees each)",
-		      b->disk->path, op, (unsigned long long)sector, strerror(e), n, n == 1 ? "" : "s");
+		warnx("disk %s: %s%s failed: %s (%lu host I/O error%s so far, the guest sees each)", b->disk->path, op, at,
+		      strerror(e), n, n == 1 ? "" : "s");
 	return VIRTIO_BLK_S_IOERR;
 }
 
@@ -141,7 +145,7 @@ static uint32_t request(struct virtio_blk *b, const struct vq_chain *c)
 		break;
 	case VIRTIO_BLK_T_FLUSH:
 		if (disk_flush(b->disk) < 0)
-			st = host_error(b, "flush", 0);
+			st = host_error(b, "flush", NO_SECTOR);
 		break;
 	case VIRTIO_BLK_T_GET_ID: {
 		uint64_t n = din < 20 ? din : 20;
