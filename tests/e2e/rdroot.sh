@@ -46,6 +46,12 @@ nopanic() {
 		echo "PASS $1"
 	fi
 }
+# with_extra NAME: a cpio from the mkcpio spec on stdin in front of the
+# rdroot, as $E2E/rdroot-NAME.img (the uncompressed archive first: the
+# kernel does not look for a further archive behind a zstd one)
+with_extra() {
+	"$E2E/mkcpio" >"$E2E/$1.cpio" && cat "$E2E/$1.cpio" "$BUILD/rdroot.img" >"$E2E/rdroot-$1.img"
+}
 rescue_checks() { # TESTPREFIX NAME
 	rd_check "$1-rescue" "$2" 'HAL rescue shell' "no rescue shell banner"
 	rd_check "$1-shell" "$2" 'RESCUE-42-OK' "the rescue shell did not run the typed command"
@@ -97,10 +103,7 @@ for what in $only; do
 		# hal.path=/bin/halcrash (an extra cpio in front of the rdroot): it
 		# runs the real hal (no disk, so SeaBIOS waits) and sends it SIGSEGV.
 		printf '#!/bin/busybox sh\n(/bin/busybox sleep 3; kill -SEGV $$) &\nexec /bin/hal --mem 64M --serial stdio\n' >"$E2E/halcrash.sh"
-		printf 'dir /bin 0755\nfile /bin/halcrash %s 0755\n' "$E2E/halcrash.sh" | "$E2E/mkcpio" >"$E2E/halcrash.cpio"
-		# (the uncompressed archive first: the kernel does not look for a
-		# further archive behind a zstd one)
-		cat "$E2E/halcrash.cpio" "$BUILD/rdroot.img" >"$E2E/rdroot-crash.img"
+		printf 'dir /bin 0755\nfile /bin/halcrash %s 0755\n' "$E2E/halcrash.sh" | with_extra crash
 		# shellcheck disable=SC2086
 		rd_qemu rd-crash "$tmo" "$rescue" -machine q35 -m 1024 -kernel "$BUILD/vmlinuz" -initrd "$E2E/rdroot-crash.img" \
 			-append "$base hal.disk=SERIAL=$serial hal.path=/bin/halcrash" $disk
@@ -127,8 +130,7 @@ done
 (/bin/busybox sleep 3; kill -STOP $$) &
 exec /bin/hal "$@"
 EOF
-		printf 'dir /bin 0755\nfile /bin/halhang %s 0755\n' "$E2E/halhang.sh" | "$E2E/mkcpio" >"$E2E/halhang.cpio"
-		cat "$E2E/halhang.cpio" "$BUILD/rdroot.img" >"$E2E/rdroot-hang.img"
+		printf 'dir /bin 0755\nfile /bin/halhang %s 0755\n' "$E2E/halhang.sh" | with_extra hang
 		# shellcheck disable=SC2086
 		rd_qemu rd-hang "$tmo" "$rescue" -machine q35 -m 1024 -kernel "$BUILD/vmlinuz" -initrd "$E2E/rdroot-hang.img" \
 			-append "$base hal.disk=SERIAL=$serial hal.path=/bin/halhang hal.watchdog=6" $disk
@@ -150,8 +152,7 @@ EOF
 			head -c 1500 /dev/zero | tr '\0' x
 			printf '\nserial=console\n'
 		} >"$E2E/hal.conf"
-		printf 'file /damaged.conf %s 0644\n' "$E2E/hal.conf" | "$E2E/mkcpio" >"$E2E/halconf.cpio"
-		cat "$E2E/halconf.cpio" "$BUILD/rdroot.img" >"$E2E/rdroot-conf.img"
+		printf 'file /damaged.conf %s 0644\n' "$E2E/hal.conf" | with_extra conf
 		# shellcheck disable=SC2086
 		rd_qemu rd-conf "$tmo" "" -machine q35 -m 1024 -kernel "$BUILD/vmlinuz" -initrd "$E2E/rdroot-conf.img" \
 			-append "console=ttyS0 panic=-1 quiet hal.conf=/damaged.conf hal.disk=SERIAL=$serial" $disk
