@@ -32,6 +32,8 @@ void checker_main(const u8 *bp, u32 entry);
 
 #define SCRATCH    0x400000u  /* 4 MiB */
 #define SCRATCH_SZ 0x3800000u /* to 60 MiB (--mem 64M) */
+#define RAM_END    0x4000000u /* 64 MiB */
+#define VRAM_SZ    0x1000000u /* bochs-display's BAR0 (hal/display/bochs.h) */
 
 static u32 rng;
 static u32 rnd(void)
@@ -66,7 +68,7 @@ static const u16 pc_ports[] = {
 
 #define MAXBAR 32
 static u32 io_bar[MAXBAR], mem_bar[MAXBAR], virtio_io[MAXBAR];
-static u32 n_io, n_mem, n_virtio;
+static u32 n_io, n_mem, n_virtio, vram;
 
 static void pci_write(u32 bdf, u32 reg, u32 v)
 {
@@ -101,6 +103,8 @@ static void scan_pci(void)
 				next_io += size;
 			} else if ((v & ~15u) && n_mem < MAXBAR) {
 				mem_bar[n_mem++] = v & ~15u;
+				if (id == 0x11111234u && b == 0)
+					vram = v & ~15u; /* bochs-display's framebuffer */
 				if ((v & 6) == 4)
 					b++; /* 64-bit: the next BAR is its high half */
 			}
@@ -231,9 +235,16 @@ void checker_main(const u8 *bp, u32 entry)
 	rng = seed;
 	scan_pci();
 	/* every page a device may be told to write to, touched once now: hal's
-	 * RSS after this is the baseline chaos.sh compares with */
+	 * RSS after this is the baseline chaos.sh compares with. The scratch
+	 * area, the rest of RAM above it (read and written back: the stack is
+	 * there), and the 16 MiB framebuffer, which a moved BAR can put under a
+	 * device's DMA address or under the scratch area. */
 	for (u32 a = SCRATCH; a < SCRATCH + SCRATCH_SZ; a += 4096)
 		*(volatile u32 *)(uptr)a = a;
+	for (u32 a = SCRATCH + SCRATCH_SZ; a < RAM_END; a += 4096)
+		*(volatile u32 *)(uptr)a = *(volatile u32 *)(uptr)a;
+	for (u32 a = 0; vram && a < VRAM_SZ; a += 4096)
+		*(volatile u32 *)(uptr)(vram + a) = 0;
 	puts("chaos: seed ");
 	puthex(seed, 8);
 	puts(" io-bars ");
