@@ -43,7 +43,7 @@ echo hal-bed >"$B-hostname"
 # What run.sh in L1 gets from this environment (HAL_GUEST_ONLY=shutdown runs
 # only the shutdown test; HAL_SHUTDOWN_RUNS its count).
 {
-	for v in HAL_GUEST_ONLY HAL_SHUTDOWN_RUNS HAL_SHUTDOWN_REP HAL_JOURNAL_RUNS HAL_CHAOS_SECONDS HAL_CHAOS_RUN; do
+	for v in HAL_GUEST_ONLY HAL_SHUTDOWN_RUNS HAL_SHUTDOWN_REP HAL_JOURNAL_RUNS HAL_CHAOS_SECONDS HAL_CHAOS_RUN HAL_CHAOS_SEED HAL_GUEST_NO_CHAOS; do
 		eval "val=\${$v:-}"
 		[ -n "$val" ] && printf "export %s='%s'\n" "$v" "$val"
 	done

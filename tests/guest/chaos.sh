@@ -16,7 +16,7 @@
 # the run's end (static phase); and the guest got past its first 256
 # operations in at least 3 of 4 runs.
 # Environment: HAL, HAL_ASAN, BUILD, HAL_TEST_SLOW, HAL_CHAOS_SECONDS,
-# HAL_CHAOS_RUN.
+# HAL_CHAOS_RUN, HAL_CHAOS_SEED (the first run of each phase: a replay).
 BUILD=${BUILD:-build}
 HAL=${HAL:-$BUILD/hal}
 HAL_ASAN=${HAL_ASAN:-$BUILD/hal-asan}
@@ -49,6 +49,7 @@ phase() {
 	while [ "$(now_ms)" -lt $t_end ]; do
 		runs=$((runs + 1))
 		seed=$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')
+		[ $runs = 1 ] && [ -n "${HAL_CHAOS_SEED:-}" ] && seed=$HAL_CHAOS_SEED
 		echo "  chaos: $name run $runs seed $seed (replay: chaos.seed=$seed)"
 		truncate -s 0 "$T/disk.img" && truncate -s 4194304 "$T/disk.img"
 		rm -f "$T/c.sock" "$T/c.txt"

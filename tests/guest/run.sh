@@ -47,7 +47,13 @@ if ! [ -c /dev/kvm ] || ! { : ; } 3<>/dev/kvm 2>/dev/null; then
 		exit 0
 	fi
 	echo "  /dev/kvm is not usable here: running these tests in the nested test bed (tests/guest/bed.sh)"
-	exec sh tests/guest/bed.sh
+	[ -n "${HAL_GUEST_ONLY:-}" ] && exec sh tests/guest/bed.sh
+	# The chaos guest in a bed boot of its own: L1's kernel locked up under
+	# it twice on 2026-12-03 (no console output, QEMU TCG + nested SVM), and
+	# the boot bed.sh then tries again is that one alone, not the whole layer.
+	HAL_GUEST_NO_CHAOS=1 sh tests/guest/bed.sh
+	HAL_GUEST_ONLY=chaos sh tests/guest/bed.sh
+	exit 0
 fi
 if ! [ -x "$HAL" ]; then
 	fail guest-setup "$HAL is missing (run make)"
@@ -648,5 +654,5 @@ sh tests/guest/shutdown.sh
 sh tests/guest/journal.sh
 
 # --- the chaos guest: random device operations, hal must stay up (issue 12) -
-sh tests/guest/chaos.sh
+[ "${HAL_GUEST_NO_CHAOS:-}" = 1 ] || sh tests/guest/chaos.sh
 exit 0
