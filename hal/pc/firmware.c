@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <linux/kvm.h>
+
 #include "disk/disk.h"
 #include "disk/label.h"
 #include "pc/efivars.h"
@@ -174,28 +176,47 @@ int pc_load_smbios(struct pc *pc)
 	return 0;
 }
 
+/* CPUID leaf 1 as KVM offers it to the guest: family, model, stepping in
+ * EAX and the feature flags in EDX, SMBIOS type 4's processor ID. */
+static uint64_t processor_id(const struct vm *vm)
+{
+	for (unsigned i = 0; vm->cpuid && i < vm->cpuid->nent; i++) {
+		const struct kvm_cpuid_entry2 *e = &vm->cpuid->entries[i];
+		if (e->function == 1)
+			return (uint64_t)e->edx << 32 | e->eax;
+	}
+	return 0;
+}
+
 /* SMBIOS (docs/usage.md, --smbios): only firmware reads these files; a
- * directly booted kernel finds no tables. */
+ * directly booted kernel finds no tables. The UUID of type 1 is fw_cfg's
+ * UUID item too, so the firmware's own view of the machine agrees. */
 static int fwcfg_smbios(struct pc *pc)
 {
 	const struct config *c = pc->cfg;
 	const struct guest_mem *m = &pc->vm.mem;
 	struct smbios s;
+	struct smbios_ids id;
+	uint8_t uuid[16];
 	int r;
+	if (!strcmp(c->smbios, "host"))
+		smbios_ids_host(&id, SMBIOS_DMI_DIR);
+	else
+		smbios_ids_default(&id);
+	id.processor_id = processor_id(&pc->vm);
 	if (pc->smbios_file) {
 		r = smbios_wrap(pc->smbios_file, pc->smbios_file_len, &s);
+		if (smbios_table_uuid(pc->smbios_file, pc->smbios_file_len, id.uuid) < 0)
+			memset(id.uuid, 0, sizeof(id.uuid));
 	} else {
-		struct smbios_ids id;
-		if (!strcmp(c->smbios, "host"))
-			smbios_ids_host(&id, SMBIOS_DMI_DIR);
-		else
-			smbios_ids_default(&id);
 		r = smbios_build(&id, c->cpus, m->ram_size, m->low_end, m->high_size, &s);
 	}
 	if (r < 0)
 		return -1;
+	smbios_uuid_wire(id.uuid, uuid);
 	/* fw_cfg copies the data */
-	if (!fwcfg_add_file(&pc->fwcfg, "etc/smbios/smbios-tables", s.tables, (uint32_t)s.len) ||
+	if (fwcfg_add(&pc->fwcfg, FW_CFG_UUID, uuid, 16) ||
+	    !fwcfg_add_file(&pc->fwcfg, "etc/smbios/smbios-tables", s.tables, (uint32_t)s.len) ||
 	    !fwcfg_add_file(&pc->fwcfg, "etc/smbios/smbios-anchor", s.anchor, SMBIOS_ANCHOR_LEN))
 		r = -1;
 	smbios_free(&s);
@@ -209,12 +230,10 @@ int pc_fwcfg_fill(struct pc *pc)
 	struct e820_entry e[8];
 	int n = mem_e820_fw(&pc->vm.mem, e, 8);
 	uint64_t ram = pc->vm.mem.ram_size;
-	uint8_t uuid[16] = { 0 };
 	int r = 0;
 
 	fwcfg_init(f, &pc->vm.mem);
 	r |= fwcfg_add(f, FW_CFG_RAM_SIZE, &ram, 8);
-	r |= fwcfg_add(f, FW_CFG_UUID, uuid, 16);
 	r |= fwcfg_add_u16(f, FW_CFG_NB_CPUS, (uint16_t)c->cpus);
 	r |= fwcfg_add_u16(f, FW_CFG_MAX_CPUS, (uint16_t)c->cpus);
 	r |= fwcfg_add_u16(f, FW_CFG_NOGRAPHIC, 0);

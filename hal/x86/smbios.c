@@ -106,11 +106,18 @@ int smbios_parse_uuid(const char *s, uint8_t out[16])
 	}
 	if (s[36] && s[36] != '\n')
 		return -1;
-	/* time_low, time_mid, time_hi_and_version little endian (SMBIOS 2.6+) */
-	const uint8_t order[16] = { 3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15 };
-	for (int i = 0; i < 16; i++)
-		out[i] = u[order[i]];
+	smbios_uuid_wire(u, out); /* the swap is its own inverse */
 	return 0;
+}
+
+/* time_low, time_mid, time_hi_and_version little endian (SMBIOS 2.6+) */
+void smbios_uuid_wire(const uint8_t smbios[16], uint8_t wire[16])
+{
+	static const uint8_t order[16] = { 3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15 };
+	uint8_t u[16];
+	memcpy(u, smbios, 16);
+	for (int i = 0; i < 16; i++)
+		wire[i] = u[order[i]];
 }
 
 /* dir/name's first line, printable ASCII, trailing blanks cut; false when
@@ -249,6 +256,7 @@ int smbios_build(const struct smbios_ids *id, int cpus, uint64_t ram_size, uint6
 		r.f[5] = 3;                /* central processor */
 		r.f[6] = 0xfe;             /* family: see family 2 */
 		r.f[7] = rec_str(&r, "hal");
+		put_le64(r.f + 8, id->processor_id);
 		r.f[0x10] = rec_str(&r, "hal virtual CPU");
 		put_le16(r.f + 0x14, 2000); /* max speed, MHz */
 		put_le16(r.f + 0x16, 2000); /* current speed */
@@ -347,6 +355,27 @@ int smbios_validate(const uint8_t *p, size_t n, char *why, size_t whylen)
 		off = s;
 	}
 	WHY("no end structure (type 127)");
+}
+
+int smbios_table_uuid(const uint8_t *p, size_t n, uint8_t out[16])
+{
+	for (size_t off = 0; n - off >= 4;) {
+		unsigned type = p[off], len = p[off + 1];
+		if (len < 4 || len > n - off || type == 127)
+			return -1;
+		if (type == 1 && len >= 0x18) {
+			memcpy(out, p + off + 8, 16);
+			return 0;
+		}
+		/* the string set ends at the first two NULs after the formatted area */
+		size_t s = off + len;
+		while (n - s >= 2 && (p[s] || p[s + 1]))
+			s++;
+		if (n - s < 2)
+			return -1;
+		off = s + 2;
+	}
+	return -1;
 }
 
 int smbios_wrap(const uint8_t *p, size_t n, struct smbios *out)

@@ -19,6 +19,7 @@ struct smbios_ids {
 	char board_vendor[SMBIOS_STR_MAX], board_name[SMBIOS_STR_MAX], board_version[SMBIOS_STR_MAX],
 		board_serial[SMBIOS_STR_MAX];
 	uint8_t uuid[16];                 /* in SMBIOS byte order (first three fields little endian) */
+	uint64_t processor_id;            /* type 4: the guest's CPUID 1 EAX (low half) and EDX */
 };
 
 struct smbios {
@@ -35,6 +36,12 @@ void smbios_ids_default(struct smbios_ids *id);
 void smbios_ids_host(struct smbios_ids *id, const char *dir);
 /* "12345678-9abc-..." into SMBIOS byte order; 0 or -1. */
 int smbios_parse_uuid(const char *s, uint8_t out[16]);
+/* SMBIOS byte order into the UUID's own (RFC 4122, as written), the order
+ * of fw_cfg's UUID item. */
+void smbios_uuid_wire(const uint8_t smbios[16], uint8_t wire[16]);
+/* The UUID of the first type 1 structure of a validated table, in SMBIOS
+ * byte order: 0, or -1 (none, or too short to have one). */
+int smbios_table_uuid(const uint8_t *p, size_t n, uint8_t out[16]);
 /* Types 0, 1, 2, 3, 4 (one per CPU), 16, 17, 19 (RAM below and above
  * 4 GiB), 32, 127 and the entry point. 0, or -1 (out of memory). */
 int smbios_build(const struct smbios_ids *id, int cpus, uint64_t ram_size, uint64_t low_end, uint64_t high_size,

@@ -4,6 +4,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/kvm.h>
+
 #include "x86/acpi.h"
 #include "check.h"
 #include "core/hal.h"
@@ -350,6 +352,71 @@ static void smbios_file_checked_at_start(void)
 	CHECK(!pc.smbios_file);
 }
 
+static const struct fwcfg_item *item(const struct fwcfg *f, uint16_t key, const char *name)
+{
+	for (int i = 0; i < f->nitems; i++)
+		if (name ? !strcmp(f->items[i].name, name) : f->items[i].key == key)
+			return &f->items[i];
+	return NULL;
+}
+
+/* What firmware shows as the machine's UUID (fw_cfg's UUID item, RFC 4122
+ * order) is SMBIOS type 1's, also from a --smbios file; type 4's processor
+ * ID is the guest's CPUID leaf 1 (EAX, EDX). */
+static void fwcfg_uuid_and_processor_id(void)
+{
+	static const uint8_t table[] = { 1, 0x1b, 0x10, 0, 0, 0, 0, 0,
+					 0x33, 0x22, 0x11, 0x00, 0x55, 0x44, 0x77, 0x66, /* SMBIOS order */
+					 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff,
+					 6, 0, 0, 0, 0, 127, 4, 0, 1, 0, 0 };
+	static const uint8_t wire[16] = { 0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77,
+					  0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff };
+	char path[] = "/tmp/hal-smbios-XXXXXX", arg[64], why[256];
+	int fd = mkstemp(path);
+	CHECK(fd >= 0);
+	CHECK(write(fd, table, sizeof(table)) == sizeof(table));
+	close(fd);
+	snprintf(arg, sizeof(arg), "file=%s", path);
+	struct {
+		struct kvm_cpuid2 c;
+		struct kvm_cpuid_entry2 e[2];
+	} cpuid = { .c.nent = 2, .e = { { .function = 0, .eax = 0xd }, { .function = 1, .eax = 0x00a20f12, .edx = 0x178bfbff } } };
+	for (int round = 0; round < 2; round++) {
+		char *argv[] = { "hal", "--disk", "d.img", "--smbios", round ? "default" : arg, NULL };
+		struct config cfg;
+		CHECK_EQ(config_parse(5, argv, &cfg, why, sizeof(why)), CONFIG_OK);
+		struct pc pc = { .cfg = &cfg };
+		pc.vm.mem = mem;
+		pc.vm.cpuid = &cpuid.c;
+		CHECK_EQ(pc_load_smbios(&pc), 0);
+		CHECK_EQ(pc_fwcfg_fill(&pc), 0);
+		const struct fwcfg_item *u = item(&pc.fwcfg, FW_CFG_UUID, NULL);
+		const struct fwcfg_item *t = item(&pc.fwcfg, 0, "etc/smbios/smbios-tables");
+		CHECK(u && u->size == 16 && t);
+		if (u && t && !round) {
+			CHECK(!memcmp(u->data, wire, 16));
+			CHECK(t->size == sizeof(table) && !memcmp(t->data, table, sizeof(table)));
+		} else if (u && t) {
+			static const uint8_t zero[16];
+			CHECK(!memcmp(u->data, zero, 16)); /* default: no UUID, as QEMU without -uuid */
+			const uint8_t *p = t->data;
+			size_t off = 0;
+			while (off + 16 <= t->size && p[off] != 4) { /* to the first type 4 */
+				off += p[off + 1];
+				while (off + 1 < t->size && (p[off] || p[off + 1]))
+					off++;
+				off += 2;
+			}
+			CHECK(off + 16 <= t->size && p[off] == 4);
+			if (off + 16 <= t->size)
+				CHECK_EQ(le32(p + off + 8) | (uint64_t)le32(p + off + 12) << 32, 0x178bfbff00a20f12ULL);
+		}
+		fwcfg_exit(&pc.fwcfg);
+		free(pc.smbios_file);
+	}
+	unlink(path);
+}
+
 int main(void)
 {
 	if (mem_init(&mem, 64 * MiB) < 0)
@@ -361,6 +428,7 @@ int main(void)
 	RUN(rom_bar_past_the_image);
 	RUN(cmos_time_memory_and_interrupts);
 	RUN(smbios_file_checked_at_start);
+	RUN(fwcfg_uuid_and_processor_id);
 	mem_exit(&mem);
 	return 0;
 }

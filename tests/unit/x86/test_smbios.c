@@ -121,9 +121,17 @@ static void test_built_table(void)
 	CHECK_EQ(m[0], 19);
 	CHECK_EQ(get_le32(m + 4), 4 * 1024 * 1024);
 	CHECK_EQ(get_le32(m + 8), 7 * 1024 * 1024 - 1);
-	/* what we build passes what we ask of a file */
+	/* what we build passes what we ask of a file, and its UUID is found
+	 * again (fw_cfg's UUID item for --smbios file=); a table cut before
+	 * the UUID has none */
 	char why[160];
 	CHECK(smbios_validate(s.tables, s.len, why, sizeof(why)) == 0);
+	uint8_t found[16], wire[16];
+	CHECK(smbios_table_uuid(s.tables, s.len, found) == 0);
+	CHECK(!memcmp(found, uuid, 16));
+	smbios_uuid_wire(found, wire);
+	CHECK(wire[0] == 0x01 && wire[3] == 0x67 && wire[4] == 0x89 && wire[6] == 0xcd && wire[15] == 0xef);
+	CHECK(smbios_table_uuid(s.tables, (size_t)(t1 - s.tables) + 20, found) < 0);
 	smbios_free(&s);
 	/* 64 CPUs, 1 TiB: still well formed */
 	CHECK(smbios_build(&id, 64, 1024 * GiB_, 3 * GiB_, 1021 * GiB_, &s) == 0);
