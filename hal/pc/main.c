@@ -176,15 +176,21 @@ int main(int argc, char **argv)
 		fwcode = pc_load_smbios(&pc);
 	if (!fwcode)
 		fwcode = pc_open_disks(&pc); /* once: they outlive guest resets */
-	if (fwcode)
+	if (fwcode) {
+		free(pc.smbios_file);
 		return fwcode;
+	}
 
+	/* From here on every way out releases what was taken (below "out"):
+	 * the disks (a snapshot layer, an NBD connection), the control
+	 * socket's file, the screen and the terminal. */
+	int code = HAL_EXIT_ERROR;
 	pc.serial_fd = open_out(cfg.serial, cfg.serial_path);
 	pc.dbgport.debugcon_fd = open_out(cfg.debugcon, cfg.debugcon_path);
 	signal_fd = signalfd(-1, &set, SFD_CLOEXEC);
 	if ((cfg.serial == OUT_FILE && pc.serial_fd < 0) || (cfg.debugcon == OUT_FILE && pc.dbgport.debugcon_fd < 0) ||
 	    signal_fd < 0 || loop_init() < 0 || loop_add(signal_fd, on_signal, NULL) < 0)
-		return HAL_EXIT_ERROR;
+		goto out;
 	if (cfg.serial == OUT_STDIO)
 		loop_add(STDIN_FILENO, on_stdin, NULL); /* fails for /dev/null or a file: no input then */
 	/* A crash must not leave the host's screen or terminal unusable. */
@@ -197,19 +203,20 @@ int main(int argc, char **argv)
 	if (!cfg.display)
 		cfg.display = ioctl(STDIN_FILENO, KDGETMODE, &kdmode) == 0 && kdmode == KD_TEXT ? "auto" : "none";
 	if ((cfg.control && control_start(cfg.control) < 0) || fb_start(NULL, cfg.display, cfg.control != NULL) < 0)
-		return HAL_EXIT_ERROR;
+		goto out;
 	if (fb_has_backend()) /* the guest is on the screen: give it keyboard and mouse */
 		evdev_start(&(struct evdev_sink){ input_key, input_mouse, machine_power_button, hotkey_stop });
 	term_init();
 
-	int code;
 	for (;;) {
 		code = pc_run(&pc);
 		if (code != HAL_EXIT_RESET || cfg.no_reboot || stop_requested)
 			break;
 		hal_log(NULL, "guest reset: restarting");
 	}
+out:
 	pc_close_disks(&pc);
+	free(pc.smbios_file);
 	efivars_exit();
 	evdev_stop();
 	control_stop();
