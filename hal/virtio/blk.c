@@ -168,43 +168,9 @@ static uint32_t request(struct virtio_blk *b, const struct vq_chain *c)
 	return used;
 }
 
-void virtio_blk_process(struct virtio_blk *b)
-{
-	struct virtio_dev *v = &b->vdev;
-	pthread_mutex_lock(&v->lock);
-	unsigned gen = v->gen;
-	struct virtq *q = virtio_queue(v, 0);
-	uint16_t old = q ? q->used_idx : 0;
-	while (q && gen == v->gen && !v->broken) {
-		int r = virtq_pop(q, v->mem, &b->chain);
-		if (r < 0) {
-			virtio_set_broken(v, "malformed virtqueue");
-			break;
-		}
-		if (r == 0) {
-			if (virtq_arm(q, v->mem))
-				continue;
-			break;
-		}
-		v->inflight++;
-		pthread_mutex_unlock(&v->lock);
-		uint32_t len = request(b, &b->chain);
-		pthread_mutex_lock(&v->lock);
-		if (--v->inflight == 0)
-			pthread_cond_broadcast(&v->idle);
-		if (gen != v->gen)
-			break; /* reset meanwhile: the request is forgotten */
-		virtq_push(q, v->mem, b->chain.head, len);
-		if ((uint16_t)(q->used_idx - old) >= 16) { /* a long batch: complete some now */
-			if (virtq_need_irq(q, v->mem, old))
-				virtio_queue_irq(v, 0);
-			old = q->used_idx;
-		}
-	}
-	if (q && gen == v->gen && q->used_idx != old && virtq_need_irq(q, v->mem, old))
-		virtio_queue_irq(v, 0);
-	pthread_mutex_unlock(&v->lock);
-}
+static uint32_t serve(void *ctx, const struct vq_chain *c) { return request(ctx, c); }
+
+void virtio_blk_process(struct virtio_blk *b) { virtio_serve_queue(&b->vdev, 0, &b->chain, 16, serve, b); }
 
 static void *io_thread(void *arg)
 {

@@ -518,3 +518,45 @@ void virtio_stop_thread(int stop_fd, pthread_t thread)
 	if (write(stop_fd, &one, sizeof(one)) == sizeof(one))
 		pthread_join(thread, NULL);
 }
+
+void virtio_serve_queue(struct virtio_dev *v, int qi, struct vq_chain *c, unsigned batch,
+			uint32_t (*serve)(void *ctx, const struct vq_chain *c), void *ctx)
+{
+	pthread_mutex_lock(&v->lock);
+	unsigned gen = v->gen;
+	struct virtq *q = virtio_queue(v, qi);
+	uint16_t old = q ? q->used_idx : 0;
+	while (q && gen == v->gen && !v->broken) {
+		int r = virtq_pop(q, v->mem, c);
+		if (r < 0) {
+			virtio_set_broken(v, "malformed virtqueue");
+			break;
+		}
+		if (r == 0) {
+			if (virtq_arm(q, v->mem))
+				continue; /* one came in while arming */
+			break;
+		}
+		v->inflight++;
+		pthread_mutex_unlock(&v->lock);
+		uint32_t len = serve(ctx, c);
+		pthread_mutex_lock(&v->lock);
+		if (--v->inflight == 0)
+			pthread_cond_broadcast(&v->idle);
+		if (gen != v->gen)
+			break; /* reset meanwhile: the chain is forgotten */
+		if (len == VIRTIO_SERVE_LATER) {
+			virtq_unpop(q, 1);
+			break;
+		}
+		virtq_push(q, v->mem, c->head, len);
+		if ((uint16_t)(q->used_idx - old) >= batch) { /* a long pass: complete some now */
+			if (virtq_need_irq(q, v->mem, old))
+				virtio_queue_irq(v, qi);
+			old = q->used_idx;
+		}
+	}
+	if (q && gen == v->gen && q->used_idx != old && virtq_need_irq(q, v->mem, old))
+		virtio_queue_irq(v, qi);
+	pthread_mutex_unlock(&v->lock);
+}

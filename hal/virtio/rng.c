@@ -62,60 +62,44 @@ static uint32_t fill(const struct vq_chain *c, uint64_t max)
 	return (uint32_t)done;
 }
 
+struct pass {
+	struct virtio_rng *r;
+	int wait_ms; /* -1, or when the bucket has enough for the chain put back */
+};
+
+/* Only the I/O thread (or a test's) touches the bucket: no lock needed. */
+static uint32_t serve(void *ctx, const struct vq_chain *c)
+{
+	struct pass *p = ctx;
+	struct virtio_rng *r = p->r;
+	/* Writable buffers only, all in RAM; anything else is returned empty. */
+	uint64_t want = c->bad || c->nr || !c->nw ? 0 : c->wlen < MAX_CHAIN ? c->wlen : MAX_CHAIN;
+	if (want && r->rate) {
+		uint64_t now = r->now();
+		refill(r, now);
+		/* Too little in the bucket: back into the ring until there are
+		 * MIN_FILL bytes (or what the chain wants), so a low rate gives
+		 * whole requests, not a byte per interrupt. */
+		uint64_t need = want < MIN_FILL ? want : MIN_FILL;
+		if (r->tokens < need) {
+			uint64_t ns = (need - r->tokens) * NS / r->rate, dt = now - r->last;
+			p->wait_ms = (int)((ns > dt ? ns - dt : 0) / 1000000 + 1);
+			return VIRTIO_SERVE_LATER;
+		}
+		if (want > r->tokens)
+			want = r->tokens;
+		r->tokens -= want;
+	}
+	uint32_t len = want ? fill(c, want) : 0;
+	r->bytes += len;
+	return len;
+}
+
 int virtio_rng_process(struct virtio_rng *r)
 {
-	struct virtio_dev *v = &r->vdev;
-	int wait_ms = -1;
-	pthread_mutex_lock(&v->lock);
-	unsigned gen = v->gen;
-	struct virtq *q = virtio_queue(v, 0);
-	uint16_t old = q ? q->used_idx : 0;
-	while (q && gen == v->gen && !v->broken) {
-		int k = virtq_pop(q, v->mem, &r->chain);
-		if (k < 0) {
-			virtio_set_broken(v, "malformed virtqueue");
-			break;
-		}
-		if (k == 0) {
-			if (virtq_arm(q, v->mem))
-				continue;
-			break;
-		}
-		const struct vq_chain *c = &r->chain;
-		/* Writable buffers only, all in RAM; anything else is returned empty. */
-		uint64_t want = c->bad || c->nr || !c->nw ? 0 : c->wlen < MAX_CHAIN ? c->wlen : MAX_CHAIN;
-		if (want && r->rate) {
-			uint64_t now = r->now();
-			refill(r, now);
-			/* Too little in the bucket: back into the ring until there
-			 * are MIN_FILL bytes (or what the chain wants), so a low rate
-			 * gives whole requests, not a byte per interrupt. */
-			uint64_t need = want < MIN_FILL ? want : MIN_FILL;
-			if (r->tokens < need) {
-				virtq_unpop(q, 1);
-				uint64_t ns = (need - r->tokens) * NS / r->rate, dt = now - r->last;
-				wait_ms = (int)((ns > dt ? ns - dt : 0) / 1000000 + 1);
-				break;
-			}
-			if (want > r->tokens)
-				want = r->tokens;
-			r->tokens -= want;
-		}
-		v->inflight++;
-		pthread_mutex_unlock(&v->lock);
-		uint32_t len = want ? fill(c, want) : 0;
-		pthread_mutex_lock(&v->lock);
-		if (--v->inflight == 0)
-			pthread_cond_broadcast(&v->idle);
-		if (gen != v->gen)
-			break;
-		virtq_push(q, v->mem, c->head, len);
-		r->bytes += len;
-	}
-	if (q && gen == v->gen && q->used_idx != old && virtq_need_irq(q, v->mem, old))
-		virtio_queue_irq(v, 0);
-	pthread_mutex_unlock(&v->lock);
-	return wait_ms;
+	struct pass p = { r, -1 };
+	virtio_serve_queue(&r->vdev, 0, &r->chain, 16, serve, &p);
+	return p.wait_ms;
 }
 
 static void *io_thread(void *arg)

@@ -109,6 +109,18 @@ void virtio_kick(struct virtio_dev *v, int q);
 /* Tells an I/O thread to end through its stop eventfd and joins it. */
 void virtio_stop_thread(int stop_fd, pthread_t thread);
 
+/* One I/O thread's pass over queue qi, for devices that answer each chain
+ * by itself (blk, rng): chains are popped into *c until the ring is empty
+ * (event index armed), each is handed to serve() without v->lock held
+ * (counted in v->inflight, so a reset waits for it), and its used length
+ * pushed; serve() returning VIRTIO_SERVE_LATER puts the chain back and ends
+ * the pass. The queue's interrupt follows every `batch` completions and the
+ * end of the pass. A malformed ring marks the device broken; a reset during
+ * serve() forgets that chain. */
+#define VIRTIO_SERVE_LATER UINT32_MAX
+void virtio_serve_queue(struct virtio_dev *v, int qi, struct vq_chain *c, unsigned batch,
+			uint32_t (*serve)(void *ctx, const struct vq_chain *c), void *ctx);
+
 /* BAR handlers, exposed for unit tests. */
 void virtio_legacy_io(void *dev, uint64_t addr, uint8_t *data, uint32_t len, bool is_write);
 void virtio_modern_io(void *dev, uint64_t addr, uint8_t *data, uint32_t len, bool is_write);
