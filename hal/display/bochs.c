@@ -155,6 +155,10 @@ static void dispi_write(struct bochs *b, unsigned idx, uint16_t v)
 	default: return; /* VIRT_HEIGHT and VIDEO_MEMORY_64K are read-only */
 	}
 	b->serial++;
+	/* a mode set: the framebuffer is what the guest means to show */
+	if (b->vga && b->vga->mem)
+		memcpy(b->text_seen, b->vga->mem + VGA_TEXT_OFF, VGA_TEXT_BYTES);
+	b->direct_text = false;
 }
 
 void bochs_dispi_io(void *dev, uint64_t addr, uint8_t *data, uint32_t len, bool is_write)
@@ -332,7 +336,13 @@ void bochs_scanout(void *ctx, struct fb_scanout *s)
 	struct bochs *b = ctx;
 	pthread_mutex_lock(&b->lock);
 	const uint16_t *r = b->dispi;
-	if (!(r[DISPI_ENABLE] & EN_ENABLED)) {
+	/* Text written to 0xB8000 since the last mode set (memory testers,
+	 * DOS programs, Linux's vgacon under SeaBIOS): as on a real VGA, the
+	 * text page is what is on the screen, until the next mode set. */
+	if ((r[DISPI_ENABLE] & EN_ENABLED) && !b->direct_text && b->vga && b->vga->mem &&
+	    memcmp(b->text_seen, b->vga->mem + VGA_TEXT_OFF, VGA_TEXT_BYTES))
+		b->direct_text = true;
+	if (!(r[DISPI_ENABLE] & EN_ENABLED) || b->direct_text) {
 		pthread_mutex_unlock(&b->lock);
 		vgatext_scanout(b->vga, s);
 		return;

@@ -12,6 +12,9 @@
 
 /* ---- vgatext.c: the legacy VGA window 0xA0000-0xBFFFF and text mode --------- */
 
+#define VGA_TEXT_OFF   0x18000u      /* 0xB8000 in the window */
+#define VGA_TEXT_BYTES (80 * 25 * 2) /* one 80x25 page of cells */
+
 struct vgatext {
 	uint8_t *mem;            /* 128 KiB, mapped at 0xA0000 */
 	int slot;
@@ -51,6 +54,12 @@ struct bochs {
 	uint32_t rom_size;
 	uint32_t serial;
 	struct vgatext *vga;     /* shown while DISPI is disabled; may be NULL */
+	/* A program that writes text straight to 0xB8000 while the VGA BIOS
+	 * keeps DISPI on to draw its own text (SeaBIOS's bochs-display BIOS
+	 * emulates mode 3 in the framebuffer) is shown as VGA text: the page
+	 * as it was at the last DISPI write, and whether it changed since. */
+	uint8_t text_seen[VGA_TEXT_BYTES];
+	bool direct_text;
 };
 
 /* rom_path NULL or missing: no ROM BAR (warned when a path was given). */

@@ -15,7 +15,7 @@
 
 #define VGA_BASE 0xA0000ULL
 #define VGA_SIZE 0x20000ULL
-#define TEXT_OFF 0x18000ULL /* 0xB8000 */
+#define TEXT_OFF ((uint64_t)VGA_TEXT_OFF)
 
 /* The 16 text colours of the standard palette. */
 static const uint32_t cga[16] = {

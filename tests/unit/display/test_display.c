@@ -253,6 +253,30 @@ static void test_bochs_regs(void)
 	bochs_dispi_io(&b, 0x1ce, d, 2, 1);
 	bochs_dispi_io(&b, 0x1cf, d, 2, 0);
 	CHECK_EQ(d[0] | d[1] << 8, 800);
+	/* text written straight to 0xB8000 while DISPI is on (memtest86+ under
+	 * SeaBIOS's bochs-display BIOS): the text page is shown, until the
+	 * next mode set */
+	static uint8_t vmem[0x20000];
+	mmio(&b, 0x512, 0, 2, 1, NULL);
+	bochs_scanout(&b, &s);
+	CHECK_EQ(s.kind, FB_GFX); /* no VGA memory yet: nothing to compare */
+	v.mem = vmem;
+	mmio(&b, 0x512, 0, 2, 1, NULL); /* the mode set notes the text page */
+	bochs_scanout(&b, &s);
+	CHECK_EQ(s.kind, FB_GFX);
+	vmem[VGA_TEXT_OFF + 2 * 80] = 'M';
+	bochs_scanout(&b, &s);
+	CHECK_EQ(s.kind, FB_TEXT);
+	CHECK(s.cells == vmem + VGA_TEXT_OFF);
+	vmem[VGA_TEXT_OFF + 2 * 80] = 0; /* sticky: the page stays shown */
+	bochs_scanout(&b, &s);
+	CHECK_EQ(s.kind, FB_TEXT);
+	vmem[VGA_TEXT_OFF + 2 * 80] = 'M';
+	mmio(&b, 0x512, 0, 2, 1, NULL); /* a DISPI write: graphics again */
+	bochs_scanout(&b, &s);
+	CHECK_EQ(s.kind, FB_GFX);
+	CHECK_EQ(s.width, 800);
+	v.mem = NULL;
 	/* VGA registers through BAR2+0x400: 0x3DA toggles and resets the flip-flop */
 	uint32_t s1, s2;
 	mmio(&b, 0x41a, 0, 1, 0, &s1);
