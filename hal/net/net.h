@@ -6,7 +6,7 @@
  *   macvtap=IF   a new macvtap on IF (bridge mode), removed at exit
  *   user[,hostfwd=tcp::HOSTPORT-:GUESTPORT]...  Debian's passt, no root
  *   none         no NIC
- * with ,mac=52:54:00:xx:xx:xx and ,model=virtio (the default; e1000 later).
+ * with ,mac=52:54:00:xx:xx:xx and ,model=virtio (the default) or e1000.
  * A backend moves whole Ethernet frames; with vnet_hdr each frame starts
  * with a 12-byte struct virtio_net_hdr_v1 (checksum and segmentation
  * offloads passed through to the host kernel). user (passt) has no vnet
@@ -32,7 +32,7 @@ struct net_spec {
 	char ifname[16];          /* bridge, tap or macvtap parent (IFNAMSIZ) */
 	uint8_t mac[6];
 	bool mac_set;             /* ,mac= given; else derived (net_default_mac) */
-	char model[8];            /* "virtio" */
+	char model[8];            /* "virtio" or "e1000" */
 	int nfwd;                 /* user: ,hostfwd= */
 	struct { uint16_t host, guest; } fwd[NET_MAX_FWD];
 };

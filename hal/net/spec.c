@@ -151,8 +151,9 @@ int net_parse(const char *arg, struct net_spec *s, char *why, size_t whylen)
 		} else if (!strcmp(tok, "model")) {
 			if (model_set)
 				FAIL("--net %s: model= given twice", arg);
-			if (strcmp(v, "virtio"))
-				FAIL("--net %s: model=%s: the only model is virtio", arg, v);
+			if (strcmp(v, "virtio") && strcmp(v, "e1000"))
+				FAIL("--net %s: model=%s: expected virtio or e1000", arg, v);
+			strcpy(s->model, v);
 			model_set = true;
 		} else if (!strcmp(tok, "hostfwd")) {
 			if (s->mode != NET_USER)

@@ -8,6 +8,7 @@
 
 #include "core/loop.h"
 #include "disk/disk.h"
+#include "hw/e1000.h"
 #include "pc/efivars.h"
 #include "pc/pc.h"
 #include "virtio/virtio.h"
@@ -257,23 +258,31 @@ int pc_nets(struct pc *pc)
 	return 0;
 }
 
-/* virtio-net from slot 16 on, each on its host backend; iPXE in the ROM BAR
- * for firmware boots. */
+/* The NICs from slot 16 on (virtio-net, or an e1000 with model=e1000, in
+ * the same slot), each on its host backend; iPXE in the ROM BAR for
+ * firmware boots. */
 static int step_nics(struct pc *pc)
 {
 	for (int i = 0; i < pc->nnets; i++) {
 		char why[256];
-		if (virtio_net_create(&pc->nets[i], i, PC_NIC_SLOT0 + i, pc->cfg->kernel ? NULL : PC_IPXE_ROM, why,
-				      sizeof(why)) < 0) {
+		bool e1000 = !strcmp(pc->nets[i].model, "e1000");
+		const char *rom = pc->cfg->kernel ? NULL : e1000 ? PC_E1000_ROM : PC_IPXE_ROM;
+		if ((e1000 ? e1000_create : virtio_net_create)(&pc->nets[i], i, PC_NIC_SLOT0 + i, rom, why,
+								sizeof(why)) < 0) {
 			err("%s", why);
 			virtio_net_destroy_all();
+			e1000_destroy_all();
 			return -1;
 		}
 	}
 	return 0;
 }
 
-static void undo_nics(struct pc *pc) { virtio_net_destroy_all(); }
+static void undo_nics(struct pc *pc)
+{
+	virtio_net_destroy_all();
+	e1000_destroy_all();
+}
 
 /* The display (docs/display.md): bochs-display in PCI slot 2 with the VGA
  * window and ports; the framebuffer core shows whichever is active. */

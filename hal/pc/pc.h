@@ -29,6 +29,7 @@
 #define PC_RNG_SLOT     11     /* virtio-rng: after the eighth disk's slot */
 #define PC_NIC_SLOT0    16     /* first virtio-net, whatever the number of disks */
 #define PC_IPXE_ROM     "/usr/lib/ipxe/qemu/efi-virtio.rom" /* Debian's ipxe-qemu: PXE and UEFI */
+#define PC_E1000_ROM    "/usr/lib/ipxe/qemu/efi-e1000.rom"  /* the same for model=e1000 */
 /* Direct boot: where hal itself places the display's BARs (PCI window). */
 #define PC_DIRECT_LFB   0xFD000000ULL
 #define PC_DIRECT_MMIO  0xFEBF0000ULL

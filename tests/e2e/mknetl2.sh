@@ -1,7 +1,7 @@
 #!/bin/sh
 # Writes the L2 initramfs of the network test (tests/e2e/net.sh): busybox
-# (Debian's busybox-static), virtio_pci and virtio_net with their
-# dependencies from modules.dep, /init = tests/e2e/net-l2init.sh and
+# (Debian's busybox-static), virtio_pci, virtio_net and e1000 (hal's
+# --net ...,model=e1000) with their dependencies from modules.dep, /init = tests/e2e/net-l2init.sh and
 # /udhcpc.script = tests/e2e/net-udhcpc.sh.
 # Usage: mknetl2.sh E2EDIR MKCPIO OUT
 set -eu
@@ -12,7 +12,7 @@ busybox=${BUSYBOX:-/bin/busybox}
 t0=$(date +%s%3N)
 [ -x "$busybox" ] || { echo "mknetl2.sh: no $busybox (apt-get install busybox-static)" >&2; exit 1; }
 . tests/e2e/moddeps.sh
-moddeps "$mdir" virtio_pci virtio_net >"$out.mods" || exit 1
+moddeps "$mdir" virtio_pci virtio_net e1000 >"$out.mods" || exit 1
 while read -r m; do basename "$m"; done <"$out.mods" >"$out.modules"
 {
 	for d in /bin /dev /proc /sys /tmp /lib /lib/modules; do echo "dir $d 0755"; done

@@ -8,6 +8,8 @@
 #            its addresses from the interface with the default route)
 #   bridge          --net bridge=br0: hal makes a tap on br0 (vhost-net there)
 #   bridge-novhost  the same after rm /dev/vhost-net (hal's user-space path)
+#   bridge-e1000    --net bridge=br0,model=e1000: the same LAN through hal's
+#                   e1000 and Linux's e1000 driver (user-space path always)
 #   tap             --net tap=haltest0,mac=...: a tap L1 made (tunctl) on br0
 #   macvtap         --net macvtap=mvlow: a veth pair, its peer in br0
 #   user            --net user,hostfwd=tcp::8080-:80 (passt): the guest
@@ -200,6 +202,8 @@ if [ -c /dev/vhost-net ]; then
 else
 	echo "E2E: no /dev/vhost-net: bridge-novhost not run"
 fi
+
+run bridge-e1000 "$url" --net bridge=br0,model=e1000
 
 run tap "$url" --net tap=haltest0,mac=52:54:00:4e:45:54
 

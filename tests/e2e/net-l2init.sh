@@ -1,6 +1,7 @@
 #!/bin/sh
 # PID 1 of the L2 guest of the network test (tests/e2e/net.sh): Debian's
-# kernel under hal with a virtio-net NIC. Loads virtio_pci and virtio_net,
+# kernel under hal with a virtio-net NIC (or an e1000). Loads virtio_pci,
+# virtio_net and e1000,
 # takes a DHCP lease on its NIC (udhcpc, /udhcpc.script) and fetches a file
 # over HTTP, then powers off (ACPI S5: hal exits 0). Every line for the test
 # starts with "NET: ". Parameters from the kernel command line:

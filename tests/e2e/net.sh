@@ -5,7 +5,8 @@
 # dependencies, Debian's passt with its libraries, /www/file (1 MiB of random
 # bytes) and the L2 initramfs built by tests/e2e/mknetl2.sh). L1 builds a LAN
 # (br0 with udhcpd and httpd) and runs hal with --net bridge=br0 (with and
-# without /dev/vhost-net), tap=, macvtap= and user (passt, with a hostfwd);
+# without /dev/vhost-net, and with model=e1000), tap=, macvtap= and user
+# (passt, with a hostfwd);
 # each time the L2 guest (tests/e2e/net-l2init.sh) takes a DHCP lease and
 # fetches /www/file, whose sha256 must be the file's.
 # Prints PASS/FAIL/SKIP and "e2e: time" lines; log: $BUILD/e2e/net-log.txt.
@@ -223,6 +224,17 @@ else
 	else bad e2e-net-novhost-path "without /dev/vhost-net hal -v said: $vh"; fi
 	echo "  bridge-novhost: hal -v: ${vh:-(nothing about the data path)}"
 fi
+
+# (a') the same bridge through hal's e1000 (82540EM) and the guest's e1000
+# driver; vhost-net is virtio only, so -v names the user-space path
+lan_case bridge-e1000 e2e-net-e1000
+if grep -q '^NET: [a-z0-9]* mac [0-9a-f:]* driver e1000$' "$sec"; then ok e2e-net-e1000-driver
+else bad e2e-net-e1000-driver "the guest's NIC is not driven by e1000: $(grep '^NET: [a-z0-9]* mac' "$sec" || echo 'no NIC line')"; fi
+vh=$(path_of bridge-e1000)
+if echo "$vh" | grep -q 'e1000 .*user-space path (vhost-net is virtio only)'; then ok e2e-net-e1000-path
+else bad e2e-net-e1000-path "hal -v said: ${vh:-nothing about the data path}"; fi
+if links_same bridge-e1000; then ok e2e-net-e1000-cleanup
+else bad e2e-net-e1000-cleanup "interfaces before: $(sed -n 's/^E2E: bridge-e1000 links before: //p' "$sec"), after: $(sed -n 's/^E2E: bridge-e1000 links after: //p' "$sec")"; fi
 
 # (b) a tap L1 made, with a MAC given
 lan_case tap e2e-net-tap

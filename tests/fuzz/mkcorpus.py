@@ -280,3 +280,56 @@ put("nbd", "good", nbd_hello + nbd_export + nbd_opt(1, b"") + nbd_reply(1, 0, b"
     b"".join(nbd_reply(c) for c in (2, 3, 4, 5)) + nbd_reply(6, 0, b"\0" * 4096))
 put("nbd", "refused", nbd_hello + nbd_opt(0x80000006, b"no such export"))
 put("nbd", "error-reply", nbd_hello + nbd_export + nbd_opt(1, b"") + nbd_reply(1, 22) + nbd_reply(2, 5))
+
+# ---- e1000 (fuzz_e1000.c): 3-byte addresses; 0 BAR0, 1 BAR1, 4 RAM bytes
+# (2-byte length), 5 serve, 6 set-up (value: extra RCTL bits), 7 peer sends ----
+def e_reg(off, val=None):
+    return op(0, off, 3, 4, val)
+def e_mem(addr, data):
+    return op(4, addr, 3) + len(data).to_bytes(2, "little") + data
+E_PROCESS, E_DRAIN = op(5, 0, 3), op(8, 0, 3)
+E_SETUP = op(6, 0, 3, 4, 0x8000 | 1 << 26)  # BAM, SECRC, 2 KiB buffers
+E_MAC = bytes([0x52, 0x54, 0, 0x12, 0x34, 0x56])
+def e_legacy(addr, length, cmd):
+    return struct.pack("<QHBBBBH", addr, length, 0, cmd, 0, 0, 0)
+def e_ctx(ipcss, ipcso, ipcse, tucss, tucso, tucse, paylen, tucmd, hdrlen, mss):
+    return struct.pack("<BBHBBHII", ipcss, ipcso, ipcse, tucss, tucso, tucse,
+                       paylen | 0 << 20 | (tucmd | 0x20) << 24, hdrlen << 8 | mss << 16)
+def e_data(addr, length, dcmd, popts):
+    return struct.pack("<QII", addr, length | 1 << 20 | (dcmd | 0x20) << 24, popts << 8)
+e_tcp = (E_MAC + b"\x52\x54\x00\x11\x22\x33\x08\x00" + b"\x45\x00\x00\x00\x12\x34\x00\x00\x40\x06\x00\x00" +
+         b"\x0a\x00\x00\x02\x0a\x00\x00\x01" + b"\x9c\x40\x00\x50\x10\x00\x00\x00\x00\x00\x00\x00\x50\x19\xff\xff\x00\x00\x00\x00" +
+         bytes(i * 13 & 0xff for i in range(1500)))
+e_frame = E_MAC + b"\x52\x54\x00\x11\x22\x33\x08\x00" + bytes(range(86))
+put("e1000", "tx-legacy", b"\0" + E_SETUP + e_mem(0, e_legacy(0x2000, 30, 0) + e_legacy(0x2100, 70, 0x0b)) +
+    e_mem(0x2000, e_frame[:30]) + e_mem(0x2100, e_frame[30:]) + e_reg(0x3818, 2) + E_PROCESS + E_DRAIN)
+put("e1000", "tx-tso", b"\1" + E_SETUP + e_mem(0, e_ctx(14, 24, 33, 34, 50, 0, 1500, 7, 54, 536) +
+    e_data(0x2000, 54, 0x04, 3) + e_data(0x2000 + 54, 1500, 0x0d, 3)) + e_mem(0x2000, e_tcp) +
+    e_reg(0x3818, 3) + E_PROCESS + E_DRAIN)
+put("e1000", "tx-csum", b"\0" + E_SETUP + e_mem(0, e_ctx(14, 24, 33, 34, 50, 0, 0, 3, 0, 0) +
+    e_data(0x2000, 200, 0x09, 3)) + e_mem(0x2000, e_tcp[:200]) + e_reg(0x3818, 2) + E_PROCESS + E_DRAIN)
+e_rxdesc = b"".join(struct.pack("<QQ", 0x4000 + 0x800 * i, 0) for i in range(16))
+put("e1000", "rx", b"\0" + op(6, 0, 3, 4, 0x8000 | 3 << 16) + e_mem(0x1000, e_rxdesc) +
+    op(7, len(e_frame), 3) + e_frame + E_PROCESS + e_reg(0x00c0) + e_reg(0x4074))
+put("e1000", "rx-vnet", b"\1" + E_SETUP + e_mem(0x1000, e_rxdesc) + op(7, 12 + len(e_frame), 3) + bytes(12) +
+    e_frame + E_PROCESS + e_reg(0x2810))
+put("e1000", "rx-stream", b"\2" + E_SETUP + e_mem(0x1000, e_rxdesc) + op(7, 4 + len(e_frame), 3) +
+    len(e_frame).to_bytes(4, "big") + e_frame + E_PROCESS)
+# EEPROM: EERD word 0, then a Microwire READ of word 1 bit by bit
+ee = e_reg(0x14, 1) + e_reg(0x14) + e_reg(0x10, 0x40) + e_reg(0x10, 0x42)
+for b in [1, 1, 0, 0, 0, 0, 0, 0, 1]:
+    v = 0x42 | (4 if b else 0)
+    ee += e_reg(0x10, v) + e_reg(0x10, v | 1) + e_reg(0x10, v)
+for _ in range(16):
+    ee += e_reg(0x10, 0x43) + e_reg(0x10) + e_reg(0x10, 0x42)
+put("e1000", "eeprom", b"\0" + ee + e_reg(0x10, 0))
+put("e1000", "phy-io", b"\0" + e_reg(0x20, 2 << 26 | 1 << 21 | 1 << 16) + e_reg(0x20) +
+    e_reg(0x20, 1 << 26 | 1 << 21 | 0 << 16 | 0x9140) + op(1, 0, 3, 4, 0x8) + op(1, 4, 3, 4) +
+    op(1, 0, 3, 4, 0x100) + op(1, 4, 3, 4, 0x8002) + e_reg(0, 1 << 26))
+# VLANs: CTRL.VME, a VLE descriptor with tag 7, a tagged frame in, VFE + VFTA
+e_tagged = E_MAC + b"\x52\x54\x00\x11\x22\x33\x81\x00\x00\x07\x08\x00" + bytes(range(60))
+put("e1000", "vlan", b"\0" + E_SETUP + e_reg(0, 0x40000040) +
+    e_mem(0, struct.pack("<QHBBBBH", 0x2000, 60, 0, 0x4b, 0, 0, 7)) + e_mem(0x2000, e_frame[:60]) +
+    e_reg(0x3818, 1) + e_mem(0x1000, e_rxdesc) + op(7, len(e_tagged), 3) + e_tagged + E_PROCESS +
+    e_reg(0x100, 0x8002 | 1 << 18 | 1 << 26) + e_reg(0x5600, 1 << 7) + op(7, len(e_tagged), 3) + e_tagged +
+    E_PROCESS + E_DRAIN)

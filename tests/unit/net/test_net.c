@@ -48,6 +48,9 @@ static void test_parse_accepts(void)
 	CHECK_EQ(s.mode, NET_TAP);
 	CHECK(s.mac_set);
 	CHECK(!memcmp(s.mac, "\x52\x54\x00\xab\xcd\xef", 6));
+	CHECK(!strcmp(s.model, "virtio"));
+	CHECK_EQ(parse("bridge=br0,model=e1000", &s), 0);
+	CHECK(!strcmp(s.model, "e1000"));
 	CHECK_EQ(parse("macvtap=enp3s0f1.100", &s), 0);
 	CHECK_EQ(s.mode, NET_MACVTAP);
 	CHECK(!strcmp(s.ifname, "enp3s0f1.100"));
@@ -84,7 +87,8 @@ static void test_parse_refuses(void)
 		{ "tap=t0,mac=ff:ff:ff:ff:ff:ff", "multicast" },
 		{ "tap=t0,mac=00:00:00:00:00:00", "all-zero" },
 		{ "tap=t0,mac=52:54:00:12:34:56,mac=52:54:00:12:34:57", "mac= given twice" },
-		{ "tap=t0,model=e1000", "model=e1000: the only model is virtio" },
+		{ "tap=t0,model=rtl8139", "model=rtl8139: expected virtio or e1000" },
+		{ "tap=t0,model=e1000,model=virtio", "model= given twice" },
 		{ "tap=t0,colour=red", "unknown option 'colour' (mac=, model=)" },
 		{ "user,foo", "unknown option 'foo' (mac=, model=, hostfwd=)" },
 		{ "tap=t0,hostfwd=tcp::8080-:80", "hostfwd= is for --net user only" },
