@@ -29,12 +29,31 @@ if ! $MAKE -s --no-print-directory BUILD="$BUILD" e2e-images "$BUILD/guest/halct
 	exit 0
 fi
 
+# SYSLINUX's Hardware Detection Tool (hdt.c32, Debian's syslinux-common) on
+# a FAT16 disk made like tests/e2e/mkguestdisk.sh's: it probes CPUID, PCI,
+# DMI (our SMBIOS), memory maps, VESA and disks through the BIOS.
+hdt=$E2E/corpus-hdt.img
+mods=/usr/lib/syslinux/modules/bios
+if [ -s $mods/hdt.c32 ] && command -v syslinux >/dev/null && command -v mcopy >/dev/null; then
+	rm -f "$hdt" && truncate -s 16M "$hdt"
+	printf 'label: dos\nstart=2048, type=6, bootable\n' | sfdisk -q "$hdt"
+	mkfs.fat -F 16 -n HDT -h 2048 --offset 2048 "$hdt" $((15 * 1024)) >/dev/null
+	printf 'DEFAULT hdt\nPROMPT 0\nLABEL hdt\n  COM32 hdt.c32\n' >"$E2E/corpus-hdt.cfg"
+	MTOOLS_SKIP_CHECK=1 mcopy -i "$hdt@@1M" "$E2E/corpus-hdt.cfg" ::syslinux.cfg
+	for f in hdt.c32 libcom32.c32 libutil.c32 libmenu.c32 libgpl.c32; do
+		MTOOLS_SKIP_CHECK=1 mcopy -i "$hdt@@1M" $mods/$f ::$f
+	done
+	syslinux --offset $((2048 * 512)) --install "$hdt"
+	dd if=/usr/lib/syslinux/mbr/mbr.bin of="$hdt" conv=notrunc bs=440 count=1 status=none
+fi
+
 # NAME|FILE|PACKAGE|HAL ARGS (@ is the file in L1)|WORDS tesseract must read, |-separated
-corpus='memtest-bios|/usr/lib/memtest86+/memtest86+x64.iso|memtest86+|--disk @,ro --firmware bios --mem 256M|Cache|Pattern
-memtest-smp|/usr/lib/memtest86+/memtest86+x64.iso|memtest86+|--disk @,ro --firmware bios --mem 256M --cpus 2|Cache|Pattern
-memtest-uefi|/usr/lib/memtest86+/memtest86+x64.iso|memtest86+|--disk @,ro --firmware ovmf --efivars none --mem 256M|Cache|Pattern
-memtest-kernel|/boot/memtest86+x64.bin|memtest86+|--kernel @ --mem 256M|Cache|Pattern
-ipxe-bios|/usr/lib/ipxe/ipxe.iso|ipxe|--disk @,ro --firmware bios --mem 256M|iPXE'
+corpus='memtest-bios|/usr/lib/memtest86+/memtest86+x64.iso|memtest86+|--disk @,ro --firmware bios --mem 256M|Testing|Pattern
+memtest-smp|/usr/lib/memtest86+/memtest86+x64.iso|memtest86+|--disk @,ro --firmware bios --mem 256M --cpus 2|Testing|SMP: 2T
+memtest-uefi|/usr/lib/memtest86+/memtest86+x64.iso|memtest86+|--disk @,ro --firmware ovmf --efivars none --mem 256M|Testing|Pattern
+memtest-kernel|/boot/memtest86+x64.bin|memtest86+|--kernel @ --mem 256M|Testing|Pattern
+ipxe-bios|/usr/lib/ipxe/ipxe.iso|ipxe|--disk @,ro --firmware bios --mem 256M|iPXE
+hdt|'"$hdt"'|syslinux-common|--disk @ --firmware bios --mem 256M|Hardware Detection|PCI Devices'
 
 : >"$E2E/corpus.list"
 : >"$E2E/corpus.run"
