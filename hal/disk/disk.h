@@ -30,7 +30,8 @@ struct disk {
 	unsigned sector_size;   /* DISK_SECTOR */
 	uint64_t size;          /* bytes, whole sectors: a partial last one is not visible */
 	bool snapshot;          /* ,snapshot: the image is opened read-only, writes go to snap */
-	unsigned timeout;       /* ,timeout=SECONDS (NBD): a request unanswered this long fails */
+	unsigned timeout;       /* ,timeout=SECONDS (NBD): a request unanswered this long loses the connection */
+	unsigned reconnect;     /* ,reconnect=SECONDS (NBD): how long a request is held for a new one; 0: fails */
 	struct disk_snap *snap; /* the copy-on-write layer, or NULL */
 	struct disk_nbd *nbd;   /* the NBD connection, or NULL: the image is fd */
 };
@@ -50,6 +51,11 @@ bool disk_is_nbd(const char *path);
 int disk_open(struct disk *d, const char *spec, char *why, size_t whylen);
 /* Closes it, if open; idempotent. */
 void disk_close(struct disk *d);
+/* on: requests the disk holds while it reconnects to its NBD server fail
+ * now (EIO), and so do later ones that would wait, until off; for a front
+ * end stopping its I/O thread, which is not to wait for the server. Files:
+ * nothing to do. */
+void disk_cancel(struct disk *d, bool on);
 
 /* All of iov[0..n) from or to the disk at byte offset off, or nothing
  * useful: 0, or -1 with errno (EINVAL past the end, EROFS a write to a

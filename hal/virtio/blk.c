@@ -302,8 +302,11 @@ void virtio_blk_free(struct virtio_blk *b)
 	if (!b)
 		return;
 	pci_unregister(&b->vdev.pci);
-	if (b->started)
+	if (b->started) { /* a request held for an NBD reconnect fails now: the thread is not to wait */
+		disk_cancel(b->disk, true);
 		virtio_stop_thread(b->stop_fd, b->thread);
+		disk_cancel(b->disk, false);
+	}
 	disk_close(&b->own); /* not open when the disk is borrowed */
 	if (b->stop_fd >= 0)
 		close(b->stop_fd);
