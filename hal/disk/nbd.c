@@ -31,8 +31,10 @@
  * handshake block (DNS, a slow server) and must not stall the main loop's
  * serial console and signals, and the unit tests have no main loop. The
  * handover is a mutex and a condition variable (futex, which the I/O list
- * has); wake_fd, an eventfd, breaks the I/O thread's waits at once when its
- * device is torn down (disk_cancel) and the connector's at nbd_close.
+ * has). disk_cancel (the device is torn down: a guest reset, hal's exit)
+ * ends a hold at once rather than after d->reconnect s; wake_fd, an
+ * eventfd, breaks off the connector's handshake then and at nbd_close. A
+ * request waiting for a server's reply still waits up to d->timeout s.
  *
  * A write the server answered but had not flushed when the connection went
  * may be lost with the server (qemu-nbd's qcow2 caches, a crashed host):
@@ -154,11 +156,11 @@ static int broken(struct disk *d, const char *what)
 }
 
 /* All n bytes to or from fd, each wait at most d->timeout s and broken off
- * when wake_fd is readable; wait: for an answer (a poll first), else try
- * first and wait if need be. 0, or -1 with what went wrong in what[64]. */
-static int xio(struct disk *d, int fd, void *buf, size_t n, bool out, bool wait, char *what)
+ * when wake (an fd, or -1) is readable; wait: for an answer (a poll first),
+ * else try first and wait if need be. 0, or -1 with what went wrong in
+ * what[64]. */
+static int xio(struct disk *d, int fd, int wake, void *buf, size_t n, bool out, bool wait, char *what)
 {
-	int wake = d->nbd->wake_fd;
 	uint8_t *p = buf;
 	while (n) {
 		if (wait) {
@@ -176,7 +178,7 @@ static int xio(struct disk *d, int fd, void *buf, size_t n, bool out, bool wait,
 				return -1;
 			}
 			if (pfd[1].revents) {
-				snprintf(what, 64, "the device is being stopped");
+				snprintf(what, 64, "hal is closing the disk");
 				return -1;
 			}
 		}
@@ -198,10 +200,11 @@ static int xio(struct disk *d, int fd, void *buf, size_t n, bool out, bool wait,
 	return 0;
 }
 
+/* The handshake's: the connector's stops at nbd_close (wake_fd). */
 static int io(struct disk *d, int fd, void *buf, size_t n, bool out)
 {
 	char what[64];
-	return xio(d, fd, buf, n, out, false, what);
+	return xio(d, fd, d->nbd->wake_fd, buf, n, out, false, what);
 }
 
 /* NBD_OPT_GO for export on fd; the replies up to NBD_REP_ACK. The export's
@@ -507,12 +510,12 @@ static int exchange(struct disk *d, uint16_t type, uint16_t flags, uint64_t off,
 	put_be(h + 8, ++c->cookie, 8);
 	put_be(h + 16, off, 8);
 	put_be(h + 24, len, 4);
-	if (xio(d, c->fd, h, 28, true, false, what) < 0)
+	if (xio(d, c->fd, -1, h, 28, true, false, what) < 0)
 		return 1;
 	for (unsigned i = 0; type == NBD_CMD_WRITE && i < k; i++)
-		if (xio(d, c->fd, seg[i].iov_base, seg[i].iov_len, true, false, what) < 0)
+		if (xio(d, c->fd, -1, seg[i].iov_base, seg[i].iov_len, true, false, what) < 0)
 			return 1;
-	if (xio(d, c->fd, h, 16, false, true, what) < 0) /* the server's turn */
+	if (xio(d, c->fd, -1, h, 16, false, true, what) < 0) /* the server's turn */
 		return 1;
 	if (get_be(h, 4) != NBD_SIMPLE_REPLY_MAGIC) {
 		snprintf(what, 64, "bad NBD reply magic");
@@ -530,7 +533,7 @@ static int exchange(struct disk *d, uint16_t type, uint16_t flags, uint64_t off,
 		return -1;
 	}
 	for (unsigned i = 0; type == NBD_CMD_READ && i < k; i++)
-		if (xio(d, c->fd, seg[i].iov_base, seg[i].iov_len, false, false, what) < 0)
+		if (xio(d, c->fd, -1, seg[i].iov_base, seg[i].iov_len, false, false, what) < 0)
 			return 1;
 	return 0;
 }

@@ -25,7 +25,12 @@
 
 #define MB (1u << 20)
 
-enum mode { GOOD, BAD_GREETING, NOT_FIXED, REFUSE, NO_INFO, BAD_MAGIC, WRONG_COOKIE, SHORT, CLOSE_MID, HANG };
+/* CUT_REPLY: the first read's reply header and half its data, 0xAA bytes
+ * that are not the disk's, then a close; DOWN: at the first request the
+ * connection and the listening socket close, and the socket comes back at
+ * the same path after down_ms (never, when < 0). */
+enum mode { GOOD, BAD_GREETING, NOT_FIXED, REFUSE, NO_INFO, BAD_MAGIC, WRONG_COOKIE, SHORT, CLOSE_MID, HANG,
+	    CUT_REPLY, DOWN };
 
 struct srv {
 	int fd, listen_fd;
@@ -36,7 +41,20 @@ struct srv {
 	int flushes, trims, zeroes;
 	char export[64];
 	pthread_t t;
+	/* srv_listen's: a server on path that takes max_conns connections, the
+	 * first in mode first, the others GOOD, saying size claim2 if set */
+	char path[108];
+	enum mode first;
+	int max_conns, conns, down_ms;
+	uint64_t claim2;
 };
+
+static double now_s(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + t.tv_nsec / 1e9;
+}
 
 static void be(uint8_t *p, uint64_t v, int n)
 {
@@ -112,6 +130,12 @@ static void serve(struct srv *s)
 			return;
 		if (s->mode == CLOSE_MID)
 			return;
+		if (s->mode == DOWN) {
+			close(s->listen_fd);
+			unlink(s->path);
+			s->listen_fd = -1;
+			return;
+		}
 		if (s->mode == HANG) {
 			while (recv(fd, b, sizeof(b), 0) > 0)
 				;
@@ -140,6 +164,11 @@ static void serve(struct srv *s)
 		if (s->mode == WRONG_COOKIE)
 			h[15] ^= 1;
 		full(fd, h, 16, true);
+		if (s->mode == CUT_REPLY && type == 0 && !err) {
+			memset(b, 0xaa, sizeof(b));
+			full(fd, b, len / 2 < sizeof(b) ? len / 2 : sizeof(b), true);
+			return;
+		}
 		if (type == 0 && !err)
 			full(fd, s->data + off, s->mode == SHORT ? len / 2 : len, true);
 		if (s->mode == SHORT)
@@ -180,6 +209,56 @@ static void srv_free(struct srv *s)
 		close(s->listen_fd);
 	free(s->data);
 	free(s);
+}
+
+/* A unix socket at s->path, listening. */
+static int srv_bind(struct srv *s)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", s->path);
+	unlink(s->path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 4) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void *srv_listen_thread(void *arg)
+{
+	struct srv *s = arg;
+	for (; s->conns < s->max_conns; s->conns++) {
+		if (s->listen_fd < 0) { /* DOWN closed it */
+			if (s->down_ms < 0)
+				return NULL;
+			usleep((useconds_t)s->down_ms * 1000);
+			s->listen_fd = srv_bind(s);
+		}
+		s->fd = accept(s->listen_fd, NULL, NULL);
+		if (s->fd < 0)
+			return NULL;
+		s->mode = s->conns ? GOOD : s->first;
+		if (s->conns && s->claim2)
+			s->claim = s->claim2;
+		serve(s);
+		close(s->fd);
+	}
+	return NULL;
+}
+
+/* s serving at dir/NAME, first connection in mode first. */
+static char dir[64];
+static int srv_listen(struct srv *s, const char *name, enum mode first, int max_conns)
+{
+	snprintf(s->path, sizeof(s->path), "%s/%s", dir, name);
+	s->first = first;
+	s->max_conns = max_conns;
+	s->listen_fd = srv_bind(s);
+	if (s->listen_fd < 0)
+		return -1;
+	return pthread_create(&s->t, NULL, srv_listen_thread, s) ? -1 : 0;
 }
 
 /* A disk attached to s over a socketpair; 0 or -1 with why. */
@@ -341,6 +420,8 @@ static void hanging_server_times_out(void)
 	srv_free(s);
 }
 
+static int open_at(struct disk *d, struct srv *s, const char *opts);
+
 /* In a forked child whose thread is confined as virtio-blk's I/O thread
  * is: every request goes through (a call the filter lacks is SIGSYS). */
 static void requests_pass_the_io_sandbox(void)
@@ -363,9 +444,26 @@ static void requests_pass_the_io_sandbox(void)
 	CHECK(waitpid(pid, &st, 0) == pid);
 	CHECK(WIFEXITED(st));
 	CHECK_EQ(WEXITSTATUS(st), 0);
+	/* and with reconnects: the connector made at disk_open, before the
+	 * filter, dials; the confined thread holds and sends again */
+	pid = fork();
+	if (pid == 0) {
+		struct srv *s = srv_new(GOOD, ALL, MB, MB);
+		s->down_ms = 300;
+		struct disk d;
+		static uint8_t b[65536];
+		struct iovec v = { b, sizeof(b) };
+		if (srv_listen(s, "sandbox.sock", DOWN, 2) < 0 || open_at(&d, s, ",reconnect=10") < 0 ||
+		    sandbox_thread(HAL_THREAD_IO) < 0)
+			syscall(SYS_exit_group, 2);
+		int bad = disk_readv(&d, &v, 1, 4096) < 0 || memcmp(b, s->data + 4096, sizeof(b)) ||
+			  disk_writev(&d, &v, 1, 0) < 0 || disk_flush(&d) < 0 || s->conns != 1;
+		syscall(SYS_exit_group, bad);
+	}
+	CHECK(waitpid(pid, &st, 0) == pid);
+	CHECK(WIFEXITED(st));
+	CHECK_EQ(WEXITSTATUS(st), 0);
 }
-
-static char dir[64];
 
 static void specs_are_checked(void)
 {
@@ -431,6 +529,194 @@ static void uris_connect(void)
 	CHECK_EQ(disk_readv(&d, &v, 1, 1024), 0);
 	CHECK(!memcmp(b, want, 1024));
 	CHECK((s->data[1536] != 0x42 || s->data[1537] != 0x42));
+	disk_close(&d);
+	srv_free(s);
+}
+
+/* --- reconnecting ---------------------------------------------------------- */
+
+/* stderr into dir/err while a test runs: what hal said. */
+static int said_fd = -1;
+
+static void said_begin(void)
+{
+	char path[128];
+	snprintf(path, sizeof(path), "%s/err", dir);
+	fflush(stderr);
+	said_fd = dup(2);
+	int f = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	dup2(f, 2);
+	close(f);
+}
+
+/* What was said since said_begin (echoed to the real stderr). */
+static const char *said_end(void)
+{
+	static char buf[8192];
+	char path[128];
+	snprintf(path, sizeof(path), "%s/err", dir);
+	fflush(stderr);
+	dup2(said_fd, 2);
+	close(said_fd);
+	FILE *f = fopen(path, "r");
+	size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+	buf[n] = 0;
+	if (f)
+		fclose(f);
+	fputs(buf, stderr);
+	return buf;
+}
+
+static int count(const char *hay, const char *needle)
+{
+	int n = 0;
+	for (const char *p = hay; (p = strstr(p, needle)); p++)
+		n++;
+	return n;
+}
+
+static int open_at(struct disk *d, struct srv *s, const char *opts)
+{
+	char why[256], spec[256];
+	snprintf(spec, sizeof(spec), "nbd+unix:///exp?socket=%s%s", s->path, opts);
+	int r = disk_open(d, spec, why, sizeof(why));
+	if (r)
+		printf("  %s\n", why);
+	return r;
+}
+
+/* The server closes in the middle of a read's reply (after data that is not
+ * the disk's) and takes a new connection: the read completes with the
+ * disk's bytes only, as one hold. */
+static void reconnect_after_a_cut_reply(void)
+{
+	struct srv *s = srv_new(GOOD, ALL, MB, MB);
+	CHECK_EQ(srv_listen(s, "cut.sock", CUT_REPLY, 2), 0);
+	struct disk d;
+	CHECK_EQ(open_at(&d, s, ",reconnect=5"), 0);
+	static uint8_t b[3 * 65536];
+	memset(b, 0xee, sizeof(b));
+	struct iovec v[2] = { { b, 1000 }, { b + 1000, sizeof(b) - 1000 } };
+	said_begin();
+	int r = disk_readv(&d, v, 2, 8192);
+	const char *t = said_end();
+	CHECK_EQ(r, 0);
+	CHECK(!memcmp(b, s->data + 8192, sizeof(b)));
+	CHECK_EQ(count(t, "connection lost (the server closed the connection); reconnecting"), 1);
+	CHECK_EQ(count(t, "reconnected after"), 1);
+	CHECK_EQ(s->conns, 1); /* the second connection is being served */
+	/* writes and flushes go on over the new connection */
+	memset(b, 0x5a, 4096);
+	struct iovec w = { b, 4096 };
+	CHECK_EQ(disk_writev(&d, &w, 1, 0), 0);
+	CHECK_EQ(disk_flush(&d), 0);
+	CHECK(s->data[0] == 0x5a && s->data[4095] == 0x5a && s->flushes == 1);
+	disk_close(&d);
+	srv_free(s);
+}
+
+/* The server (its listening socket too) is gone for 1.5 s while a read is
+ * held: the read completes after it is back, with the right data. */
+static void reconnect_when_the_server_returns(void)
+{
+	struct srv *s = srv_new(GOOD, ALL, MB, MB);
+	s->down_ms = 1500;
+	CHECK_EQ(srv_listen(s, "down.sock", DOWN, 2), 0);
+	struct disk d;
+	CHECK_EQ(open_at(&d, s, ",reconnect=10"), 0);
+	static uint8_t b[65536];
+	struct iovec v = { b, sizeof(b) };
+	double t0 = now_s();
+	said_begin();
+	int r = disk_readv(&d, &v, 1, 65536);
+	const char *t = said_end();
+	double dt = now_s() - t0;
+	CHECK_EQ(r, 0);
+	CHECK(!memcmp(b, s->data + 65536, sizeof(b)));
+	printf("  the read was held %.2f s\n", dt);
+	CHECK(dt >= 1.4 && dt < 8); /* backoff: the dial after it came back is within 3.2 s */
+	CHECK_EQ(count(t, "reconnecting"), 1);
+	CHECK_EQ(count(t, "reconnected after"), 1);
+	disk_close(&d);
+	srv_free(s);
+}
+
+/* ,reconnect=1 with the server gone for good: the held request fails
+ * after about a second, said once; later requests fail at once, silently. */
+static void reconnect_gives_up(void)
+{
+	struct srv *s = srv_new(GOOD, ALL, MB, MB);
+	s->down_ms = -1;
+	CHECK_EQ(srv_listen(s, "gone.sock", DOWN, 2), 0);
+	struct disk d;
+	CHECK_EQ(open_at(&d, s, ",reconnect=1"), 0);
+	uint8_t b[4096];
+	memset(b, 0xee, sizeof(b));
+	struct iovec v = { b, sizeof(b) };
+	double t0 = now_s();
+	said_begin();
+	errno = 0;
+	int r = disk_readv(&d, &v, 1, 0), e = errno;
+	double dt = now_s() - t0;
+	int r2 = disk_readv(&d, &v, 1, 0), r3 = disk_flush(&d);
+	double dt2 = now_s() - t0;
+	const char *t = said_end();
+	CHECK(r < 0 && e == EIO && r2 < 0 && r3 < 0);
+	printf("  gave up after %.2f s\n", dt);
+	CHECK(dt >= 0.9 && dt < 2.5);
+	CHECK(dt2 - dt < 0.2); /* no second hold */
+	CHECK_EQ(count(t, "connection lost"), 1);
+	CHECK_EQ(count(t, "gave up after 1 s; requests fail (last try: "), 1);
+	CHECK(strstr(t, "gone.sock: No such file or directory"));
+	for (size_t i = 0; i < sizeof(b); i++)
+		CHECK_EQ(b[i], 0xee);
+	disk_close(&d);
+	srv_free(s);
+}
+
+/* The export comes back with another size: no point waiting, the disk
+ * gives up at once and says why. */
+static void reconnect_to_another_export_gives_up(void)
+{
+	struct srv *s = srv_new(GOOD, ALL, MB, 2 * MB);
+	s->claim2 = 2 * MB;
+	CHECK_EQ(srv_listen(s, "size.sock", CLOSE_MID, 2), 0);
+	struct disk d;
+	CHECK_EQ(open_at(&d, s, ",reconnect=30"), 0);
+	uint8_t b[4096];
+	struct iovec v = { b, sizeof(b) };
+	double t0 = now_s();
+	said_begin();
+	errno = 0;
+	int r = disk_readv(&d, &v, 1, 0), e = errno;
+	const char *t = said_end();
+	CHECK(r < 0 && e == EIO);
+	CHECK(now_s() - t0 < 5);
+	CHECK(strstr(t, "the export came back with size 2097152 and flags 0x65, not 1048576 and 0x65; gave up after"));
+	CHECK(disk_readv(&d, &v, 1, 0) < 0);
+	disk_close(&d);
+	srv_free(s);
+}
+
+/* disk_cancel (a virtio-blk device torn down) ends a hold at once; after
+ * it is off, the next request waits and reconnects. */
+static void cancel_ends_a_hold(void)
+{
+	struct srv *s = srv_new(GOOD, ALL, MB, MB);
+	s->down_ms = 1000;
+	CHECK_EQ(srv_listen(s, "cancel.sock", DOWN, 2), 0);
+	struct disk d;
+	CHECK_EQ(open_at(&d, s, ",reconnect=20"), 0);
+	disk_cancel(&d, true);
+	uint8_t b[4096];
+	struct iovec v = { b, sizeof(b) };
+	double t0 = now_s();
+	errno = 0;
+	CHECK(disk_readv(&d, &v, 1, 0) < 0 && errno == EIO);
+	CHECK(now_s() - t0 < 0.5);
+	disk_cancel(&d, false);
+	CHECK_EQ(disk_readv(&d, &v, 1, 4096), 0);
+	CHECK(!memcmp(b, s->data + 4096, sizeof(b)));
 	disk_close(&d);
 	srv_free(s);
 }
@@ -599,6 +885,11 @@ int main(void)
 	RUN(export_smaller_than_claimed);
 	RUN(hanging_server_times_out);
 	RUN(requests_pass_the_io_sandbox);
+	RUN(reconnect_after_a_cut_reply);
+	RUN(reconnect_when_the_server_returns);
+	RUN(reconnect_gives_up);
+	RUN(reconnect_to_another_export_gives_up);
+	RUN(cancel_ends_a_hold);
 	RUN(specs_are_checked);
 	RUN(uris_connect);
 	RUN(real_qemu_nbd);
