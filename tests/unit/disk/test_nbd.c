@@ -4,7 +4,10 @@
  * magic, wrong cookie, short reply, closing mid-request, an export smaller
  * than claimed, a server that hangs): each an error, never a crash or data
  * that was not served. Then, when /usr/bin/qemu-nbd is there (Debian
- * qemu-utils), a real qemu-nbd serving a raw file and a qcow2 image. */
+ * qemu-utils), a real qemu-nbd serving a raw file and a qcow2 image, and one
+ * killed and started again during reads. Reconnecting: a fake server on a
+ * unix socket that cuts a reply, goes away for a while or for good, or comes
+ * back with another export. */
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -871,6 +874,71 @@ static void real_qemu_nbd(void)
 	unlink(out);
 }
 
+/* kill -9 of qemu-nbd during a stream of reads, and a new qemu-nbd on the
+ * same socket half a second later: every read returns the file's bytes. */
+static pid_t killed_nbd;
+static char kill_raw[128];
+
+static void *kill_and_restart(void *arg)
+{
+	(void)arg;
+	usleep(300000);
+	kill(killed_nbd, SIGKILL);
+	waitpid(killed_nbd, NULL, 0);
+	usleep(500000);
+	killed_nbd = qemu_nbd("raw", kill_raw, "-t");
+	return NULL;
+}
+
+static void real_qemu_nbd_killed(void)
+{
+	if (access("/usr/bin/qemu-nbd", X_OK)) {
+		printf("SKIP real_qemu_nbd_killed: no /usr/bin/qemu-nbd (apt-get install qemu-utils)\n");
+		return;
+	}
+	snprintf(kill_raw, sizeof(kill_raw), "%s/kill.img", dir);
+	enum { SIZE = 8 * MB, N = 64 * 1024 };
+	uint8_t *img = malloc(SIZE);
+	for (uint32_t i = 0; i < SIZE; i++)
+		img[i] = pat(i, 5);
+	FILE *f = fopen(kill_raw, "wb");
+	CHECK(f && fwrite(img, 1, SIZE, f) == SIZE && fclose(f) == 0);
+	killed_nbd = qemu_nbd("raw", kill_raw, "-t");
+	struct disk d;
+	char why[256], spec[256];
+	snprintf(spec, sizeof(spec), "nbd+unix:///exp?socket=%s/q.sock,reconnect=20,timeout=5", dir);
+	CHECK_EQ(disk_open(&d, spec, why, sizeof(why)), 0);
+	pthread_t t;
+	pthread_create(&t, NULL, kill_and_restart, NULL);
+	static uint8_t b[N];
+	int bad = 0, reads = 0, slow = 0;
+	uint32_t x = 12345;
+	said_begin();
+	double t0 = now_s();
+	while (now_s() - t0 < 2.0 || reads < 50) {
+		x = x * 1103515245 + 12345;
+		uint64_t off = (uint64_t)(x >> 8) % (SIZE / 512 - N / 512) * 512;
+		struct iovec v = { b, N };
+		memset(b, 0, N);
+		double r0 = now_s();
+		if (disk_readv(&d, &v, 1, off) < 0 || memcmp(b, img + off, N))
+			bad++;
+		slow += now_s() - r0 > 0.3;
+		reads++;
+	}
+	const char *said = said_end();
+	pthread_join(t, NULL);
+	disk_close(&d);
+	kill(killed_nbd, SIGTERM);
+	waitpid(killed_nbd, NULL, 0);
+	free(img);
+	unlink(kill_raw);
+	printf("  %d reads of 64 KiB, %d held over the restart, %d wrong or failed\n", reads, slow, bad);
+	CHECK_EQ(bad, 0);
+	CHECK(slow >= 1); /* the read that met the kill */
+	CHECK_EQ(count(said, "reconnected after"), 1);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -893,6 +961,7 @@ int main(void)
 	RUN(specs_are_checked);
 	RUN(uris_connect);
 	RUN(real_qemu_nbd);
+	RUN(real_qemu_nbd_killed);
 	char cmd[128];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	return system(cmd) ? 1 : 0;
