@@ -644,6 +644,54 @@ static void reconnect_when_the_server_returns(void)
 	srv_free(s);
 }
 
+/* A write answered on a connection that is lost before a flush may not be
+ * on stable storage: the next flush fails, the one after does not. */
+static void flush_after_lost_writes_fails(void)
+{
+	struct srv *s = srv_new(GOOD, ALL, MB, MB);
+	CHECK_EQ(srv_listen(s, "lostw.sock", CUT_REPLY, 2), 0);
+	struct disk d;
+	CHECK_EQ(open_at(&d, s, ",reconnect=5"), 0);
+	uint8_t b[4096];
+	memset(b, 0x77, sizeof(b));
+	struct iovec v = { b, sizeof(b) };
+	CHECK_EQ(disk_writev(&d, &v, 1, 0), 0);
+	said_begin();
+	CHECK_EQ(disk_readv(&d, &v, 1, 0), 0); /* the cut: a new connection */
+	CHECK(b[0] == 0x77 && b[4095] == 0x77);
+	errno = 0;
+	int r = disk_flush(&d), e = errno;
+	const char *t = said_end();
+	CHECK(r < 0 && e == EIO);
+	CHECK(strstr(t, "may not have reached stable storage: this flush fails"));
+	CHECK_EQ(s->flushes, 1); /* sent all the same */
+	CHECK_EQ(disk_flush(&d), 0);
+	disk_close(&d);
+	srv_free(s);
+}
+
+/* A server that stops answering (timeout=1) is left for a new connection,
+ * where the read is answered. */
+static void reconnect_after_a_timeout(void)
+{
+	struct srv *s = srv_new(GOOD, ALL, MB, MB);
+	CHECK_EQ(srv_listen(s, "hang.sock", HANG, 2), 0);
+	struct disk d;
+	CHECK_EQ(open_at(&d, s, ",timeout=1,reconnect=10"), 0);
+	uint8_t b[4096];
+	struct iovec v = { b, sizeof(b) };
+	double t0 = now_s();
+	said_begin();
+	int r = disk_readv(&d, &v, 1, 12288);
+	const char *t = said_end();
+	CHECK_EQ(r, 0);
+	CHECK(!memcmp(b, s->data + 12288, sizeof(b)));
+	CHECK(now_s() - t0 >= 0.9 && now_s() - t0 < 5);
+	CHECK_EQ(count(t, "connection lost (the server did not answer in 1 s); reconnecting"), 1);
+	disk_close(&d);
+	srv_free(s);
+}
+
 /* ,reconnect=1 with the server gone for good: the held request fails
  * after about a second, said once; later requests fail at once, silently. */
 static void reconnect_gives_up(void)
@@ -955,6 +1003,8 @@ int main(void)
 	RUN(requests_pass_the_io_sandbox);
 	RUN(reconnect_after_a_cut_reply);
 	RUN(reconnect_when_the_server_returns);
+	RUN(reconnect_after_a_timeout);
+	RUN(flush_after_lost_writes_fails);
 	RUN(reconnect_gives_up);
 	RUN(reconnect_to_another_export_gives_up);
 	RUN(cancel_ends_a_hold);
