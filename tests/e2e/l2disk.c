@@ -9,7 +9,6 @@
  * the pattern below and each pass's FNV-1a sum printed: the bed kills the
  * NBD server meanwhile. On the build host, `l2disk --pattern FILE MIB N`
  * writes such a disk. */
-#define _GNU_SOURCE /* O_DIRECT */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
