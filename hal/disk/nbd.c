@@ -691,6 +691,28 @@ void nbd_close(struct disk *d)
 	d->nbd = NULL;
 }
 
+/* A TCP connect (fd non-blocking, as it stays: every transfer polls) that
+ * takes at most d->timeout s (30 when 0), not the kernel's two minutes of
+ * SYNs to a host that does not answer, and stops at nbd_close (wake_fd). */
+static int connect_wait(struct disk *d, int fd, const struct sockaddr *sa, socklen_t len)
+{
+	if (connect(fd, sa, len) == 0)
+		return 0;
+	if (errno != EINPROGRESS)
+		return -1;
+	struct pollfd p[2] = { { .fd = fd, .events = POLLOUT }, { .fd = d->nbd ? d->nbd->wake_fd : -1, .events = POLLIN } };
+	int r, e = 0;
+	while ((r = poll(p, p[1].fd >= 0 ? 2 : 1, (int)(d->timeout ? d->timeout : 30) * 1000)) < 0 && errno == EINTR)
+		;
+	socklen_t el = sizeof(e);
+	if (r == 0 || (r > 0 && !p[0].revents))
+		e = ETIMEDOUT;
+	else if (r < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) < 0)
+		e = errno;
+	errno = e;
+	return e ? -1 : 0;
+}
+
 /* d->path: nbd://HOST[:PORT]/EXPORT or nbd+unix:///EXPORT?socket=PATH. */
 static int connect_uri(struct disk *d, char *export, size_t n, char *why, size_t whylen)
 {
@@ -747,8 +769,8 @@ static int connect_uri(struct disk *d, char *export, size_t n, char *why, size_t
 	}
 	int fd = -1;
 	for (struct addrinfo *a = ai; a && fd < 0; a = a->ai_next) {
-		fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
-		if (fd >= 0 && connect(fd, a->ai_addr, a->ai_addrlen) < 0) {
+		fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol);
+		if (fd >= 0 && connect_wait(d, fd, a->ai_addr, a->ai_addrlen) < 0) {
 			e = errno;
 			close(fd);
 			fd = -1;
