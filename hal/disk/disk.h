@@ -5,7 +5,8 @@
  * to a throw-away copy-on-write layer (snapshot.c). The disk front ends
  * (virtio-blk in hal/virtio/blk.c) speak their protocol and come here for
  * the data. Not locked: one thread at a time uses a disk (virtio-blk's I/O
- * thread). */
+ * thread). An open disk stays where it is (an NBD disk's connector thread
+ * holds its address). */
 #ifndef DISK_H
 #define DISK_H
 #include <stdbool.h>
@@ -15,6 +16,7 @@
 
 #define DISK_SECTOR 512     /* the sector size the guest sees (disk/label.h agrees) */
 #define DISK_SERIAL_MAX 20  /* serial=S: the 20 bytes of ATA IDENTIFY and virtio GET_ID */
+#define DISK_QUEUE 16       /* reads in flight at once on a disk that queues (NBD) */
 
 struct disk_snap; /* snapshot.c */
 struct disk_nbd;  /* nbd.c */
@@ -66,6 +68,20 @@ int disk_writev(struct disk *d, const struct iovec *iov, unsigned n, uint64_t of
 /* What was written reaches stable storage (fdatasync, NBD_CMD_FLUSH);
  * nothing to do for a read-only disk or a snapshot. 0 or -1 with errno. */
 int disk_flush(struct disk *d);
+/* Reads in flight together (an NBD export without a snapshot layer; a
+ * read of at most 1 MiB in at most 256 buffers; up to DISK_QUEUE): the
+ * server answers them in any order. disk_queue_read sends one, named by
+ * tag, and returns: 0, or -1 with errno and it is not in flight (EINVAL:
+ * past the end, or disk_can_queue says no; EIO: the disk gave up).
+ * disk_reap waits for one to be done (its reply read whole, or failed)
+ * and returns its result as disk_readv would, its tag in *tag; a
+ * connection lost meanwhile sends all of them again on the next one. No
+ * other call on the disk while reads are in flight (EBUSY). Files and
+ * snapshots never queue: their callers use disk_readv. */
+bool disk_can_queue(const struct disk *d, const struct iovec *iov, unsigned n);
+int disk_queue_read(struct disk *d, const struct iovec *iov, unsigned n, uint64_t off, unsigned tag);
+int disk_reap(struct disk *d, unsigned *tag);
+unsigned disk_queued(const struct disk *d);
 /* Discard: the host may free [off, off+len) (a hole punched in the file, or
  * the device's own discard); reads then return zeros. 0, or -1 with errno:
  * EOPNOTSUPP when the host file system or device cannot, which a caller

@@ -89,8 +89,20 @@
 
 #define CHUNK (1u << 20) /* bytes in one READ or WRITE: servers take 32 MiB at most */
 #define SEGS 256         /* buffers in one READ or WRITE */
+#define NBD_QUEUE DISK_QUEUE
 #define BACKOFF_MIN 0.1  /* s between dials, doubling */
 #define BACKOFF_MAX 5.0
+
+/* A read in flight: sent (cookie), or to be sent again on a new
+ * connection; done when its reply is in or it failed (err). */
+struct queued {
+	bool used, done;
+	int err;
+	unsigned tag, k;
+	uint64_t cookie, off;
+	uint32_t len;
+	struct iovec seg[SEGS];
+};
 
 struct disk_nbd {
 	int fd;          /* the I/O thread's connection; -1 while the connector makes one */
@@ -104,6 +116,8 @@ struct disk_nbd {
 	double lost_at;  /* when */
 	char export[256];
 	struct iovec seg[SEGS];
+	struct queued q[NBD_QUEUE]; /* reads in flight (nbd_queue_read) */
+	unsigned nq;     /* how many of q are used */
 	/* the connector (d->reconnect > 0); the fields below are under lock */
 	bool connector;  /* its thread runs */
 	pthread_t thread;
@@ -427,6 +441,10 @@ static int start_connector(struct disk *d, char *why, size_t whylen)
 static int resume(struct disk *d, const char *what, double *deadline)
 {
 	struct disk_nbd *c = d->nbd;
+	if (c->dead) {
+		errno = EIO;
+		return -1;
+	}
 	if (!c->connector)
 		return broken(d, what);
 	double t = now();
@@ -546,6 +564,10 @@ static int request(struct disk *d, uint16_t type, uint16_t flags, uint64_t off, 
 	struct disk_nbd *c = d->nbd;
 	double deadline = 0;
 	char what[64];
+	if (c->nq) { /* disk.h: not with reads in flight */
+		errno = EBUSY;
+		return -1;
+	}
 	for (;;) {
 		if (c->dead) {
 			errno = EIO;
@@ -561,6 +583,146 @@ static int request(struct disk *d, uint16_t type, uint16_t flags, uint64_t off, 
 		}
 		if (resume(d, what, &deadline) < 0)
 			return -1;
+	}
+}
+
+/* ---- reads in flight (disk_queue_read) ----------------------------------------- */
+
+/* q's READ on the connection: 0, or 1 with what lost it. */
+static int send_read(struct disk *d, const struct queued *q, char *what)
+{
+	uint8_t h[28];
+	put_be(h, NBD_REQUEST_MAGIC, 4);
+	put_be(h + 4, 0, 2);
+	put_be(h + 6, NBD_CMD_READ, 2);
+	put_be(h + 8, q->cookie, 8);
+	put_be(h + 16, q->off, 8);
+	put_be(h + 24, q->len, 4);
+	return xio(d, d->nbd->fd, -1, h, 28, true, false, what) < 0 ? 1 : 0;
+}
+
+/* The connection is lost (what; NULL: it is with the connector already): a
+ * new one, and every read in flight sent again on it, whole. 0; or -1 and
+ * all of them fail with EIO (resume gave up or was cancelled). */
+static int requeue(struct disk *d, const char *what, double *deadline)
+{
+	struct disk_nbd *c = d->nbd;
+	char again[64];
+	for (;;) {
+		if (resume(d, what, deadline) < 0) {
+			for (unsigned i = 0; i < NBD_QUEUE; i++)
+				if (c->q[i].used && !c->q[i].done)
+					c->q[i].done = true, c->q[i].err = EIO;
+			return -1;
+		}
+		unsigned i = 0;
+		while (i < NBD_QUEUE && (!c->q[i].used || c->q[i].done || !send_read(d, &c->q[i], again)))
+			i++;
+		if (i == NBD_QUEUE)
+			return 0;
+		what = again;
+	}
+}
+
+/* The total length of iov[0..n) if it fits one READ (CHUNK, SEGS), else 0. */
+static uint32_t one_read(const struct iovec *iov, unsigned n)
+{
+	uint64_t len = 0;
+	for (unsigned i = 0; i < n && len <= CHUNK; i++)
+		len += iov[i].iov_len;
+	return n && n <= SEGS && len <= CHUNK ? (uint32_t)len : 0;
+}
+
+bool disk_can_queue(const struct disk *d, const struct iovec *iov, unsigned n)
+{
+	return d->nbd && !d->snap && d->nbd->nq < NBD_QUEUE && one_read(iov, n);
+}
+
+unsigned disk_queued(const struct disk *d)
+{
+	return d->nbd ? d->nbd->nq : 0;
+}
+
+int disk_queue_read(struct disk *d, const struct iovec *iov, unsigned n, uint64_t off, unsigned tag)
+{
+	struct disk_nbd *c = d->nbd;
+	uint32_t len = one_read(iov, n);
+	if (!disk_can_queue(d, iov, n) || off > d->size || len > d->size - off) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (c->dead) {
+		errno = EIO;
+		return -1;
+	}
+	unsigned i = 0;
+	while (c->q[i].used)
+		i++; /* nq < NBD_QUEUE: there is a free one */
+	struct queued *q = &c->q[i];
+	*q = (struct queued){ .used = true, .tag = tag, .k = n, .cookie = ++c->cookie, .off = off, .len = len };
+	memcpy(q->seg, iov, n * sizeof(*iov));
+	c->nq++;
+	char what[64];
+	double deadline = 0;
+	if (c->fd >= 0 && send_read(d, q, what))
+		requeue(d, what, &deadline); /* held here; a failure is disk_reap's to report */
+	return 0;
+}
+
+int disk_reap(struct disk *d, unsigned *tag)
+{
+	struct disk_nbd *c = d->nbd;
+	double deadline = 0;
+	char what[64];
+	uint8_t h[16];
+	if (!c || !c->nq) {
+		errno = EINVAL;
+		return -1;
+	}
+	for (;;) {
+		for (unsigned i = 0; i < NBD_QUEUE; i++) {
+			struct queued *q = &c->q[i];
+			if (q->used && q->done) {
+				q->used = false;
+				c->nq--;
+				*tag = q->tag;
+				errno = q->err;
+				return q->err ? -1 : 0;
+			}
+		}
+		if (c->dead || c->fd < 0) { /* no connection: wait for one, or (dead) fail them all */
+			requeue(d, NULL, &deadline);
+			continue;
+		}
+		if (xio(d, c->fd, -1, h, 16, false, true, what) < 0) {
+			requeue(d, what, &deadline);
+			continue;
+		}
+		struct queued *q = NULL;
+		for (unsigned i = 0; i < NBD_QUEUE && !q; i++)
+			if (c->q[i].used && !c->q[i].done && c->q[i].cookie == get_be(h + 8, 8))
+				q = &c->q[i];
+		if (get_be(h, 4) != NBD_SIMPLE_REPLY_MAGIC || !q) {
+			requeue(d, !q ? "NBD reply to a request that was not asked" : "bad NBD reply magic", &deadline);
+			continue;
+		}
+		uint32_t error = (uint32_t)get_be(h + 4, 4);
+		if (error) {
+			warnx("--disk %s: the NBD server failed a request at %llu+%u: error %u", d->path,
+			      (unsigned long long)q->off, q->len, error);
+			q->done = true;
+			q->err = error == 28 ? ENOSPC : error == 1 ? EPERM : error == 95 ? EOPNOTSUPP : EIO;
+			continue;
+		}
+		unsigned i = 0;
+		while (i < q->k && !xio(d, c->fd, -1, q->seg[i].iov_base, q->seg[i].iov_len, false, false, what))
+			i++;
+		if (i < q->k) { /* cut: the read goes again, whole */
+			requeue(d, what, &deadline);
+			continue;
+		}
+		q->done = true;
+		q->err = 0;
 	}
 }
 

@@ -31,9 +31,10 @@
 /* CUT_REPLY: the first read's reply header and half its data, 0xAA bytes
  * that are not the disk's, then a close; DOWN: at the first request the
  * connection and the listening socket close, and the socket comes back at
- * the same path after down_ms (never, when < 0). */
+ * the same path after down_ms (never, when < 0); REVERSE: requests taken
+ * `batch` at a time and answered last first. */
 enum mode { GOOD, BAD_GREETING, NOT_FIXED, REFUSE, NO_INFO, BAD_MAGIC, WRONG_COOKIE, SHORT, CLOSE_MID, HANG,
-	    CUT_REPLY, DOWN };
+	    CUT_REPLY, DOWN, REVERSE };
 
 struct srv {
 	int fd, listen_fd;
@@ -48,7 +49,7 @@ struct srv {
 	 * first in mode first, the others GOOD, saying size claim2 if set */
 	char path[108];
 	enum mode first;
-	int max_conns, conns, down_ms;
+	int max_conns, conns, down_ms, batch;
 	uint64_t claim2;
 };
 
@@ -97,7 +98,38 @@ static void opt_reply(int fd, uint32_t type, const void *data, uint32_t len)
 	full(fd, (void *)data, len, true);
 }
 
-static void serve(struct srv *s)
+static bool handshake(struct srv *s);
+
+/* REVERSE: batch READs at a time, answered last first. */
+static void serve_reverse(struct srv *s)
+{
+	uint8_t r[32][28];
+	for (;;) {
+		int n = 0;
+		while (n < s->batch && n < 32) {
+			if (!full(s->fd, r[n], 28, false) || unbe(r[n], 4) != 0x25609513)
+				return;
+			if (unbe(r[n] + 6, 2) != 0) /* DISC, or anything but a read */
+				return;
+			n++;
+		}
+		while (n--) {
+			uint8_t h[16];
+			uint64_t off = unbe(r[n] + 16, 8);
+			uint32_t len = (uint32_t)unbe(r[n] + 24, 4);
+			be(h, 0x67446698, 4);
+			be(h + 4, off + len <= s->real ? 0 : 22, 4);
+			memcpy(h + 8, r[n] + 8, 8);
+			full(s->fd, h, 16, true);
+			if (off + len <= s->real)
+				full(s->fd, s->data + off, len, true);
+		}
+	}
+}
+
+/* The greeting and the option haggling, as s->mode says: true when the
+ * export was given. */
+static bool handshake(struct srv *s)
 {
 	int fd = s->fd;
 	uint8_t b[4200];
@@ -107,11 +139,11 @@ static void serve(struct srv *s)
 	if (!full(fd, b, 18, true) || s->mode == BAD_GREETING || s->mode == NOT_FIXED || !full(fd, b, 4, false) ||
 	    !full(fd, b, 16, false) || unbe(b + 8, 4) != 7 || unbe(b + 12, 4) > 4100 ||
 	    !full(fd, b, unbe(b + 12, 4), false))
-		return;
+		return false;
 	snprintf(s->export, sizeof(s->export), "%.*s", (int)unbe(b, 4), (char *)b + 4);
 	if (s->mode == REFUSE) {
 		opt_reply(fd, 0x80000006, "no such export", 14);
-		return;
+		return false;
 	}
 	if (s->mode != NO_INFO) {
 		uint8_t i[12];
@@ -122,6 +154,19 @@ static void serve(struct srv *s)
 		opt_reply(fd, 3, i, 12);
 	}
 	opt_reply(fd, 1, NULL, 0);
+	return true;
+}
+
+static void serve(struct srv *s)
+{
+	if (!handshake(s))
+		return;
+	if (s->mode == REVERSE) {
+		serve_reverse(s);
+		return;
+	}
+	int fd = s->fd;
+	uint8_t b[4200];
 	for (;;) {
 		uint8_t r[28], h[16];
 		if (!full(fd, r, 28, false) || unbe(r, 4) != 0x25609513)
@@ -461,6 +506,14 @@ static void requests_pass_the_io_sandbox(void)
 			syscall(SYS_exit_group, 2);
 		int bad = disk_readv(&d, &v, 1, 4096) < 0 || memcmp(b, s->data + 4096, sizeof(b)) ||
 			  disk_writev(&d, &v, 1, 0) < 0 || disk_flush(&d) < 0 || s->conns != 1;
+		static uint8_t q[4][4096];
+		unsigned tag;
+		for (unsigned i = 0; i < 4 && !bad; i++) {
+			struct iovec qv = { q[i], sizeof(q[i]) };
+			bad = disk_queue_read(&d, &qv, 1, 65536 + i * 4096, i) < 0;
+		}
+		for (unsigned i = 0; i < 4 && !bad; i++)
+			bad = disk_reap(&d, &tag) < 0 || memcmp(q[tag], s->data + 65536 + tag * 4096, 4096);
 		syscall(SYS_exit_group, bad);
 	}
 	CHECK(waitpid(pid, &st, 0) == pid);
@@ -772,6 +825,110 @@ static void cancel_ends_a_hold(void)
 	srv_free(s);
 }
 
+/* --- reads in flight together ----------------------------------------------- */
+
+/* Eight reads in flight, answered last first: each reap names its read,
+ * each buffer has its own bytes. */
+static void queued_reads_out_of_order(void)
+{
+	struct srv *s = srv_new(REVERSE, ALL, 4 * MB, 4 * MB);
+	s->batch = 8;
+	struct disk d;
+	char why[256];
+	CHECK_EQ(pair(&d, s, 5, why, sizeof(why)), 0);
+	static uint8_t b[8][65536];
+	memset(b, 0xee, sizeof(b));
+	for (unsigned i = 0; i < 8; i++) {
+		struct iovec v[2] = { { b[i], 1000 }, { b[i] + 1000, 65536 - 1000 } };
+		CHECK(disk_can_queue(&d, v, 2));
+		CHECK_EQ(disk_queue_read(&d, v, 2, i * 131072 + 512, 100 + i), 0);
+	}
+	CHECK_EQ(disk_queued(&d), 8);
+	unsigned tags[8];
+	for (unsigned n = 0; n < 8; n++)
+		CHECK_EQ(disk_reap(&d, &tags[n]), 0);
+	for (unsigned n = 0; n < 8; n++)
+		CHECK_EQ(tags[n], 107 - n);
+	for (unsigned i = 0; i < 8; i++)
+		CHECK(!memcmp(b[i], s->data + i * 131072 + 512, 65536));
+	CHECK_EQ(disk_queued(&d), 0);
+	/* what does not queue: past the end, more than 1 MiB; other calls wait for the reads */
+	static uint8_t big[2 * MB];
+	struct iovec v = { big, sizeof(big) }, one = { b[0], 4096 };
+	CHECK(!disk_can_queue(&d, &v, 1));
+	errno = 0;
+	CHECK(disk_queue_read(&d, &one, 1, 4 * MB - 2048, 1) < 0 && errno == EINVAL);
+	CHECK_EQ(disk_queue_read(&d, &one, 1, 0, 1), 0);
+	errno = 0;
+	CHECK(disk_writev(&d, &one, 1, 0) < 0 && errno == EBUSY);
+	CHECK(disk_flush(&d) < 0 && errno == EBUSY);
+	disk_close(&d); /* with a read in flight */
+	srv_free(s);
+}
+
+/* A reply cut with reads in flight: all of them go again on the new
+ * connection and each gets its own bytes. */
+static void queued_reads_reconnect(void)
+{
+	struct srv *s = srv_new(GOOD, ALL, MB, MB);
+	CHECK_EQ(srv_listen(s, "queue.sock", CUT_REPLY, 2), 0);
+	struct disk d;
+	CHECK_EQ(open_at(&d, s, ",reconnect=5"), 0);
+	static uint8_t b[DISK_QUEUE][32768];
+	memset(b, 0xee, sizeof(b));
+	for (unsigned i = 0; i < DISK_QUEUE; i++) {
+		struct iovec v = { b[i], sizeof(b[i]) };
+		CHECK_EQ(disk_queue_read(&d, &v, 1, (DISK_QUEUE - i) * 32768, i), 0);
+	}
+	struct iovec v = { b[0], 512 };
+	CHECK(!disk_can_queue(&d, &v, 1)); /* full */
+	said_begin();
+	unsigned seen = 0, tag;
+	int bad = 0;
+	for (unsigned n = 0; n < DISK_QUEUE; n++) {
+		bad += disk_reap(&d, &tag) != 0 || tag >= DISK_QUEUE;
+		seen |= 1u << (tag % 32);
+	}
+	const char *t = said_end();
+	CHECK_EQ(bad, 0);
+	CHECK_EQ(seen, (1u << DISK_QUEUE) - 1);
+	for (unsigned i = 0; i < DISK_QUEUE; i++)
+		CHECK(!memcmp(b[i], s->data + (DISK_QUEUE - i) * 32768, sizeof(b[i])));
+	CHECK_EQ(count(t, "reconnected after"), 1);
+	disk_close(&d);
+	srv_free(s);
+}
+
+/* A reply with a cookie not asked for, without reconnecting: every read in
+ * flight fails, no buffer is touched. */
+static void queued_reads_hostile(void)
+{
+	struct srv *s = srv_new(WRONG_COOKIE, ALL, MB, MB);
+	struct disk d;
+	char why[256];
+	CHECK_EQ(pair(&d, s, 5, why, sizeof(why)), 0);
+	static uint8_t b[4][8192];
+	memset(b, 0xee, sizeof(b));
+	for (unsigned i = 0; i < 4; i++) {
+		struct iovec v = { b[i], sizeof(b[i]) };
+		CHECK_EQ(disk_queue_read(&d, &v, 1, i * 8192, i), 0);
+	}
+	unsigned tag, seen = 0;
+	for (unsigned n = 0; n < 4; n++) {
+		errno = 0;
+		CHECK(disk_reap(&d, &tag) < 0 && errno == EIO);
+		seen |= 1u << tag;
+	}
+	CHECK_EQ(seen, 15);
+	for (size_t i = 0; i < sizeof(b); i++)
+		CHECK_EQ(((uint8_t *)b)[i], 0xee);
+	struct iovec v = { b[0], 512 };
+	errno = 0;
+	CHECK(disk_queue_read(&d, &v, 1, 0, 0) < 0 && errno == EIO);
+	disk_close(&d);
+	srv_free(s);
+}
+
 /* --- a real qemu-nbd ------------------------------------------------------ */
 
 static int sh(const char *cmd)
@@ -1008,6 +1165,9 @@ int main(void)
 	RUN(reconnect_gives_up);
 	RUN(reconnect_to_another_export_gives_up);
 	RUN(cancel_ends_a_hold);
+	RUN(queued_reads_out_of_order);
+	RUN(queued_reads_reconnect);
+	RUN(queued_reads_hostile);
 	RUN(specs_are_checked);
 	RUN(uris_connect);
 	RUN(real_qemu_nbd);
