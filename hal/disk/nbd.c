@@ -2,9 +2,11 @@
  * negotiation and simple replies): `nbd://HOST[:PORT]/EXPORT` (TCP, port
  * 10809 by default) or `nbd+unix:///EXPORT?socket=PATH`. The handshake asks
  * for the export with NBD_OPT_GO and takes its size and transmission flags
- * from NBD_INFO_EXPORT; then one request at a time, each reply checked
- * (magic, cookie, error). The guest gets an I/O error or the data it asked
- * for, never part of another reply.
+ * from NBD_INFO_EXPORT; then requests, each reply checked (magic, cookie,
+ * error). Writes, flushes, trims and zeroes go one at a time; reads from
+ * virtio-blk's queue may be in flight together (disk_queue_read, up to
+ * NBD_QUEUE), each reply matched by its cookie to one of them. The guest
+ * gets an I/O error or the data it asked for, never part of another reply.
  *
  * Reconnecting (,reconnect=SECONDS, default 60; 0: off). A reply that
  * breaks the protocol, a connection that closes or a server silent for
@@ -13,7 +15,8 @@
  * all its bytes again (what the lost reply left in the buffer is
  * overwritten before the guest sees it), a write writes the same bytes at
  * the same offset again (idempotent), a flush is sent again after the
- * writes before it, which were all answered (one request at a time). If no
+ * writes before it, which were all answered (one at a time); the reads in
+ * flight together are all sent again, each whole. If no
  * connection comes within d->reconnect s of the request's first failure,
  * or the export came back with another size or flags, the disk gives up:
  * that request and all later ones fail with EIO. Lost, reconnected and

@@ -213,6 +213,8 @@ static void reap(struct virtio_blk *b, struct virtq *q, unsigned gen, uint16_t *
 	int r = disk_reap(b->disk, &slot);
 	if (slot >= DISK_QUEUE || !b->queued[slot]) { /* cannot be: the disk returns the tags it was given */
 		pthread_mutex_lock(&v->lock);
+		if (--v->inflight == 0) /* a read ended, whichever it was: a reset must not wait for it */
+			pthread_cond_broadcast(&v->idle);
 		virtio_set_broken(v, "disk returned an unknown read");
 		return;
 	}
