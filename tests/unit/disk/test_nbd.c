@@ -876,15 +876,15 @@ static void queued_reads_reconnect(void)
 	CHECK_EQ(open_at(&d, s, ",reconnect=5"), 0);
 	static uint8_t b[DISK_QUEUE][32768];
 	memset(b, 0xee, sizeof(b));
+	said_begin(); /* the cut may come while the reads are still being sent */
+	int bad = 0;
 	for (unsigned i = 0; i < DISK_QUEUE; i++) {
 		struct iovec v = { b[i], sizeof(b[i]) };
-		CHECK_EQ(disk_queue_read(&d, &v, 1, (DISK_QUEUE - i) * 32768, i), 0);
+		bad += disk_queue_read(&d, &v, 1, (DISK_QUEUE - i) * 32768, i) != 0;
 	}
 	struct iovec v = { b[0], 512 };
-	CHECK(!disk_can_queue(&d, &v, 1)); /* full */
-	said_begin();
+	bad += disk_can_queue(&d, &v, 1); /* full */
 	unsigned seen = 0, tag;
-	int bad = 0;
 	for (unsigned n = 0; n < DISK_QUEUE; n++) {
 		bad += disk_reap(&d, &tag) != 0 || tag >= DISK_QUEUE;
 		seen |= 1u << (tag % 32);
