@@ -50,6 +50,8 @@ struct srv {
 	char path[108];
 	enum mode first;
 	int max_conns, conns, down_ms, batch;
+	bool tcp;
+	int port;
 	uint64_t claim2;
 };
 
@@ -180,7 +182,8 @@ static void serve(struct srv *s)
 			return;
 		if (s->mode == DOWN) {
 			close(s->listen_fd);
-			unlink(s->path);
+			if (!s->tcp)
+				unlink(s->path);
 			s->listen_fd = -1;
 			return;
 		}
@@ -259,9 +262,24 @@ static void srv_free(struct srv *s)
 	free(s);
 }
 
-/* A unix socket at s->path, listening. */
+/* A unix socket at s->path, listening; or TCP on 127.0.0.1 (s->tcp: the
+ * port the first bind got, kept for the next). */
 static int srv_bind(struct srv *s)
 {
+	if (s->tcp) {
+		struct sockaddr_in in = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001),
+					  .sin_port = htons((uint16_t)s->port) };
+		socklen_t len = sizeof(in);
+		int one = 1, fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(fd, (struct sockaddr *)&in, sizeof(in)) < 0 || listen(fd, 4) < 0 ||
+		    getsockname(fd, (struct sockaddr *)&in, &len) < 0) {
+			close(fd);
+			return -1;
+		}
+		s->port = ntohs(in.sin_port);
+		return fd;
+	}
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", s->path);
 	unlink(s->path);
@@ -667,6 +685,35 @@ static void reconnect_after_a_cut_reply(void)
 	CHECK_EQ(disk_writev(&d, &w, 1, 0), 0);
 	CHECK_EQ(disk_flush(&d), 0);
 	CHECK(s->data[0] == 0x5a && s->data[4095] == 0x5a && s->flushes == 1);
+	disk_close(&d);
+	srv_free(s);
+}
+
+/* Over TCP: the server goes for 0.5 s and comes back on the same port; a
+ * read held meanwhile completes with the disk's bytes. */
+static void reconnect_over_tcp(void)
+{
+	struct srv *s = srv_new(GOOD, ALL, MB, MB);
+	s->tcp = true;
+	s->down_ms = 500;
+	CHECK_EQ(srv_listen(s, "unused", DOWN, 2), 0);
+	struct disk d;
+	char why[256], spec[128];
+	snprintf(spec, sizeof(spec), "nbd://127.0.0.1:%d/exp,reconnect=10", s->port);
+	int r = disk_open(&d, spec, why, sizeof(why));
+	if (r)
+		printf("  %s\n", why);
+	CHECK_EQ(r, 0);
+	static uint8_t b[65536];
+	memset(b, 0xee, sizeof(b));
+	struct iovec v = { b, sizeof(b) };
+	said_begin();
+	r = disk_readv(&d, &v, 1, 131072);
+	const char *t = said_end();
+	CHECK_EQ(r, 0);
+	CHECK(!memcmp(b, s->data + 131072, sizeof(b)));
+	CHECK_EQ(count(t, "reconnected after"), 1);
+	CHECK_EQ(s->conns, 1);
 	disk_close(&d);
 	srv_free(s);
 }
@@ -1161,6 +1208,7 @@ int main(void)
 	RUN(reconnect_after_a_cut_reply);
 	RUN(reconnect_when_the_server_returns);
 	RUN(reconnect_after_a_timeout);
+	RUN(reconnect_over_tcp);
 	RUN(flush_after_lost_writes_fails);
 	RUN(reconnect_gives_up);
 	RUN(reconnect_to_another_export_gives_up);
