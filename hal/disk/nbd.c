@@ -49,6 +49,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -428,7 +429,13 @@ static int start_connector(struct disk *d, char *why, size_t whylen)
 	pthread_condattr_destroy(&ca);
 	pthread_mutex_init(&c->lock, NULL);
 	c->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (c->wake_fd >= 0 && !(errno = pthread_create(&c->thread, NULL, connector, d))) {
+	sigset_t all, old; /* signals are the main loop's (its signalfd): the connector takes none */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	if (c->wake_fd >= 0)
+		errno = pthread_create(&c->thread, NULL, connector, d);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (c->wake_fd >= 0 && !errno) {
 		c->connector = true;
 		return 0;
 	}
