@@ -20,7 +20,7 @@ void config_usage(FILE *f)
 		"                       a virtio disk: raw image or block device (repeatable; the\n"
 		"                       first is the boot disk); snapshot: writes go to a\n"
 		"                       temporary layer, the image is not written\n"
-		"  --disk nbd://HOST[:PORT]/EXPORT[,timeout=SECONDS] or\n"
+		"  --disk nbd://HOST[:PORT]/EXPORT[,timeout=SECONDS][,reconnect=SECONDS] or\n"
 		"         nbd+unix:///EXPORT?socket=PATH[,...]\n"
 		"                       a disk on an NBD server (docs/storage.md)\n"
 		"  --snapshot           every --disk as with ,snapshot\n"

@@ -5,7 +5,8 @@
  * to a throw-away copy-on-write layer (snapshot.c). The disk front ends
  * (virtio-blk in hal/virtio/blk.c) speak their protocol and come here for
  * the data. Not locked: one thread at a time uses a disk (virtio-blk's I/O
- * thread). */
+ * thread). An open disk stays where it is (an NBD disk's connector thread
+ * holds its address). */
 #ifndef DISK_H
 #define DISK_H
 #include <stdbool.h>
@@ -15,6 +16,7 @@
 
 #define DISK_SECTOR 512     /* the sector size the guest sees (disk/label.h agrees) */
 #define DISK_SERIAL_MAX 20  /* serial=S: the 20 bytes of ATA IDENTIFY and virtio GET_ID */
+#define DISK_QUEUE 16       /* reads in flight at once on a disk that queues (NBD) */
 
 struct disk_snap; /* snapshot.c */
 struct disk_nbd;  /* nbd.c */
@@ -30,7 +32,8 @@ struct disk {
 	unsigned sector_size;   /* DISK_SECTOR */
 	uint64_t size;          /* bytes, whole sectors: a partial last one is not visible */
 	bool snapshot;          /* ,snapshot: the image is opened read-only, writes go to snap */
-	unsigned timeout;       /* ,timeout=SECONDS (NBD): a request unanswered this long fails */
+	unsigned timeout;       /* ,timeout=SECONDS (NBD): a request unanswered this long loses the connection */
+	unsigned reconnect;     /* ,reconnect=SECONDS (NBD): how long a request is held for a new one; 0: fails */
 	struct disk_snap *snap; /* the copy-on-write layer, or NULL */
 	struct disk_nbd *nbd;   /* the NBD connection, or NULL: the image is fd */
 };
@@ -50,6 +53,11 @@ bool disk_is_nbd(const char *path);
 int disk_open(struct disk *d, const char *spec, char *why, size_t whylen);
 /* Closes it, if open; idempotent. */
 void disk_close(struct disk *d);
+/* on: requests the disk holds while it reconnects to its NBD server fail
+ * now (EIO), and so do later ones that would wait, until off; for a front
+ * end stopping its I/O thread, which is not to wait for the server. Files:
+ * nothing to do. */
+void disk_cancel(struct disk *d, bool on);
 
 /* All of iov[0..n) from or to the disk at byte offset off, or nothing
  * useful: 0, or -1 with errno (EINVAL past the end, EROFS a write to a
@@ -60,6 +68,20 @@ int disk_writev(struct disk *d, const struct iovec *iov, unsigned n, uint64_t of
 /* What was written reaches stable storage (fdatasync, NBD_CMD_FLUSH);
  * nothing to do for a read-only disk or a snapshot. 0 or -1 with errno. */
 int disk_flush(struct disk *d);
+/* Reads in flight together (an NBD export without a snapshot layer; a
+ * read of at most 1 MiB in at most 256 buffers; up to DISK_QUEUE): the
+ * server answers them in any order. disk_queue_read sends one, named by
+ * tag, and returns: 0, or -1 with errno and it is not in flight (EINVAL:
+ * past the end, or disk_can_queue says no; EIO: the disk gave up).
+ * disk_reap waits for one to be done (its reply read whole, or failed)
+ * and returns its result as disk_readv would, its tag in *tag; a
+ * connection lost meanwhile sends all of them again on the next one. No
+ * other call on the disk while reads are in flight (EBUSY). Files and
+ * snapshots never queue: their callers use disk_readv. */
+bool disk_can_queue(const struct disk *d, const struct iovec *iov, unsigned n);
+int disk_queue_read(struct disk *d, const struct iovec *iov, unsigned n, uint64_t off, unsigned tag);
+int disk_reap(struct disk *d, unsigned *tag);
+unsigned disk_queued(const struct disk *d);
 /* Discard: the host may free [off, off+len) (a hole punched in the file, or
  * the device's own discard); reads then return zeros. 0, or -1 with errno:
  * EOPNOTSUPP when the host file system or device cannot, which a caller

@@ -29,7 +29,8 @@ int disk_spec_path(const char *spec, char *buf, size_t n)
 	return 0;
 }
 
-/* The options after PATH: ,ro, ,serial=S, ,snapshot and ,timeout=SECONDS. */
+/* The options after PATH: ,ro, ,serial=S, ,snapshot, ,timeout=SECONDS and
+ * ,reconnect=SECONDS. */
 static int parse_options(struct disk *d, const char *spec, char *why, size_t whylen)
 {
 	for (const char *o = strchr(spec, ','); o; o = strchr(o + 1, ',')) {
@@ -44,8 +45,11 @@ static int parse_options(struct disk *d, const char *spec, char *why, size_t why
 			d->snapshot = true;
 		} else if (n > 8 && n < 14 && !strncmp(o + 1, "timeout=", 8) && strspn(o + 9, "0123456789") == n - 8) {
 			d->timeout = (unsigned)atoi(o + 9);
+		} else if (n > 10 && n < 16 && !strncmp(o + 1, "reconnect=", 10) &&
+			   strspn(o + 11, "0123456789") == n - 10) {
+			d->reconnect = (unsigned)atoi(o + 11);
 		} else {
-			snprintf(why, whylen, "--disk %s: unknown option '%.*s' (PATH[,ro][,serial=S][,snapshot][,timeout=SECONDS], S up to 20 bytes)",
+			snprintf(why, whylen, "--disk %s: unknown option '%.*s' (PATH[,ro][,serial=S][,snapshot][,timeout=SECONDS][,reconnect=SECONDS], S up to 20 bytes)",
 				 spec, (int)n, o + 1);
 			return -1;
 		}
@@ -67,7 +71,8 @@ static int open_snapshot(struct disk *d, char *why, size_t whylen)
 
 int disk_open(struct disk *d, const char *spec, char *why, size_t whylen)
 {
-	*d = (struct disk){ .fd = -1, .sector_size = DISK_SECTOR, .snapshot = disk_snapshot_all, .timeout = 30 };
+	*d = (struct disk){ .fd = -1, .sector_size = DISK_SECTOR, .snapshot = disk_snapshot_all, .timeout = 30,
+			     .reconnect = 60 };
 	if (disk_spec_path(spec, d->path, sizeof(d->path)) < 0 || !d->path[0]) {
 		snprintf(why, whylen, "--disk %s: bad path", spec);
 		return -1;

@@ -1,6 +1,8 @@
 /* virtio-blk (virtio 1.x §5.2) over a disk (hal/disk/disk.h). One I/O
  * thread per disk waits on the queue's ioeventfd; requests are served
- * outside the device lock. */
+ * outside the device lock. On a disk that queues (NBD) the reads of a
+ * batch go to the server together, up to DISK_QUEUE, and complete in the
+ * order the server answers; any other request first waits for them. */
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -106,8 +108,12 @@ static uint8_t zero_req(struct virtio_blk *b, const struct vq_chain *c, uint32_t
 	return VIRTIO_BLK_S_OK; /* discard is a hint: unsupported is fine */
 }
 
-/* Serve one request; returns the used length (bytes written to the guest). */
-static uint32_t request(struct virtio_blk *b, const struct vq_chain *c)
+#define QUEUED UINT32_MAX /* request(): the read is in flight on the disk */
+#define BUSY (UINT32_MAX - 1) /* request(): the disk has reads in flight; call again with slot -1 after them */
+
+/* Serve one request; returns the used length (bytes written to the guest),
+ * or QUEUED: a read of chain[slot] is in flight (slot >= 0 may queue). */
+static uint32_t request(struct virtio_blk *b, const struct vq_chain *c, int slot)
 {
 	/* The status byte is the last byte of the last writable buffer. */
 	if (!c->nw || !c->iov[c->nr + c->nw - 1].iov_base || !c->iov[c->nr + c->nw - 1].iov_len)
@@ -126,12 +132,24 @@ static uint32_t request(struct virtio_blk *b, const struct vq_chain *c)
 	uint64_t sector = get_le64(hdr + 8), din = c->wlen - 1, dout = c->rlen - 16;
 	uint8_t st = VIRTIO_BLK_S_OK;
 	uint32_t used = 1;
+	if (slot >= 0 && disk_queued(b->disk) && type != VIRTIO_BLK_T_IN && type != VIRTIO_BLK_T_GET_ID)
+		return BUSY; /* nothing done yet: it goes after the reads */
 	switch (type) {
 	case VIRTIO_BLK_T_IN:
 		k = iov_sub(c->iov + c->nr, c->nw, 0, din, v);
-		if (din % DISK_SECTOR || !in_range(b, sector, din / DISK_SECTOR))
+		if (din % DISK_SECTOR || !in_range(b, sector, din / DISK_SECTOR)) {
 			st = VIRTIO_BLK_S_IOERR;
-		else if (disk_readv(b->disk, v, (unsigned)k, sector * DISK_SECTOR) < 0)
+		} else if (slot >= 0 && disk_can_queue(b->disk, v, (unsigned)k)) {
+			if (disk_queue_read(b->disk, v, (unsigned)k, sector * DISK_SECTOR, (unsigned)slot) == 0) {
+				b->status[slot] = status;
+				b->used[slot] = 1 + (uint32_t)din;
+				b->sector[slot] = sector;
+				return QUEUED;
+			}
+			st = host_error(b, "read", sector);
+		} else if (slot >= 0 && disk_queued(b->disk)) {
+			return BUSY; /* a read too big to queue */
+		} else if (disk_readv(b->disk, v, (unsigned)k, sector * DISK_SECTOR) < 0)
 			st = host_error(b, "read", sector);
 		else
 			used += (uint32_t)din;
@@ -168,9 +186,100 @@ static uint32_t request(struct virtio_blk *b, const struct vq_chain *c)
 	return used;
 }
 
-static uint32_t serve(void *ctx, const struct vq_chain *c) { return request(ctx, c); }
+/* chain[slot] done (used bytes): on the used ring, an interrupt now and
+ * then in a long batch. Under the lock. */
+static void complete(struct virtio_blk *b, struct virtq *q, unsigned gen, int slot, uint32_t len, uint16_t *old)
+{
+	struct virtio_dev *v = &b->vdev;
+	if (--v->inflight == 0)
+		pthread_cond_broadcast(&v->idle);
+	if (gen != v->gen)
+		return; /* reset meanwhile: the request is forgotten */
+	virtq_push(q, v->mem, b->chain[slot].head, len);
+	if ((uint16_t)(q->used_idx - *old) >= 16) { /* a long batch: complete some now */
+		if (virtq_need_irq(q, v->mem, *old))
+			virtio_queue_irq(v, 0);
+		*old = q->used_idx;
+	}
+}
 
-void virtio_blk_process(struct virtio_blk *b) { virtio_serve_queue(&b->vdev, 0, &b->chain, 16, serve, b); }
+/* One queued read done (the disk says which): its status, then complete.
+ * Called with the lock, which it drops while it waits. */
+static void reap(struct virtio_blk *b, struct virtq *q, unsigned gen, uint16_t *old)
+{
+	struct virtio_dev *v = &b->vdev;
+	unsigned slot = DISK_QUEUE;
+	pthread_mutex_unlock(&v->lock);
+	int r = disk_reap(b->disk, &slot);
+	if (slot >= DISK_QUEUE || !b->queued[slot]) { /* cannot be: the disk returns the tags it was given */
+		pthread_mutex_lock(&v->lock);
+		if (--v->inflight == 0) /* a read ended, whichever it was: a reset must not wait for it */
+			pthread_cond_broadcast(&v->idle);
+		virtio_set_broken(v, "disk returned an unknown read");
+		return;
+	}
+	uint32_t len = 1;
+	if (r < 0)
+		*b->status[slot] = host_error(b, "read", b->sector[slot]);
+	else
+		*b->status[slot] = VIRTIO_BLK_S_OK, len = b->used[slot];
+	b->queued[slot] = false;
+	pthread_mutex_lock(&v->lock);
+	complete(b, q, gen, slot, len, old);
+}
+
+void virtio_blk_process(struct virtio_blk *b)
+{
+	struct virtio_dev *v = &b->vdev;
+	pthread_mutex_lock(&v->lock);
+	unsigned gen = v->gen;
+	struct virtq *q = virtio_queue(v, 0);
+	uint16_t old = q ? q->used_idx : 0;
+	unsigned nq = 0; /* reads in flight on the disk */
+	while (q && gen == v->gen && !v->broken) {
+		int slot = 0;
+		while (slot < DISK_QUEUE && b->queued[slot])
+			slot++;
+		if (slot == DISK_QUEUE) { /* all in flight: one must finish first */
+			reap(b, q, gen, &old);
+			nq--;
+			continue;
+		}
+		int r = virtq_pop(q, v->mem, &b->chain[slot]);
+		if (r < 0) {
+			virtio_set_broken(v, "malformed virtqueue");
+			break;
+		}
+		if (r == 0) {
+			if (virtq_arm(q, v->mem))
+				continue;
+			break;
+		}
+		v->inflight++;
+		pthread_mutex_unlock(&v->lock);
+		uint32_t len = request(b, &b->chain[slot], slot);
+		if (len == QUEUED) {
+			b->queued[slot] = true;
+			nq++;
+			pthread_mutex_lock(&v->lock);
+			continue;
+		}
+		if (len == BUSY) { /* not a read the disk queues: the reads go first */
+			pthread_mutex_lock(&v->lock);
+			for (; nq; nq--)
+				reap(b, q, gen, &old);
+			pthread_mutex_unlock(&v->lock);
+			len = request(b, &b->chain[slot], -1);
+		}
+		pthread_mutex_lock(&v->lock);
+		complete(b, q, gen, slot, len, &old);
+	}
+	for (; nq; nq--) /* the batch's reads, also after a reset (the disk must hear their replies) */
+		reap(b, q, gen, &old);
+	if (q && gen == v->gen && q->used_idx != old && virtq_need_irq(q, v->mem, old))
+		virtio_queue_irq(v, 0);
+	pthread_mutex_unlock(&v->lock);
+}
 
 static void *io_thread(void *arg)
 {
@@ -268,8 +377,11 @@ void virtio_blk_free(struct virtio_blk *b)
 	if (!b)
 		return;
 	pci_unregister(&b->vdev.pci);
-	if (b->started)
+	if (b->started) { /* a request held for an NBD reconnect fails now: the thread is not to wait */
+		disk_cancel(b->disk, true);
 		virtio_stop_thread(b->stop_fd, b->thread);
+		disk_cancel(b->disk, false);
+	}
 	disk_close(&b->own); /* not open when the disk is borrowed */
 	if (b->stop_fd >= 0)
 		close(b->stop_fd);

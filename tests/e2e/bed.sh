@@ -167,4 +167,19 @@ for mode in plain s; do
 	ms=$(sed -n "s/.*E2E: run nbd-$mode rc=[0-9]* ms=\([0-9]*\).*/\1/p" "$sec")
 	echo "e2e: time hal NBD ($mode qemu-nbd) SeaBIOS disk boot: ${ms:-?} ms wall in L1"
 done
+
+# qemu-nbd killed and restarted while the guest reads: every pass of the
+# read loop checked clean and summed the same, hal reconnected
+sec=$E2E/run-nbd-kill.txt
+sed -n "/E2E: begin nbd-kill\$/,/E2E: run nbd-kill /p" "$log" >"$sec"
+check e2e-nbd-kill-killed "E2E: nbd-kill killed qemu-nbd at " "L1 killed qemu-nbd during the read loop"
+check e2e-nbd-kill-reconnected "reconnected after" "hal's NBD client reconnected to the new qemu-nbd"
+passes=$(grep -c "L2DISK: loop pass [0-9]* sum=" "$sec")
+clean=$(grep -c "L2DISK: loop pass [0-9]* sum=[0-9a-f]* bad=0 " "$sec")
+sums=$(sed -n 's/.*L2DISK: loop pass [0-9]* sum=\([0-9a-f]*\) .*/\1/p' "$sec" | sort -u)
+if [ "$passes" = 30 ] && [ "$clean" = 30 ] && [ -n "$sums" ] && [ "$(echo "$sums" | wc -l)" = 1 ]; then
+	echo "PASS e2e-nbd-kill-sums"
+else echo "FAIL e2e-nbd-kill-sums: want 30 passes, all bad=0, one sum: $passes passes, $clean clean, sums '$(echo $sums)'"
+	grep "L2DISK: loop\|hal: " "$sec" | head -n 40 | sed 's/^/  /'; fi
+check e2e-nbd-kill-rc "E2E: run nbd-kill rc=0 " "hal ended with 0"
 exit 0

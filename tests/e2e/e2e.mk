@@ -66,7 +66,7 @@ $(E2E)/uefi-shim.img: $(E2E)/kver $(E2E)/l2uefi $(E2E)/mkcpio tests/e2e/mkuefidi
 $(E2E)/guest.img: $(E2E)/kver $(E2E)/l2disk $(E2E)/mkcpio tests/e2e/mkguestdisk.sh tests/e2e/moddeps.sh
 	sh tests/e2e/mkguestdisk.sh $(E2E) $(E2E)/mkcpio $(E2E)/l2disk $@ $(E2E)/data.img
 
-$(E2E)/l1.cpio.gz: $(E2E)/kver $(E2E)/l2.cpio.gz $(E2E)/mkcpio $(BUILD)/hal $(E2E)/guest.img \
+$(E2E)/l1.cpio.gz: $(E2E)/kver $(E2E)/l2.cpio.gz $(E2E)/mkcpio $(BUILD)/hal $(E2E)/guest.img $(E2E)/l2disk \
 		tests/e2e/l1init.sh tests/e2e/l1lib.sh tests/e2e/mkl1.sh $(BUILD)/.test-deps
 	sh tests/e2e/mkl1.sh $(E2E) $(E2E)/mkcpio $(BUILD)/hal $@
 

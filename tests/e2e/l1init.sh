@@ -62,6 +62,34 @@ if [ -x /bin/hal ]; then
 		else echo "E2E: nbd-$mode qemu-img convert failed"; fi
 		echo "E2E: run nbd-$mode rc=$rc ms=$ms"
 	done
+
+	# NBD reconnect: qemu-nbd killed (-9) while the guest reads its data
+	# disk in a loop (l2disk: 30 passes, each checked and summed), started
+	# again 2 s later on the same socket; hal holds the reads meanwhile
+	echo "E2E: begin nbd-kill"
+	cp /loop.qcow2 /tmp/loop.qcow2
+	nbd_up() {
+		rm -f /tmp/nbd.sock /tmp/nbd.pid
+		qemu-nbd --persistent --socket=/tmp/nbd.sock --format=qcow2 --pid-file=/tmp/nbd.pid /tmp/loop.qcow2 &
+		for _ in $(seq 100); do [ -s /tmp/nbd.pid ] && [ -S /tmp/nbd.sock ] && break; sleep 0.1; done
+		echo "E2E: nbd-kill qemu-nbd pid=$(cat /tmp/nbd.pid 2>/dev/null)"
+	}
+	nbd_up
+	t0=$(up_ms)
+	timeout 300 /bin/hal --disk /guest.img --disk 'nbd+unix:///?socket=/tmp/nbd.sock',serial=hal-data \
+		--mem 256M --serial stdio </dev/null >/tmp/kill.out 2>&1 &
+	halpid=$!
+	for _ in $(seq 2400); do grep -q 'L2DISK: loop pass 2 ' /tmp/kill.out && break; sleep 0.1; done
+	kill -9 "$(cat /tmp/nbd.pid)"
+	echo "E2E: nbd-kill killed qemu-nbd at $(( $(up_ms) - t0 )) ms"
+	sleep 2
+	nbd_up
+	wait $halpid
+	rc=$? ms=$(( $(up_ms) - t0 ))
+	cat /tmp/kill.out
+	echo
+	kill "$(cat /tmp/nbd.pid)" 2>/dev/null; wait
+	echo "E2E: run nbd-kill rc=$rc ms=$ms"
 else
 	echo "E2E: no /bin/hal in this image"
 fi

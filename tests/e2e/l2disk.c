@@ -3,9 +3,16 @@
  * virtio modules listed in /modules.list, reads what the host put on the
  * second virtio disk, writes an answer after it, flushes, reads hal's
  * virtio-rng (/dev/hwrng) and the SMBIOS strings the firmware passed on
- * (/sys/class/dmi/id), writes marker 0x11 and powers off through ACPI. Every line it prints starts with "L2DISK: ". */
+ * (/sys/class/dmi/id), writes marker 0x11 and powers off through ACPI. Every line it prints starts with "L2DISK: ".
+ * A data disk that starts "HOST-READ-LOOP N" is read whole N times
+ * instead (O_DIRECT, past the page cache), each sector checked against
+ * the pattern below and each pass's FNV-1a sum printed: the bed kills the
+ * NBD server meanwhile. On the build host, `l2disk --pattern FILE MIB N`
+ * writes such a disk. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/io.h>
@@ -28,8 +35,80 @@ static void say(const char *fmt, const char *arg)
 	}
 }
 
-int main(void)
+/* Sector k >= 1 of a read-loop disk: k (le64), then bytes of k and i. */
+static void pattern(uint8_t *p, uint64_t k)
 {
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(k >> (8 * i));
+	for (int i = 8; i < 512; i++)
+		p[i] = (uint8_t)(k * 7 + (uint64_t)i * 13 + (k >> 8));
+}
+
+static int write_pattern(const char *path, int mib, int passes)
+{
+	FILE *f = fopen(path, "wb");
+	uint8_t s[512] = { 0 };
+	snprintf((char *)s, sizeof s, "HOST-READ-LOOP %d\n", passes);
+	if (!f || fwrite(s, 1, 512, f) != 512)
+		return 1;
+	for (uint64_t k = 1; k < (uint64_t)mib * 2048; k++) {
+		pattern(s, k);
+		if (fwrite(s, 1, 512, f) != 512)
+			return 1;
+	}
+	return fclose(f) ? 1 : 0;
+}
+
+/* The read loop over fd's disk: N passes, each checked and summed. */
+static void read_loop(const char *path, const char *marker)
+{
+	int passes = atoi(marker + 15);
+	int fd = open(path, O_RDONLY | O_DIRECT);
+	off_t size = fd >= 0 ? lseek(fd, 0, SEEK_END) : -1;
+	enum { CH = 256 * 1024 };
+	uint8_t *b = NULL, want[512], s0[512] = { 0 };
+	char line[160];
+	if (fd < 0 || size <= 0 || posix_memalign((void **)&b, 4096, CH)) {
+		say("L2DISK: loop: %s\n", strerror(errno));
+		return;
+	}
+	memcpy(s0, marker, strlen(marker));
+	for (int pass = 1; pass <= passes; pass++) {
+		uint64_t sum = 0xcbf29ce484222325ull, bad = 0;
+		struct timespec t0, t1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		for (off_t off = 0; off < size; off += CH) {
+			size_t n = size - off < CH ? (size_t)(size - off) : CH;
+			if (pread(fd, b, n, off) != (ssize_t)n) {
+				snprintf(line, sizeof line, "L2DISK: loop pass %d read at %lld failed: %s\n", pass,
+					 (long long)off, strerror(errno));
+				say("%s", line);
+				bad++;
+				continue;
+			}
+			for (size_t i = 0; i < n; i++)
+				sum = (sum ^ b[i]) * 0x100000001b3ull;
+			for (size_t o = 0; o < n; o += 512) {
+				uint64_t k = (uint64_t)(off + (off_t)o) / 512;
+				if (k)
+					pattern(want, k);
+				bad += memcmp(b + o, k ? want : s0, 512) != 0;
+			}
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		snprintf(line, sizeof line, "L2DISK: loop pass %d sum=%016llx bad=%llu ms=%ld\n", pass,
+			 (unsigned long long)sum, (unsigned long long)bad,
+			 (long)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000));
+		say("%s", line);
+	}
+	free(b);
+	close(fd);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 5 && !strcmp(argv[1], "--pattern"))
+		return write_pattern(argv[2], atoi(argv[3]), atoi(argv[4]));
 	char buf[512], cmdline[256] = "";
 	mkdir("/dev", 0755);
 	mkdir("/proc", 0555);
@@ -55,6 +134,11 @@ int main(void)
 		say("L2DISK: no /dev/vdb: %s\n", strerror(errno));
 	} else if (pread(fd, buf, sizeof buf, 0) != (ssize_t)sizeof buf) {
 		say("L2DISK: reading vdb failed: %s\n", strerror(errno));
+	} else if (!strncmp(buf, "HOST-READ-LOOP ", 15)) {
+		buf[64] = 0;
+		buf[strcspn(buf, "\n") + 1] = 0;
+		close(fd);
+		read_loop("/dev/vdb", buf);
 	} else {
 		buf[64] = 0;
 		say("L2DISK: read '%s'\n", buf);

@@ -268,7 +268,8 @@ put("smbios", "small", t1 + t32 + bytes([127, 4, 0, 3, 0, 0]))
 put("smbios", "no-end", t1 + t32)
 
 # ---- nbd: what the server sends (fuzz_nbd.c: read 4096 @0, write 512,
-# flush, trim, write-zeroes, read 4096 @4096; cookies 1, 2, ...) ----
+# flush, trim, write-zeroes, read 4096 @4096, three 1 KiB reads in flight
+# together; cookies 1, 2, ...) ----
 def nbd_opt(typ, data):
     return (0x0003e889045565a9).to_bytes(8, "big") + (7).to_bytes(4, "big") + typ.to_bytes(4, "big") + \
         len(data).to_bytes(4, "big") + data
@@ -279,6 +280,9 @@ nbd_export = nbd_opt(3, (0).to_bytes(2, "big") + (1 << 20).to_bytes(8, "big") + 
 put("nbd", "good", nbd_hello + nbd_export + nbd_opt(1, b"") + nbd_reply(1, 0, b"\x5a" * 4096) +
     b"".join(nbd_reply(c) for c in (2, 3, 4, 5)) + nbd_reply(6, 0, b"\0" * 4096))
 put("nbd", "refused", nbd_hello + nbd_opt(0x80000006, b"no such export"))
+put("nbd", "queued-reversed", nbd_hello + nbd_export + nbd_opt(1, b"") + nbd_reply(1, 0, b"\x5a" * 4096) +
+    b"".join(nbd_reply(c) for c in (2, 3, 4, 5)) + nbd_reply(6, 0, b"\0" * 4096) +
+    b"".join(nbd_reply(c, 0, bytes([c]) * 1024) for c in (9, 8, 7)))
 put("nbd", "error-reply", nbd_hello + nbd_export + nbd_opt(1, b"") + nbd_reply(1, 22) + nbd_reply(2, 5))
 
 # ---- e1000 (fuzz_e1000.c): 3-byte addresses; 0 BAR0, 1 BAR1, 4 RAM bytes

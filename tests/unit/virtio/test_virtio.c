@@ -2,7 +2,9 @@
  * in real guest RAM (mem_init), registers through the BAR handlers, requests
  * served synchronously by virtio_blk_process against a temporary image. */
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -693,6 +695,94 @@ static void test_reset_keeps_snapshot(void)
 	close(fd);
 }
 
+/* A batch of 16 requests (indirect chains) on an NBD disk served by
+ * qemu-nbd over the same image: the reads are in flight together, the
+ * write in the middle waits for the reads before it, every chain is used
+ * once with the right length and status, every read has the file's bytes. */
+static void test_nbd_batch(void)
+{
+	if (access("/usr/bin/qemu-nbd", X_OK)) {
+		printf("SKIP test_nbd_batch: no /usr/bin/qemu-nbd (apt-get install qemu-utils)\n");
+		return;
+	}
+	enum { N = 16, W = 7, IND2 = 0x2d000 };
+	static uint8_t img[DISK];
+	for (unsigned i = 0; i < DISK; i++)
+		img[i] = (uint8_t)(i * 7 + (i >> 9));
+	int fd = open(path, O_RDWR);
+	CHECK(pwrite(fd, img, DISK, 0) == DISK);
+	char sock[96], pidf[96], pidopt[110], spec[160], why[256];
+	snprintf(sock, sizeof(sock), "%s.sock", path);
+	snprintf(pidf, sizeof(pidf), "%s.pid", path);
+	snprintf(pidopt, sizeof(pidopt), "--pid-file=%s", pidf);
+	unlink(pidf);
+	pid_t srv = fork();
+	if (srv == 0) {
+		execl("/usr/bin/qemu-nbd", "qemu-nbd", "-t", "-f", "raw", "-x", "exp", "--socket", sock, pidopt, path,
+		      (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 500 && access(pidf, F_OK); i++)
+		usleep(10000);
+	static struct disk nd;
+	snprintf(spec, sizeof(spec), "nbd+unix:///exp?socket=%s,reconnect=5", sock);
+	int r = disk_open(&nd, spec, why, sizeof(why));
+	if (r)
+		printf("  %s\n", why);
+	CHECK_EQ(r, 0);
+	struct virtio_blk *mine = b;
+	b = virtio_blk_new_disk(&nd, 0, why, sizeof(why));
+	CHECK(b != NULL);
+	b->vdev.mem = &m;
+	b->vdev.signal_msi = fake_msi;
+	b->vdev.ioeventfd = fake_ioeventfd;
+	modern_setup(VIRTIO_F_VERSION_1 | VIRTIO_RING_F_INDIRECT);
+	for (unsigned i = 0; i < N; i++) {
+		uint32_t t = i == W ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN;
+		uint64_t sector = i * 16 + 3;
+		memset(g(HDR + 16 * i), 0, 16);
+		memcpy(g(HDR + 16 * i), &t, 4);
+		memcpy((uint8_t *)g(HDR + 16 * i) + 8, &sector, 8);
+		memset(g(DATA + 4096 * i), i == W ? 0x5a : 0xee, 4096);
+		*(uint8_t *)g(STAT + i) = 0xee;
+		desc(IND2 + 64 * i, 0, HDR + 16 * i, 16, VQ_DESC_F_NEXT, 1);
+		desc(IND2 + 64 * i, 1, DATA + 4096 * i, 4096, VQ_DESC_F_NEXT | (i == W ? 0 : VQ_DESC_F_WRITE), 2);
+		desc(IND2 + 64 * i, 2, STAT + i, 1, VQ_DESC_F_WRITE, 0);
+		desc(DESC, i, IND2 + 64 * i, 48, VQ_DESC_F_INDIRECT, 0);
+		submit((uint16_t)i);
+	}
+	virtio_blk_process(b);
+	CHECK_EQ(used()[1], N);
+	unsigned seen = 0;
+	for (unsigned k = 0; k < N; k++) {
+		uint32_t *e = (uint32_t *)(used() + 2) + 2 * k;
+		CHECK(e[0] < N);
+		seen |= 1u << e[0];
+		CHECK_EQ(e[1], e[0] == W ? 1 : 4097);
+		if (k == W)
+			CHECK_EQ(e[0], W); /* the reads before it were all done first */
+	}
+	CHECK_EQ(seen, (1u << N) - 1);
+	for (unsigned i = 0; i < N; i++) {
+		CHECK_EQ(*(uint8_t *)g(STAT + i), VIRTIO_BLK_S_OK);
+		if (i != W)
+			CHECK(!memcmp(g(DATA + 4096 * i), img + (i * 16 + 3) * 512, 4096));
+	}
+	uint8_t back[4096];
+	CHECK(pread(fd, back, 4096, (W * 16 + 3) * 512) == 4096);
+	CHECK(back[0] == 0x5a && back[4095] == 0x5a);
+	CHECK(!b->vdev.broken);
+	virtio_blk_free(b);
+	b = mine;
+	disk_close(&nd);
+	kill(srv, SIGTERM);
+	waitpid(srv, NULL, 0);
+	unlink(sock);
+	unlink(pidf);
+	CHECK(ftruncate(fd, 0) == 0 && ftruncate(fd, DISK) == 0);
+	close(fd);
+}
+
 static void test_spec_errors(void)
 {
 	char why[256];
@@ -736,6 +826,7 @@ int main(void)
 	RUN(test_spec_errors);
 	RUN(test_thread);
 	RUN(test_reset_keeps_snapshot);
+	RUN(test_nbd_batch);
 	virtio_blk_free(b);
 	unlink(path);
 	mem_exit(&m);
