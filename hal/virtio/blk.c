@@ -245,16 +245,8 @@ void virtio_blk_process(struct virtio_blk *b)
 			nq--;
 			continue;
 		}
-		int r = virtq_pop(q, v->mem, &b->chain[slot]);
-		if (r < 0) {
-			virtio_set_broken(v, "malformed virtqueue");
+		if (virtio_pop(v, q, &b->chain[slot], "virtqueue") <= 0)
 			break;
-		}
-		if (r == 0) {
-			if (virtq_arm(q, v->mem))
-				continue;
-			break;
-		}
 		v->inflight++;
 		pthread_mutex_unlock(&v->lock);
 		uint32_t len = request(b, &b->chain[slot], slot);

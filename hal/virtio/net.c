@@ -130,16 +130,8 @@ static bool process_tx(struct virtio_net *n)
 	n->tx_blocked = false;
 	int i = 0;
 	for (; q && i < BATCH && gen == v->gen && !v->broken; i++) {
-		int r = virtq_pop(q, v->mem, &n->chain);
-		if (r < 0) {
-			virtio_set_broken(v, "malformed transmit queue");
+		if (virtio_pop(v, q, &n->chain, "transmit queue") <= 0)
 			break;
-		}
-		if (r == 0) {
-			if (virtq_arm(q, v->mem))
-				continue;
-			break;
-		}
 		v->inflight++;
 		pthread_mutex_unlock(&v->lock);
 		int sent = tx_one(n, &n->chain, hlen);
@@ -217,13 +209,9 @@ static int rx_deliver(struct virtio_net *n, struct virtq *q, size_t hlen, bool m
 	int nbuf = 0;
 	while (done < total) {
 		struct vq_chain *c = nbuf ? &n->chain : &n->first;
-		int r = nbuf < MAX_MERGE ? virtq_pop(q, v->mem, c) : 0;
-		if (r < 0) {
-			virtio_set_broken(v, "malformed receive queue");
+		int r = nbuf < MAX_MERGE ? virtio_pop(v, q, c, "receive queue") : 0;
+		if (r < 0)
 			return 1;
-		}
-		if (r == 0 && nbuf < MAX_MERGE && virtq_arm(q, v->mem))
-			continue;
 		if (r == 0) {
 			virtq_unpop(q, (uint16_t)nbuf);
 			if (nbuf == MAX_MERGE) { /* buffers too small for this frame: drop it */
@@ -319,16 +307,8 @@ static bool process_ctrl(struct virtio_net *n)
 	uint16_t old = q ? q->used_idx : 0;
 	int i = 0;
 	for (; q && i < BATCH && !v->broken; i++) {
-		int r = virtq_pop(q, v->mem, &n->chain);
-		if (r < 0) {
-			virtio_set_broken(v, "malformed control queue");
+		if (virtio_pop(v, q, &n->chain, "control queue") <= 0)
 			break;
-		}
-		if (r == 0) {
-			if (virtq_arm(q, v->mem)) /* EVENT_IDX: the driver notifies only when asked */
-				continue;
-			break;
-		}
 		struct vq_chain *c = &n->chain;
 		uint8_t cmd[2] = { 0xff, 0xff }, ack = CTRL_ERR;
 		if (c->bad || c->rlen < 2 || c->wlen < 1) {

@@ -5,6 +5,7 @@
 #include <linux/pci_regs.h>
 #include <linux/virtio_pci.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -86,6 +87,21 @@ void virtio_set_broken(struct virtio_dev *v, const char *why)
 	v->broken = true;
 	v->status |= VIRTIO_S_NEEDS_RESET;
 	raise_irq(v, v->config_vector, 2);
+}
+
+int virtio_pop(struct virtio_dev *v, struct virtq *q, struct vq_chain *c, const char *what)
+{
+	for (;;) {
+		int r = virtq_pop(q, v->mem, c);
+		if (r < 0) {
+			char why[64];
+			snprintf(why, sizeof(why), "malformed %s", what);
+			virtio_set_broken(v, why);
+			return -1;
+		}
+		if (r > 0 || !virtq_arm(q, v->mem))
+			return r;
+	}
 }
 
 struct virtq *virtio_queue(struct virtio_dev *v, int q)
@@ -527,16 +543,8 @@ void virtio_serve_queue(struct virtio_dev *v, int qi, struct vq_chain *c, unsign
 	struct virtq *q = virtio_queue(v, qi);
 	uint16_t old = q ? q->used_idx : 0;
 	while (q && gen == v->gen && !v->broken) {
-		int r = virtq_pop(q, v->mem, c);
-		if (r < 0) {
-			virtio_set_broken(v, "malformed virtqueue");
+		if (virtio_pop(v, q, c, "virtqueue") <= 0)
 			break;
-		}
-		if (r == 0) {
-			if (virtq_arm(q, v->mem))
-				continue; /* one came in while arming */
-			break;
-		}
 		v->inflight++;
 		pthread_mutex_unlock(&v->lock);
 		uint32_t len = serve(ctx, c);

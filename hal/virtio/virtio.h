@@ -102,6 +102,11 @@ void virtio_queue_irq(struct virtio_dev *v, int q);
 void virtio_set_broken(struct virtio_dev *v, const char *why);
 /* The queue if the driver is live and the queue usable, else NULL. */
 struct virtq *virtio_queue(struct virtio_dev *v, int q);
+/* The next chain of q into c: 1; 0 when the ring is empty (with EVENT_IDX
+ * the driver is asked for a notification first, and a chain that came in
+ * meanwhile is taken); -1 when the ring is malformed, and the device is
+ * then broken ("malformed <what>"). With v->lock held. */
+int virtio_pop(struct virtio_dev *v, struct virtq *q, struct vq_chain *c, const char *what);
 
 /* A notify that reached a BAR handler: wakes the I/O thread the way the
  * queue's ioeventfd would (the devices' notify hook). */
@@ -110,7 +115,8 @@ void virtio_kick(struct virtio_dev *v, int q);
 void virtio_stop_thread(int stop_fd, pthread_t thread);
 
 /* One I/O thread's pass over queue qi, for devices that answer each chain
- * by itself (blk, rng): chains are popped into *c until the ring is empty
+ * by itself, one at a time (rng; blk keeps its own loop, which has NBD reads
+ * in flight together): chains are popped into *c until the ring is empty
  * (event index armed), each is handed to serve() without v->lock held
  * (counted in v->inflight, so a reset waits for it), and its used length
  * pushed; serve() returning VIRTIO_SERVE_LATER puts the chain back and ends
