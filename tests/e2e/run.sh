@@ -7,6 +7,8 @@
 #   rdroot.sh       build/vmlinuz + build/rdroot.img: init, disk discovery,
 #                   failure paths (E2E_RDROOT=0: skip, with usb.sh)
 #   usb.sh          build/usb.img as a USB stick under SeaBIOS and OVMF
+#   netboot.sh      build/netboot/ over iPXE and PXELINUX, the guest disk on NBD
+#                   (E2E_NETBOOT=0: skip)
 #   ovmf.sh         hal --firmware ovmf: UEFI disks, variables, Secure Boot
 #   net.sh          hal --net: bridge, tap, macvtap, user (E2E_NET=0: skip)
 BUILD=${BUILD:-build}
@@ -36,6 +38,15 @@ fi
 if [ "${E2E_RDROOT:-1}" != 0 ]; then
 	BUILD="$BUILD" MAKE="$MAKE" sh tests/e2e/rdroot.sh
 	BUILD="$BUILD" MAKE="$MAKE" sh tests/e2e/usb.sh
+fi
+
+# ---- netboot: build/netboot/ (tests/e2e/netboot.sh, docs/netboot.md) --------
+# Separate QEMU boots with no disk: iPXE and PXELINUX load the kernel and the
+# rdroot from QEMU's user-mode TFTP, init takes a DHCP lease, hal boots the
+# guest from qemu-nbd on the host's loopback; then an NBD server that is not
+# there (rescue shell). E2E_NETBOOT=0 leaves it out.
+if [ "${E2E_NETBOOT:-1}" != 0 ]; then
+	BUILD="$BUILD" MAKE="$MAKE" sh tests/e2e/netboot.sh
 fi
 
 # ---- UEFI: hal --firmware ovmf (tests/e2e/ovmf.sh, docs/usage.md) -------------
