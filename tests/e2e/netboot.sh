@@ -72,10 +72,11 @@ if [ -n "$line" ] && [ "$ipxe_k" = "$line" ] && [ "$pxe_k" = "$line" ] && [ "$gr
 else
 	echo "FAIL netboot-tree-cmdline: make's '$line'; boot.ipxe '$ipxe_k', pxelinux.cfg/default '$pxe_k', grub.cfg '$grub_k'"
 fi
-case " $line " in
-*" hal.ip=dhcp "*" hal.disk=nbd://"*) echo "PASS netboot-tree-default" ;;
-*) echo "FAIL netboot-tree-default: the default command line lacks hal.ip=dhcp and hal.disk=nbd://: '$line'" ;;
-esac
+if printf ' %s \n' "$line" | grep -q ' hal\.ip=dhcp ' && printf ' %s \n' "$line" | grep -q ' hal\.disk=nbd://[^ ]'; then
+	echo "PASS netboot-tree-default"
+else
+	echo "FAIL netboot-tree-default: the default command line lacks hal.ip=dhcp or hal.disk=nbd://...: '$line'"
+fi
 # relative names (tftp:// and http:// alike), and the script ends in boot
 if [ "$(head -n 1 "$n/boot.ipxe")" = '#!ipxe' ] && grep -qx 'initrd rdroot.img' "$n/boot.ipxe" &&
 	[ "$(tail -n 1 "$n/boot.ipxe")" = boot ] && grep -q '^  LINUX vmlinuz$' "$n/pxelinux.cfg/default" &&
@@ -128,11 +129,15 @@ tree() {
 	echo "FAIL netboot-build: rdroot/mknetboot.sh ($1) failed:"; sed 's/^/  /' "$E2E/$1.log"
 	return 1
 }
-# machine NAME TREE BOOTFILE [RESCUE]: no disk, one NIC that boots first
+# machine NAME TREE BOOTFILE [RESCUE]: no disk, one NIC that boots first.
+# Its ROM is QEMU's default for virtio-net-pci, efi-virtio.rom from its
+# firmware path (Debian's ipxe-qemu); with romfile=/usr/lib/ipxe/qemu/...
+# given explicitly SeaBIOS 1.16.2 did not run it (no iPXE banner, "No
+# bootable device"; measured with Debian's QEMU 7.2, not investigated).
 machine() {
 	rd_qemu "$1" "$tmo" "${4:-}" -machine q35 -m 1024 \
 		-netdev user,id=n0,tftp="$E2E/$2",bootfile="$3" \
-		-device virtio-net-pci,netdev=n0,romfile=/usr/lib/ipxe/qemu/efi-virtio.rom,bootindex=0
+		-device virtio-net-pci,netdev=n0,bootindex=0
 }
 base="console=ttyS0,115200n8 panic=-1 hal.mem=192M hal.ip=dhcp"
 disk=$E2E/netboot-disk.img
