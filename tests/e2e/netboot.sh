@@ -8,6 +8,9 @@
 #             rdroot.img over TFTP
 #   pxelinux  bootfile pxelinux.0: Debian's PXELINUX (chained by iPXE's PXE
 #             stack) reads pxelinux.cfg/default, loads the same two files
+#   uefi      OVMF instead of SeaBIOS, bootfile grubx64.efi: the ROM's UEFI
+#             iPXE driver loads Debian's signed GRUB netboot image, which
+#             reads grub/grub.cfg (its prefix /grub on the TFTP server)
 # In both, init takes its own address with DHCP (hal.ip=dhcp: busybox
 # udhcpc on br0 over the NIC, answered by slirp), then starts hal with the
 # guest disk on an NBD server of this harness: qemu-nbd on 127.0.0.1:PORT
@@ -25,12 +28,12 @@
 #
 # Prints PASS/FAIL/SKIP and "e2e: time" lines; logs: build/e2e/netboot-*.log.
 # Environment: BUILD, MAKE, NETBOOT_TIMEOUT (seconds per QEMU run, default
-#   400), NETBOOT_ONLY (subset of: ipxe pxelinux nonbd)
+#   400), NETBOOT_ONLY (subset of: ipxe pxelinux uefi nonbd)
 BUILD=${BUILD:-build}
 MAKE=${MAKE:-make}
 E2E=$BUILD/e2e
 tmo=${NETBOOT_TIMEOUT:-400}
-only=${NETBOOT_ONLY:-ipxe pxelinux nonbd}
+only=${NETBOOT_ONLY:-ipxe pxelinux uefi nonbd}
 . tests/e2e/rdroot-lib.sh
 
 bed_qemu_check netboot || exit 0
@@ -129,16 +132,21 @@ tree() {
 	echo "FAIL netboot-build: rdroot/mknetboot.sh ($1) failed:"; sed 's/^/  /' "$E2E/$1.log"
 	return 1
 }
-# machine NAME TREE BOOTFILE [RESCUE]: no disk, one NIC that boots first.
+# machine NAME TREE BOOTFILE [RESCUE [QEMU-ARGS...]]: no disk, one NIC that
+# boots first.
 # Its ROM is QEMU's default for virtio-net-pci, efi-virtio.rom from its
 # firmware path (Debian's ipxe-qemu); with romfile=/usr/lib/ipxe/qemu/...
 # given explicitly SeaBIOS 1.16.2 did not run it (no iPXE banner, "No
 # bootable device"; measured with Debian's QEMU 7.2, not investigated).
 machine() {
-	rd_qemu "$1" "$tmo" "${4:-}" -machine q35 -m 1024 \
-		-netdev user,id=n0,tftp="$E2E/$2",bootfile="$3" \
+	_n=$1 _t=$2 _b=$3 _r=${4:-}
+	shift 3; [ $# = 0 ] || shift
+	rd_qemu "$_n" "$tmo" "$_r" -machine q35 -m 1024 "$@" \
+		-netdev user,id=n0,tftp="$E2E/$_t",bootfile="$_b" \
 		-device virtio-net-pci,netdev=n0,bootindex=0
 }
+ovmf_code=/usr/share/OVMF/OVMF_CODE_4M.fd
+ovmf_vars=/usr/share/OVMF/OVMF_VARS_4M.fd
 base="console=ttyS0,115200n8 panic=-1 hal.mem=192M hal.ip=dhcp"
 disk=$E2E/netboot-disk.img
 boots() { # NAME PORT: the checks of a boot that reaches the guest
@@ -163,16 +171,33 @@ boots() { # NAME PORT: the checks of a boot that reaches the guest
 
 for what in $only; do
 	case $what in
-	ipxe | pxelinux)
+	ipxe | pxelinux | uefi)
 		name=netboot-$what
+		if [ $what = uefi ] && [ ! -f "$ovmf_code" ]; then echo "SKIP $name: no $ovmf_code (apt-get install ovmf)"; continue; fi
 		port=$(freeport)
 		tree netboot-tftp-$what "$base hal.disk=nbd://10.0.2.2:$port/" || continue
 		cp "$BUILD/guest/bootdisk.img" "$disk"
 		nbd_start "$port" "$disk" || continue
-		bf=boot.ipxe; [ $what = ipxe ] || bf=pxelinux.0
-		machine $name netboot-tftp-$what $bf
+		case $what in
+		ipxe) machine $name netboot-tftp-$what boot.ipxe ;;
+		pxelinux) machine $name netboot-tftp-$what pxelinux.0 ;;
+		uefi)
+			cp "$ovmf_vars" "$E2E/netboot-vars.fd"
+			machine $name netboot-tftp-$what grubx64.efi "" \
+				-drive if=pflash,format=raw,unit=0,readonly=on,file="$ovmf_code" \
+				-drive if=pflash,format=raw,unit=1,file="$E2E/netboot-vars.fd"
+			;;
+		esac
 		nbd_stop
-		[ $what = ipxe ] || rd_check $name-pxelinux $name 'PXELINUX' "no PXELINUX banner: pxelinux.0 did not run"
+		case $what in
+		pxelinux) rd_check $name-pxelinux $name 'PXELINUX' "no PXELINUX banner: pxelinux.0 did not run" ;;
+		uefi)
+			rd_check $name-grub $name 'Welcome to GRUB!' "GRUB did not start: grubx64.efi was not loaded"
+			rd_check $name-grub-cfg $name 'hal netboot: loading /vmlinuz and /rdroot.img from tftp' \
+				"GRUB did not run grub/grub.cfg from the TFTP server"
+			if rd_has $name 'SeaBIOS \(version'; then echo "FAIL $name-firmware: SeaBIOS ran, not OVMF"; else echo "PASS $name-firmware"; fi
+			;;
+		esac
 		boots $name "$port"
 		;;
 	nonbd)
