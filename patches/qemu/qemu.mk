@@ -20,7 +20,9 @@ QEMU_DEPS     := libglib2.0-dev libpixman-1-dev libfdt-dev libslirp-dev meson ni
 QEMU_PATCHES  := $(sort $(wildcard patches/qemu/*.patch))
 QEMU_FWPATH   := /usr/share/qemu:/usr/share/seabios:/usr/lib/ipxe/qemu
 
-$(BUILD)/.qemu-deps: | $(BUILD)/.deps
+# qemu.mk itself: a new package in QEMU_DEPS (libslirp-dev) is installed
+# before a build configured for it.
+$(BUILD)/.qemu-deps: patches/qemu/qemu.mk | $(BUILD)/.deps
 	$(call need_pkgs,$(QEMU_DEPS))
 	@touch $@
 
