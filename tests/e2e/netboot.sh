@@ -5,7 +5,8 @@
 # QEMU, nothing leaves this machine) whose option ROM (Debian's iPXE,
 # ipxe-qemu) SeaBIOS boots first:
 #   ipxe      bootfile boot.ipxe: iPXE runs the script, loads vmlinuz and
-#             rdroot.img over TFTP
+#             rdroot.img over TFTP; the NBD server by name (halnbd, in an
+#             /etc/hosts of a cpio in front of the rdroot)
 #   pxelinux  bootfile pxelinux.0: Debian's PXELINUX (chained by iPXE's PXE
 #             stack) reads pxelinux.cfg/default, loads the same two files
 #   uefi      OVMF instead of SeaBIOS, bootfile grubx64.efi: the ROM's UEFI
@@ -46,7 +47,7 @@ fi
 command -v qemu-nbd >/dev/null || { echo "FAIL netboot-nbd-server: no qemu-nbd (apt-get install qemu-utils)"; exit 0; }
 mkdir -p "$E2E"
 t0=$(rd_now)
-if ! $MAKE -s --no-print-directory BUILD="$BUILD" netboot "$BUILD/guest/bootdisk.img" >"$E2E/netboot-make.log" 2>&1; then
+if ! $MAKE -s --no-print-directory BUILD="$BUILD" netboot "$BUILD/guest/bootdisk.img" "$E2E/mkcpio" >"$E2E/netboot-make.log" 2>&1; then
 	echo "FAIL netboot-build: make netboot failed (see $E2E/netboot-make.log)"
 	tail -n 15 "$E2E/netboot-make.log" | sed 's/^/  /'
 	exit 0
@@ -126,9 +127,9 @@ nbd_start() {
 	nbd_stop
 	return 1
 }
-# tree NAME CMDLINE: a netboot tree with the test command line
+# tree NAME CMDLINE [INITRD]: a netboot tree with the test command line
 tree() {
-	sh rdroot/mknetboot.sh "$BUILD/vmlinuz" "$BUILD/rdroot.img" "$2" "$E2E/$1" >"$E2E/$1.log" 2>&1 && return 0
+	sh rdroot/mknetboot.sh "$BUILD/vmlinuz" "${3:-$BUILD/rdroot.img}" "$2" "$E2E/$1" >"$E2E/$1.log" 2>&1 && return 0
 	echo "FAIL netboot-build: rdroot/mknetboot.sh ($1) failed:"; sed 's/^/  /' "$E2E/$1.log"
 	return 1
 }
@@ -149,13 +150,13 @@ ovmf_code=/usr/share/OVMF/OVMF_CODE_4M.fd
 ovmf_vars=/usr/share/OVMF/OVMF_VARS_4M.fd
 base="console=ttyS0,115200n8 panic=-1 hal.mem=192M hal.ip=dhcp"
 disk=$E2E/netboot-disk.img
-boots() { # NAME PORT: the checks of a boot that reaches the guest
-	_n=$1 _p=$2
-	rd_check "$_n-cmdline" "$_n" "Command line: .*hal.disk=nbd://10\.0\.2\.2:$_p/" \
+boots() { # NAME HOST PORT: the checks of a boot that reaches the guest
+	_n=$1 _h=$(printf '%s' "$2" | sed 's/\./\\./g') _p=$3
+	rd_check "$_n-cmdline" "$_n" "Command line: .*hal.disk=nbd://$_h:$_p/" \
 		"the kernel did not start with the tree's command line (no network boot?)"
 	rd_check "$_n-init" "$_n" 'init: HAL boot medium starting' "init did not start"
 	rd_check "$_n-dhcp" "$_n" 'init: network: br0 has 10\.0\.2\.[0-9]+/[0-9]+ \(DHCP' "init did not get a DHCP lease on br0"
-	rd_check "$_n-hal-nbd" "$_n" "init: starting .*--disk nbd://10\.0\.2\.2:$_p/" "init did not start hal with the NBD disk"
+	rd_check "$_n-hal-nbd" "$_n" "init: starting .*--disk nbd://$_h:$_p/" "init did not start hal with the NBD disk"
 	a=$(rd_at "$_n" 'init: network: br0 has') b=$(rd_at "$_n" 'init: starting .*--disk nbd://')
 	if [ -n "$a" ] && [ -n "$b" ] && [ "$a" -le "$b" ]; then
 		echo "PASS $_n-dhcp-first"
@@ -175,7 +176,19 @@ for what in $only; do
 		name=netboot-$what
 		if [ $what = uefi ] && [ ! -f "$ovmf_code" ]; then echo "SKIP $name: no $ovmf_code (apt-get install ovmf)"; continue; fi
 		port=$(freeport)
-		tree netboot-tftp-$what "$base hal.disk=nbd://10.0.2.2:$port/" || continue
+		# iPXE's run names the server (the default command line does too):
+		# hal resolves halnbd through /etc/hosts (musl reads it before DNS),
+		# from a cpio in front of the rdroot; QEMU's slirp DNS forwards to
+		# this machine's resolver, which must not be asked
+		host=10.0.2.2 initrd=
+		if [ $what = ipxe ]; then
+			host=halnbd initrd=$E2E/netboot-rdroot-hosts.img
+			printf '10.0.2.2 halnbd\n' >"$E2E/netboot-hosts"
+			printf 'dir /etc 0755\nfile /etc/hosts %s 0644\n' "$E2E/netboot-hosts" | "$E2E/mkcpio" >"$E2E/netboot-hosts.cpio" &&
+				cat "$E2E/netboot-hosts.cpio" "$BUILD/rdroot.img" >"$initrd" ||
+				{ echo "FAIL netboot-build: the /etc/hosts cpio"; continue; }
+		fi
+		tree netboot-tftp-$what "$base hal.disk=nbd://$host:$port/" $initrd || continue
 		cp "$BUILD/guest/bootdisk.img" "$disk"
 		nbd_start "$port" "$disk" || continue
 		case $what in
@@ -198,7 +211,7 @@ for what in $only; do
 			if rd_has $name 'SeaBIOS \(version'; then echo "FAIL $name-firmware: SeaBIOS ran, not OVMF"; else echo "PASS $name-firmware"; fi
 			;;
 		esac
-		boots $name "$port"
+		boots $name $host "$port"
 		;;
 	nonbd)
 		port=$(freeport) # nothing listens there
