@@ -14,7 +14,7 @@ VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 BUILD_DEPS := musl-tools linux-libc-dev acpica-tools make gcc binutils meson ninja-build pkg-config dpkg-dev \
               console-setup-linux
 TEST_DEPS  := qemu-system-x86 qemu-utils seabios busybox-static cpio kmod zstd syslinux syslinux-common mtools dosfstools fdisk tesseract-ocr python3 grub-rescue-pc systemd-boot-efi ovmf \
-              grub-efi-amd64-bin grub-efi-amd64-signed shim-signed efibootmgr passt ipxe-qemu memtest86+ ipxe \
+              grub-efi-amd64-bin grub-efi-amd64-signed shim-signed efibootmgr passt ipxe-qemu memtest86+ ipxe pxelinux \
               clang-14 libclang-rt-14-dev
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter

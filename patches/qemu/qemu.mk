@@ -1,8 +1,10 @@
 # The nested test bed's QEMU (docs/testing.md, "The bed's QEMU"): Debian's
 # qemu source package for the release this machine runs, with
 # patches/qemu/*.patch applied on top of Debian's own, configured with only
-# what the bed needs (x86_64-softmmu, TCG, fdt; no other default features, no
-# docs, no user mode), built once and cached under $(BUILD)/qemu.
+# what the bed needs (x86_64-softmmu, TCG, fdt, slirp; no other default
+# features, no docs, no user mode), built once and cached under $(BUILD)/qemu.
+# slirp (libslirp-dev) gives -netdev user: the netboot bed's DHCP and TFTP
+# server (tests/e2e/netboot.sh) lives inside QEMU, so nothing leaves the host.
 #
 #   make qemu     build $(BED_QEMU)
 #
@@ -14,11 +16,13 @@
 
 QEMU_DIR      := $(BUILD)/qemu
 BED_QEMU      := $(QEMU_DIR)/bin/qemu-system-x86_64
-QEMU_DEPS     := libglib2.0-dev libpixman-1-dev libfdt-dev meson ninja-build pkg-config python3 dpkg-dev
+QEMU_DEPS     := libglib2.0-dev libpixman-1-dev libfdt-dev libslirp-dev meson ninja-build pkg-config python3 dpkg-dev
 QEMU_PATCHES  := $(sort $(wildcard patches/qemu/*.patch))
 QEMU_FWPATH   := /usr/share/qemu:/usr/share/seabios:/usr/lib/ipxe/qemu
 
-$(BUILD)/.qemu-deps: | $(BUILD)/.deps
+# qemu.mk itself: a new package in QEMU_DEPS (libslirp-dev) is installed
+# before a build configured for it.
+$(BUILD)/.qemu-deps: patches/qemu/qemu.mk | $(BUILD)/.deps
 	$(call need_pkgs,$(QEMU_DEPS))
 	@touch $@
 
@@ -29,11 +33,12 @@ $(QEMU_DIR)/src/.patched: $(QEMU_PATCHES) | $(BUILD)/.qemu-deps
 		echo "  PATCH   qemu: $$(basename $$p)"; patch -s -p1 --no-backup-if-mismatch <$$p; done
 	@touch $@
 
-$(BED_QEMU): $(QEMU_DIR)/src/.patched
+# qemu.mk itself: a changed configure line (e.g. --enable-slirp) rebuilds.
+$(BED_QEMU): $(QEMU_DIR)/src/.patched patches/qemu/qemu.mk
 	@echo "  BUILD   qemu-system-x86_64 (TCG only; about 10 minutes on 2 cores, once)"
 	@set -e; t0=$$(date +%s); src=$(QEMU_DIR)/src; rm -rf $$src/build; \
 	(cd $$src && ./configure --target-list=x86_64-softmmu --without-default-features \
-		--enable-tcg --enable-fdt=system --disable-docs --disable-user --disable-werror \
+		--enable-tcg --enable-fdt=system --enable-slirp --disable-docs --disable-user --disable-werror \
 		--firmwarepath=$(QEMU_FWPATH)) >$(QEMU_DIR)/configure.log 2>&1 \
 		|| { tail -n 30 $(QEMU_DIR)/configure.log; exit 1; }; \
 	ninja -C $$src/build qemu-system-x86_64 >$(QEMU_DIR)/build.log 2>&1 \

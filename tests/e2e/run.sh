@@ -6,7 +6,10 @@
 #   display.sh      hal --display kms on QEMU's bochs display (E2E_DISPLAY=0: skip)
 #   rdroot.sh       build/vmlinuz + build/rdroot.img: init, disk discovery,
 #                   failure paths (E2E_RDROOT=0: skip, with usb.sh)
-#   usb.sh          build/usb.img as a USB stick under SeaBIOS and OVMF
+#   usb.sh          build/usb.img as a USB stick under SeaBIOS and OVMF, and
+#                   with a NIC: the guest's own lease through init's br0
+#   netboot.sh      build/netboot/ over iPXE and PXELINUX, the guest disk on NBD
+#                   (E2E_NETBOOT=0: skip)
 #   ovmf.sh         hal --firmware ovmf: UEFI disks, variables, Secure Boot
 #   net.sh          hal --net: bridge, tap, macvtap, user (E2E_NET=0: skip)
 #   corpus.sh       standalone programs (memtest86+, iPXE, HDT) reach their
@@ -41,11 +44,22 @@ fi
 # Separate QEMU boots (tests/e2e/rdroot.sh, tests/e2e/usb.sh): build/vmlinuz +
 # build/rdroot.img (the guest disk by SERIAL=, then the three failure paths:
 # no disk, no SVM, hal crashes), and the USB image as a USB stick under
-# SeaBIOS and OVMF (the guest disk by LABEL=). About 3.5 minutes of TCG.
+# SeaBIOS and OVMF (the guest disk by LABEL=), and with a NIC on QEMU's
+# user-mode network (the guest's DHCP lease through br0). About 4.5 minutes
+# of TCG.
 # E2E_RDROOT=0 leaves them out.
 if [ "${E2E_RDROOT:-1}" != 0 ]; then
 	BUILD="$BUILD" MAKE="$MAKE" sh tests/e2e/rdroot.sh
 	BUILD="$BUILD" MAKE="$MAKE" sh tests/e2e/usb.sh
+fi
+
+# ---- netboot: build/netboot/ (tests/e2e/netboot.sh, docs/netboot.md) --------
+# Separate QEMU boots with no disk: iPXE and PXELINUX load the kernel and the
+# rdroot from QEMU's user-mode TFTP, init takes a DHCP lease, hal boots the
+# guest from qemu-nbd on the host's loopback; then an NBD server that is not
+# there (rescue shell). E2E_NETBOOT=0 leaves it out.
+if [ "${E2E_NETBOOT:-1}" != 0 ]; then
+	BUILD="$BUILD" MAKE="$MAKE" sh tests/e2e/netboot.sh
 fi
 
 # ---- UEFI: hal --firmware ovmf (tests/e2e/ovmf.sh, docs/usage.md) -------------

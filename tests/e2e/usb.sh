@@ -16,6 +16,15 @@
 # variable the guest writes in the first boot must be found in the second
 # (hal --efivars-dir /boot/hal/efivars, the stick's ESP mounted by init).
 #
+#   lan:  the bios run with a NIC on the machine's side (QEMU's user-mode
+#         network: slirp's DHCP server is the "LAN", inside QEMU): init
+#         builds br0 over it and starts hal with --net bridge=br0; the guest
+#         is Debian's kernel (the stick's own /boot/vmlinuz) with the network
+#         test's initramfs (tests/e2e/mknetl2.sh, copied onto the stick's
+#         ESP), given through hal.args, added to syslinux.cfg's APPEND on a
+#         copy of the stick with mtools, as a user would edit a written stick.
+#         It must get its own lease (10.0.2.x, not the machine's MAC) from
+#         slirp through br0.
 # The image under test is build/e2e/usb-test.img: made by rdroot/mkusb.sh
 # from the same build/vmlinuz and build/rdroot.img as build/usb.img, with the
 # test command line (console=ttyS0 last, so that /dev/console, where hal
@@ -24,12 +33,12 @@
 #
 # Prints PASS/FAIL/SKIP and "e2e: time" lines; logs: build/e2e/usb-*.log.
 # Environment: BUILD, MAKE, USB_TIMEOUT (seconds per QEMU run, default 400),
-#   USB_ONLY (subset of: bios uefi)
+#   USB_ONLY (subset of: bios uefi lan)
 BUILD=${BUILD:-build}
 MAKE=${MAKE:-make}
 E2E=$BUILD/e2e
 tmo=${USB_TIMEOUT:-400}
-only=${USB_ONLY:-bios uefi}
+only=${USB_ONLY:-bios uefi lan}
 . tests/e2e/rdroot-lib.sh
 ovmf_code=/usr/share/OVMF/OVMF_CODE_4M.fd
 ovmf_vars=/usr/share/OVMF/OVMF_VARS_4M.fd
@@ -37,7 +46,7 @@ ovmf_vars=/usr/share/OVMF/OVMF_VARS_4M.fd
 bed_qemu_check usb || exit 0
 mkdir -p "$E2E"
 t0=$(rd_now)
-if ! $MAKE -s --no-print-directory BUILD="$BUILD" usb "$BUILD/guest/bootdisk.img" "$E2E/uefi-halguest.img" >"$E2E/usb-make.log" 2>&1; then
+if ! $MAKE -s --no-print-directory BUILD="$BUILD" usb "$BUILD/guest/bootdisk.img" "$E2E/uefi-halguest.img" "$E2E/l2net.cpio.gz" >"$E2E/usb-make.log" 2>&1; then
 	echo "FAIL usb-build: make usb failed (see $E2E/usb-make.log)"
 	tail -n 15 "$E2E/usb-make.log" | sed 's/^/  /'
 	exit 0
@@ -170,6 +179,51 @@ for what in $only; do
 			sed 's/^/  /' "$E2E/usb-uefi-fsck.log"
 		fi
 		rm -f "$ustick" "$ustick.esp"
+		;;
+	lan)
+		# The stick, edited as a user would edit a written one: the guest
+		# (the stick's own kernel + the network test's initramfs) through
+		# hal.args on syslinux.cfg's APPEND line. The guest disk is still
+		# found by LABEL= and given to hal; --kernel boots instead of it.
+		lstick=$E2E/usb-lan-stick.img
+		cp "$img" "$lstick"
+		l2args='hal.args="--kernel /boot/boot/vmlinuz --initrd /boot/l2net.cpio.gz --append console=ttyS0"'
+		if mcopy -n -i "$lstick@@1M" ::/syslinux/syslinux.cfg "$E2E/usb-lan.cfg" 2>"$E2E/usb-lan-mtools.log" &&
+			sed -i "s|^\( *APPEND .*\)\$|\1 $l2args|" "$E2E/usb-lan.cfg" &&
+			mcopy -o -i "$lstick@@1M" "$E2E/usb-lan.cfg" ::/syslinux/syslinux.cfg 2>>"$E2E/usb-lan-mtools.log" &&
+			mcopy -o -i "$lstick@@1M" "$E2E/l2net.cpio.gz" ::/l2net.cpio.gz 2>>"$E2E/usb-lan-mtools.log"; then
+			echo "PASS usb-lan-edit"
+		else
+			echo "FAIL usb-lan-edit: editing the stick's ESP with mtools failed:"; sed 's/^/  /' "$E2E/usb-lan-mtools.log"
+			rm -f "$lstick"
+			continue
+		fi
+		# shellcheck disable=SC2086
+		rd_qemu usb-lan "$tmo" "" -machine q35 -m 1024 \
+			-drive file="$lstick",format=raw,if=none,id=usb0,snapshot=on -device qemu-xhci -device usb-storage,drive=usb0,bootindex=0 \
+			-drive if=none,id=gd,file="$gdisk",format=raw,snapshot=on -device ide-hd,drive=gd,bus=ide.0 \
+			-netdev user,id=lan -device virtio-net-pci,netdev=lan,mac=52:54:00:4c:31:01
+		rm -f "$lstick"
+		rd_check usb-lan-init usb-lan 'init: HAL boot medium starting' "init did not start"
+		rd_check usb-lan-br0 usb-lan 'init: network: br0 over eth0' "init did not put eth0 (the machine's NIC) into br0"
+		rd_check usb-lan-hal-net usb-lan 'init: starting /bin/hal .*--net bridge=br0 .*--kernel /boot/boot/vmlinuz' \
+			"init did not start hal with --net bridge=br0 and the guest of hal.args"
+		rd_check usb-lan-guest-nic usb-lan 'NET: eth0 mac .* driver virtio_net' "the guest saw no virtio-net NIC"
+		lease=$(grep -o 'NET: lease [0-9./]* router [0-9.]*' "$E2E/usb-lan.log" | head -n 1)
+		gmac=$(sed -n 's/.*NET: eth0 mac \([0-9a-f:]*\) .*/\1/p' "$E2E/usb-lan.log" | head -n 1)
+		case $lease in
+		"NET: lease 10.0.2."*" router 10.0.2.2")
+			if [ -n "$gmac" ] && [ "$gmac" != 52:54:00:4c:31:01 ]; then
+				echo "PASS usb-lan-lease"
+			else
+				echo "FAIL usb-lan-lease: the lease went to the machine's own MAC, not the guest's ('$gmac')"
+			fi ;;
+		*) echo "FAIL usb-lan-lease: the guest got no 10.0.2.x lease from the LAN ('$lease'); last lines:"; rd_tail usb-lan ;;
+		esac
+		rd_check usb-lan-guest-end usb-lan 'NET: end ok' "the guest did not finish"
+		rd_check_poweroff usb-lan-poweroff usb-lan
+		a=$(rd_at usb-lan 'init: network: br0 over') b=$(rd_at usb-lan 'NET: lease')
+		echo "e2e: time usb-lan: br0 ${a:-?} ms, guest lease ${b:-?} ms ($lease, guest MAC ${gmac:-?}), QEMU exit $rd_ms ms"
 		;;
 	*) echo "FAIL usb: unknown USB_ONLY entry '$what'" ;;
 	esac

@@ -386,6 +386,9 @@ static void test_dhcp_script(void)
 	free(t);
 	CHECK(access(path, X_OK) == 0);
 	CHECK(strstr(inet_dhcp_script, "ip -4 route replace default via"));
+	/* the name server is known before the address that lets init start hal */
+	const char *rc = strstr(inet_dhcp_script, ">/etc/resolv.conf"), *add = strstr(inet_dhcp_script, "ip -4 addr add");
+	CHECK(rc && add && rc < add);
 	char cmd[200];
 	snprintf(cmd, sizeof(cmd), "sh -n %s", path);
 	CHECK_EQ(system(cmd), 0);
