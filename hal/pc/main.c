@@ -178,6 +178,7 @@ int main(int argc, char **argv)
 		fwcode = pc_open_disks(&pc); /* once: they outlive guest resets */
 	if (fwcode)
 		return fwcode;
+	control_set_cdroms(pc.cdroms, pc.ncdroms);
 
 	pc.serial_fd = open_out(cfg.serial, cfg.serial_path);
 	pc.dbgport.debugcon_fd = open_out(cfg.debugcon, cfg.debugcon_path);

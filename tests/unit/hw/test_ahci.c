@@ -151,6 +151,8 @@ static void id_str(int w, int words, char *out)
 	out[2 * words] = 0;
 }
 
+static void mkfile(char *path, const char *tmpl, uint64_t size);
+
 static void test_hba_regs(void)
 {
 	reset_all();
@@ -601,6 +603,31 @@ static void test_comreset(void)
 	CHECK_EQ(g(FB(P_CD))[0x40 + 5], 0x14);
 }
 
+/* What the board opens at start: ,if=ahci is the front end's, the disk
+ * layer takes it; a missing or empty ISO is an error naming the file. */
+static void test_open(void)
+{
+	char spec[128], why[256];
+	struct disk d;
+	struct atapi_medium x;
+	snprintf(spec, sizeof(spec), "%s,if=ahci,ro", img);
+	CHECK_EQ(disk_open(&d, spec, why, sizeof(why)), 0);
+	CHECK(d.ro);
+	disk_close(&d);
+	snprintf(spec, sizeof(spec), "%s,if=scsi", img);
+	CHECK(disk_open(&d, spec, why, sizeof(why)) < 0);
+	CHECK(strstr(why, "if=scsi") != NULL);
+	CHECK(atapi_medium_open(&x, "/nonexistent/cd.iso", why, sizeof(why)) < 0);
+	CHECK(strstr(why, "/nonexistent/cd.iso") && strstr(why, "No such file"));
+	char empty[64];
+	mkfile(empty, "/tmp/hal-ahci-empty-XXXXXX", 0);
+	CHECK(atapi_medium_open(&x, empty, why, sizeof(why)) < 0);
+	CHECK(strstr(why, empty) != NULL);
+	unlink(empty);
+	CHECK(atapi_medium_open(&x, "/tmp", why, sizeof(why)) < 0);
+	CHECK(strstr(why, "not a regular file") != NULL);
+}
+
 static void mkfile(char *path, const char *tmpl, uint64_t size)
 {
 	snprintf(path, 64, "%s", tmpl);
@@ -651,6 +678,7 @@ int main(void)
 	RUN(test_media_change);
 	RUN(test_msi);
 	RUN(test_comreset);
+	RUN(test_open);
 	ahci_free(a);
 	disk_close(&disk);
 	disk_close(&rodisk);
