@@ -628,6 +628,37 @@ static void test_open(void)
 	CHECK(strstr(why, "not a regular file") != NULL);
 }
 
+/* With its I/O thread (as the board runs it): a PxCI write from "the vCPU"
+ * returns at once, the thread completes the command and raises the line;
+ * an HBA reset meanwhile waits for it. */
+static void test_thread(void)
+{
+	reset_all();
+	char why[256];
+	CHECK_EQ(ahci_start(a, 12, why, sizeof(why)), 0);
+	build(P_DISK, &(struct cmd){ .ata = 0x25, .count = 8, .dev = 0x40, .nprd = 1, .prd_len = 4096 });
+	memset(g(DATA), 0xcc, 4096);
+	intx_level = 0;
+	wr(preg(P_DISK, 0x38), 1);
+	for (int i = 0; i < 2000 && rd(preg(P_DISK, 0x38)); i++)
+		usleep(1000);
+	CHECK_EQ(rd(preg(P_DISK, 0x38)), 0);
+	CHECK_EQ(rd(preg(P_DISK, 0x20)) & 1, 0);
+	CHECK(intx_level);
+	CHECK(g(DATA)[0] != 0xcc || g(DATA)[4095] != 0xcc);
+	/* many commands, then a reset right away: the result is never posted after it */
+	for (int k = 0; k < 50; k++) {
+		wr(preg(P_DISK, 0x38), 1);
+		wr(0x04, 1);
+		CHECK_EQ(rd(preg(P_DISK, 0x38)), 0);
+		port_up(P_DISK);
+	}
+	CHECK_EQ(pci_find(12, 0), &a->pci);
+	ahci_free(a);
+	a = NULL;
+	CHECK(pci_find(12, 0) == NULL);
+}
+
 static void mkfile(char *path, const char *tmpl, uint64_t size)
 {
 	snprintf(path, 64, "%s", tmpl);
@@ -679,6 +710,7 @@ int main(void)
 	RUN(test_msi);
 	RUN(test_comreset);
 	RUN(test_open);
+	RUN(test_thread);
 	ahci_free(a);
 	disk_close(&disk);
 	disk_close(&rodisk);
