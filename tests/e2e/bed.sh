@@ -150,6 +150,22 @@ check e2e-snapshot-rc "E2E: run snapshot rc=0 " "hal --snapshot ended with 0"
 ms=$(sed -n 's/.*E2E: run snapshot rc=[0-9]* ms=\([0-9]*\).*/\1/p' "$sec")
 echo "e2e: time hal --snapshot SeaBIOS disk boot: ${ms:-?} ms wall in L1"
 
+# the data disk on AHCI (a SATA disk), then an ISO on an AHCI CD-ROM
+sec=$E2E/run-ahci.txt
+sed -n "/E2E: begin ahci\$/,/E2E: run ahci /p" "$log" >"$sec"
+check e2e-ahci-disk "L2DISK: data disk /dev/sda" "Linux's ahci driver found the SATA disk"
+check e2e-ahci-read "L2DISK: read 'HOST-DATA-FOR-GUEST'" "the guest read the AHCI disk"
+check e2e-ahci-write "E2E: ahci data sector 1: GUEST-WROTE-THIS" "the guest's write through AHCI is in the host file"
+check e2e-ahci-rc "E2E: run ahci rc=0 " "hal ended with 0"
+ms=$(sed -n 's/.*E2E: run ahci rc=[0-9]* ms=\([0-9]*\).*/\1/p' "$sec")
+echo "e2e: time hal SeaBIOS disk boot, data disk on AHCI: ${ms:-?} ms wall in L1"
+sec=$E2E/run-cdrom.txt
+sed -n "/E2E: begin cdrom\$/,/E2E: run cdrom /p" "$log" >"$sec"
+check e2e-cdrom-read "L2DISK: cdrom read 'HAL-CDROM-CONTENT'" "the guest mounted the ISO from the AHCI CD-ROM and read its file"
+check e2e-cdrom-rc "E2E: run cdrom rc=0 " "hal ended with 0"
+ms=$(sed -n 's/.*E2E: run cdrom rc=[0-9]* ms=\([0-9]*\).*/\1/p' "$sec")
+echo "e2e: time hal SeaBIOS disk boot with --cdrom: ${ms:-?} ms wall in L1"
+
 # the data disk as qcow2 through qemu-nbd (plain, then -s)
 for mode in plain s; do
 	sec=$E2E/run-nbd-$mode.txt

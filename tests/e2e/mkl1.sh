@@ -10,6 +10,7 @@
 #   /guest.img       a SYSLINUX disk booted through SeaBIOS (mkguestdisk.sh)
 #   /data.img        the data disk that guest reads and writes
 #   /data.qcow2      the same as qcow2, served by qemu-nbd
+#   /test.iso        an ISO 9660 image (xorriso) with /hello.txt, for --cdrom
 #   /bin/qemu-nbd, /bin/qemu-img  Debian's (qemu-utils), with the shared
 #                    libraries ldd names for them
 #   /usr/share/seabios/bios-256k.bin  the firmware hal loads by default
@@ -31,6 +32,10 @@ QEMU_TOOLS="/usr/bin/qemu-nbd /usr/bin/qemu-img"
 QEMU_LIBS=$(for b in $QEMU_TOOLS; do ldd "$b"; done | sed -n 's/.*=> \(\/[^ ]*\) .*/\1/p; s/^[[:space:]]*\(\/[^ ]*\) (.*/\1/p' | sort -u)
 [ -n "$QEMU_LIBS" ] || { echo "mkl1.sh: ldd names no libraries for $QEMU_TOOLS (apt-get install qemu-utils)" >&2; exit 1; }
 qemu-img convert -O qcow2 "$e2e/data.img" "$out.data.qcow2"
+command -v xorriso >/dev/null || { echo "mkl1.sh: no xorriso (apt-get install xorriso)" >&2; exit 1; }
+rm -rf "$out.iso.d" && mkdir -p "$out.iso.d"
+echo "HAL-CDROM-CONTENT" >"$out.iso.d/hello.txt"
+xorriso -as mkisofs -quiet -R -J -V HALTEST -o "$out.test.iso" "$out.iso.d"
 
 while read -r m; do basename "$m"; done <"$e2e/modules.list" >"$out.modules"
 {
@@ -51,6 +56,7 @@ while read -r m; do basename "$m"; done <"$e2e/modules.list" >"$out.modules"
 	echo "file /guest.img $e2e/guest.img 0644"
 	echo "file /data.img $e2e/data.img 0644"
 	echo "file /data.qcow2 $out.data.qcow2 0644"
+	echo "file /test.iso $out.test.iso 0644"
 	for b in $QEMU_TOOLS; do echo "file /bin/$(basename "$b") $b 0755"; done
 	for l in $QEMU_LIBS; do dirname "$l"; done | sort -u | grep -v '^/lib$' | while read -r d; do echo "dir $d 0755"; done
 	for l in $QEMU_LIBS; do echo "file $l $(readlink -f "$l") 0755"; done
