@@ -24,7 +24,6 @@
 #include "core/loop.h"
 #include "display/fb.h"
 #include "host/control.h"
-#include "hw/ahci.h"
 
 #define MAX_CLIENTS 8
 #define LINE_MAX_LEN 1024
@@ -38,30 +37,31 @@ struct client {
 static struct client clients[MAX_CLIENTS];
 static int listen_fd = -1;
 static char sock_path[108];
-static struct atapi_medium *cdroms;
+static int (*media_change)(int drive, const char *path, char *why, size_t whylen);
 static int ncdroms;
 
-void control_set_cdroms(struct atapi_medium *m, int n)
+void control_set_media(int (*change)(int drive, const char *path, char *why, size_t whylen), int n)
 {
-	cdroms = m;
+	media_change = change;
 	ncdroms = n;
 }
 
-/* "cdrom" is the first drive, "cdromN" drive N (from 0, in --cdrom order). */
-static struct atapi_medium *cdrom_by_name(const char *name, size_t n, char *reply, size_t len)
+/* "cdrom" is the first drive, "cdromN" drive N (from 0, in --cdrom order);
+ * -1 after the reply says what is wrong. */
+static int cdrom_by_name(const char *name, size_t n, char *reply, size_t len)
 {
 	int i = 0;
 	if (n < 5 || strncmp(name, "cdrom", 5) || (n > 5 && (strspn(name + 5, "0123456789") != n - 5 || n > 7))) {
 		snprintf(reply, len, "error unknown drive '%.*s' (cdrom, cdrom0, cdrom1...)", (int)(n > 32 ? 32 : n), name);
-		return NULL;
+		return -1;
 	}
 	if (n > 5)
 		i = atoi(name + 5);
-	if (i >= ncdroms) {
+	if (i >= ncdroms || !media_change) {
 		snprintf(reply, len, "error no CD drive %d: hal has %d (one per --cdrom)", i, ncdroms);
-		return NULL;
+		return -1;
 	}
-	return &cdroms[i];
+	return i;
 }
 
 static void media(bool change, const char *arg, char *reply, size_t len)
@@ -72,8 +72,8 @@ static void media(bool change, const char *arg, char *reply, size_t len)
 	const char *path = a + n;
 	while (*path == ' ')
 		path++;
-	struct atapi_medium *m = cdrom_by_name(n ? a : "cdrom", n ? n : 5, reply, len);
-	if (!m)
+	int drive = cdrom_by_name(n ? a : "cdrom", n ? n : 5, reply, len);
+	if (drive < 0)
 		return;
 	if (change && !*path) {
 		snprintf(reply, len, "error change cdrom PATH");
@@ -83,7 +83,7 @@ static void media(bool change, const char *arg, char *reply, size_t len)
 		snprintf(reply, len, "error eject [cdromN]");
 		return;
 	}
-	if (atapi_medium_change(m, change ? path : NULL, why, sizeof(why)) < 0)
+	if (media_change(drive, change ? path : NULL, why, sizeof(why)) < 0)
 		snprintf(reply, len, "error %s", why);
 	else
 		snprintf(reply, len, "ok");

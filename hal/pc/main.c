@@ -139,6 +139,13 @@ static void on_signal(void *ctx)
 	}
 }
 
+/* The control socket's eject and change (host/control.c) on the media
+ * pc_open_disks opened: they outlive guest resets, like the disks. */
+static int change_cdrom(int drive, const char *path, char *why, size_t whylen)
+{
+	return atapi_medium_change(&pc.cdroms[drive], path, why, whylen);
+}
+
 int main(int argc, char **argv)
 {
 	char why[256];
@@ -178,7 +185,7 @@ int main(int argc, char **argv)
 		fwcode = pc_open_disks(&pc); /* once: they outlive guest resets */
 	if (fwcode)
 		return fwcode;
-	control_set_cdroms(pc.cdroms, pc.ncdroms);
+	control_set_media(change_cdrom, pc.ncdroms);
 
 	pc.serial_fd = open_out(cfg.serial, cfg.serial_path);
 	pc.dbgport.debugcon_fd = open_out(cfg.debugcon, cfg.debugcon_path);
