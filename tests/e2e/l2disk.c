@@ -37,6 +37,8 @@ int main(void)
 	mkdir("/proc", 0555);
 	mount("devtmpfs", "/dev", "devtmpfs", 0, NULL);
 	mount("proc", "/proc", "proc", 0, NULL);
+	mkdir("/sys", 0555); /* the AHCI check below and the SMBIOS strings */
+	mount("sysfs", "/sys", "sysfs", 0, NULL);
 	int fd = open("/dev/console", O_RDWR);
 	if (fd >= 0) {
 		dup2(fd, 1);
@@ -115,8 +117,6 @@ int main(void)
 	if (fd >= 0)
 		close(fd);
 	/* SMBIOS type 1 as the guest kernel read it */
-	mkdir("/sys", 0555);
-	mount("sysfs", "/sys", "sysfs", 0, NULL);
 	static const char *const dmi[] = { "sys_vendor", "product_name", "product_serial" };
 	for (size_t i = 0; i < sizeof dmi / sizeof dmi[0]; i++) {
 		char p[64], v[128] = "";
