@@ -166,6 +166,16 @@ check e2e-cdrom-rc "E2E: run cdrom rc=0 " "hal ended with 0"
 ms=$(sed -n 's/.*E2E: run cdrom rc=[0-9]* ms=\([0-9]*\).*/\1/p' "$sec")
 echo "e2e: time hal SeaBIOS disk boot with --cdrom: ${ms:-?} ms wall in L1"
 
+# a pure El Torito ISO (ISOLINUX) booted by SeaBIOS from the AHCI CD-ROM
+sec=$E2E/run-eltorito.txt
+sed -n "/E2E: begin eltorito\$/,/E2E: run eltorito /p" "$log" >"$sec"
+check e2e-eltorito-auto "a CD boots first: booting with --firmware bios" "--firmware auto chose SeaBIOS for a CD first"
+check e2e-eltorito-menu "HAL-ELTORITO-MENU" "SeaBIOS booted the CD's El Torito image and ISOLINUX read its configuration"
+check e2e-eltorito-linux "L2: hello from Linux under hal, cpus=1" "ISOLINUX loaded the kernel and initramfs from the CD"
+check e2e-eltorito-rc "E2E: run eltorito rc=0 " "hal ended with 0"
+ms=$(sed -n 's/.*E2E: run eltorito rc=[0-9]* ms=\([0-9]*\).*/\1/p' "$sec")
+echo "e2e: time hal El Torito CD boot (SeaBIOS, ISOLINUX): ${ms:-?} ms wall in L1"
+
 # the data disk as qcow2 through qemu-nbd (plain, then -s)
 for mode in plain s; do
 	sec=$E2E/run-nbd-$mode.txt

@@ -59,6 +59,15 @@ if [ -x /bin/hal ]; then
 	echo
 	echo "E2E: run cdrom rc=$rc ms=$(( $(up_ms) - t0 ))"
 
+	# A pure El Torito CD (ISOLINUX) alone: --firmware auto takes SeaBIOS,
+	# which boots it from the AHCI CD-ROM; L2 is l2init.c again
+	echo "E2E: begin eltorito"
+	t0=$(up_ms)
+	timeout 300 /bin/hal --cdrom /eltorito.iso --mem 256M --serial stdio
+	rc=$?
+	echo
+	echo "E2E: run eltorito rc=$rc ms=$(( $(up_ms) - t0 ))"
+
 	# The data disk as qcow2 through qemu-nbd and hal's NBD client: the
 	# guest's write lands in the qcow2; with qemu-nbd -s it does not.
 	# (qemu-nbd -s keeps its overlay in /var/tmp)
