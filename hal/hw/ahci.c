@@ -273,6 +273,8 @@ void ahci_mmio(void *dev, uint64_t addr, uint8_t *data, uint32_t len, bool is_wr
 		return;
 	}
 	unsigned reg = (unsigned)addr & ~3u, shift = ((unsigned)addr & 3) * 8;
+	if (!is_write)
+		memset(data, 0, len); /* bytes past the dword read as 0 */
 	if (len + (addr & 3) > 4)
 		len = 4 - (unsigned)(addr & 3);
 	pthread_mutex_lock(&a->lock);
