@@ -170,7 +170,7 @@ echo "e2e: time hal SeaBIOS disk boot with --cdrom: ${ms:-?} ms wall in L1"
 sec=$E2E/run-eltorito.txt
 sed -n "/E2E: begin eltorito\$/,/E2E: run eltorito /p" "$log" >"$sec"
 check e2e-eltorito-auto "a CD boots first: booting with --firmware bios" "--firmware auto chose SeaBIOS for a CD first"
-check e2e-eltorito-menu "HAL-ELTORITO-MENU" "SeaBIOS booted the CD's El Torito image and ISOLINUX read its configuration"
+check e2e-eltorito-isolinux "ISOLINUX 6." "SeaBIOS booted the CD's El Torito image: ISOLINUX's banner on the serial console"
 check e2e-eltorito-linux "L2: hello from Linux under hal, cpus=1" "ISOLINUX loaded the kernel and initramfs from the CD"
 check e2e-eltorito-rc "E2E: run eltorito rc=0 " "hal ended with 0"
 ms=$(sed -n 's/.*E2E: run eltorito rc=[0-9]* ms=\([0-9]*\).*/\1/p' "$sec")
