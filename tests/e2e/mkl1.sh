@@ -43,7 +43,7 @@ rm -rf "$out.et.d" && mkdir -p "$out.et.d/isolinux"
 cp /usr/lib/ISOLINUX/isolinux.bin /usr/lib/syslinux/modules/bios/ldlinux.c32 "$out.et.d/isolinux/"
 cp "$e2e/vmlinuz" "$out.et.d/vmlinuz"
 cp "$e2e/l2.cpio.gz" "$out.et.d/l2.gz"
-printf 'SERIAL 0 115200\nSAY HAL-ELTORITO-MENU\nDEFAULT linux\nPROMPT 0\nTIMEOUT 0\nLABEL linux\n  KERNEL /vmlinuz\n  APPEND initrd=/l2.gz console=ttyS0 panic=-1 quiet\n' \
+printf 'SERIAL 0 115200\nDEFAULT linux\nPROMPT 0\nTIMEOUT 0\nLABEL linux\n  KERNEL /vmlinuz\n  APPEND initrd=/l2.gz console=ttyS0 panic=-1 quiet\n' \
 	>"$out.et.d/isolinux/isolinux.cfg"
 xorriso -as mkisofs -quiet -R -V HALBOOT -b isolinux/isolinux.bin -c isolinux/boot.cat -no-emul-boot \
 	-boot-load-size 4 -boot-info-table -o "$out.eltorito.iso" "$out.et.d"
