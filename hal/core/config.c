@@ -16,10 +16,13 @@ void config_usage(FILE *f)
 		"  --kernel PATH        boot this Linux bzImage directly\n"
 		"  --initrd PATH        initial ramdisk for --kernel\n"
 		"  --append STR         kernel command line for --kernel\n"
-		"  --disk PATH[,ro][,serial=S][,snapshot]\n"
-		"                       a virtio disk: raw image or block device (repeatable; the\n"
-		"                       first is the boot disk); snapshot: writes go to a\n"
-		"                       temporary layer, the image is not written\n"
+		"  --disk PATH[,ro][,serial=S][,snapshot][,if=virtio|ahci]\n"
+		"                       a disk: raw image or block device (repeatable; boot order\n"
+		"                       is command-line order); snapshot: writes go to a\n"
+		"                       temporary layer, the image is not written; if=ahci: a\n"
+		"                       SATA disk on the AHCI controller (default virtio)\n"
+		"  --cdrom PATH         an ATAPI CD/DVD drive on the AHCI controller with this ISO\n"
+		"                       image (read-only; repeatable; AHCI has 6 ports for both)\n"
 		"  --disk nbd://HOST[:PORT]/EXPORT[,timeout=SECONDS][,reconnect=SECONDS] or\n"
 		"         nbd+unix:///EXPORT?socket=PATH[,...]\n"
 		"                       a disk on an NBD server (docs/storage.md)\n"
@@ -140,6 +143,15 @@ static int parse_out(const char *s, enum out_kind *k, const char **path)
 	return 0;
 }
 
+/* ,if=ahci among a --disk spec's options (the disk layer skips it). */
+static enum disk_if disk_iface(const char *spec)
+{
+	for (const char *o = strchr(spec, ','); o; o = strchr(o + 1, ','))
+		if (!strncmp(o + 1, "if=ahci", 7) && (o[8] == ',' || !o[8]))
+			return DISK_IF_AHCI;
+	return DISK_IF_VIRTIO;
+}
+
 #define USAGE(...) do { snprintf(why, whylen, __VA_ARGS__); return CONFIG_USAGE; } while (0)
 
 /* Options that exclude or need each other. */
@@ -151,6 +163,11 @@ static int config_check(struct config *c, char *why, size_t whylen)
 		USAGE("--kernel and --firmware exclude each other");
 	if (c->kernel && c->boot_menu_ms >= 0)
 		USAGE("--boot-menu is for firmware boots, not --kernel");
+	int ahci = c->ncdroms;
+	for (int i = 0; i < c->ndisks; i++)
+		ahci += c->disk_if[i] == DISK_IF_AHCI;
+	if (ahci > HAL_AHCI_PORTS)
+		USAGE("%d AHCI devices (--disk ,if=ahci and --cdrom): the controller has %d ports", ahci, HAL_AHCI_PORTS);
 	if (!c->kernel && !c->firmware)
 		c->firmware = "auto"; /* pc/firmware.c: from the first disk's label */
 	/* with auto, pc/firmware.c refuses it once the disk says bios */
@@ -164,7 +181,7 @@ static int config_check(struct config *c, char *why, size_t whylen)
 
 int config_parse(int argc, char **argv, struct config *c, char *why, size_t whylen)
 {
-	enum { O_KERNEL = 256, O_INITRD, O_APPEND, O_FIRMWARE, O_MEM, O_CPUS, O_SERIAL, O_DEBUGCON, O_ENTRY32, O_NOREBOOT, O_DISK, O_DISPLAY, O_CONTROL, O_EFIVARS, O_BOOTMENU, O_SECUREBOOT, O_EFIVARSDIR, O_NET, O_NOSANDBOX, O_RNG, O_SMBIOS, O_SNAPSHOT };
+	enum { O_KERNEL = 256, O_INITRD, O_APPEND, O_FIRMWARE, O_MEM, O_CPUS, O_SERIAL, O_DEBUGCON, O_ENTRY32, O_NOREBOOT, O_DISK, O_DISPLAY, O_CONTROL, O_EFIVARS, O_BOOTMENU, O_SECUREBOOT, O_EFIVARSDIR, O_NET, O_NOSANDBOX, O_RNG, O_SMBIOS, O_SNAPSHOT, O_CDROM };
 	static const struct option opts[] = {
 		{ "kernel", required_argument, 0, O_KERNEL }, { "initrd", required_argument, 0, O_INITRD },
 		{ "append", required_argument, 0, O_APPEND }, { "firmware", required_argument, 0, O_FIRMWARE },
@@ -176,7 +193,7 @@ int config_parse(int argc, char **argv, struct config *c, char *why, size_t whyl
 		{ "control", required_argument, 0, O_CONTROL }, { "efivars", required_argument, 0, O_EFIVARS },
 		{ "efivars-dir", required_argument, 0, O_EFIVARSDIR }, { "net", required_argument, 0, O_NET },
 		{ "no-sandbox", no_argument, 0, O_NOSANDBOX }, { "rng", required_argument, 0, O_RNG },
-		{ "smbios", required_argument, 0, O_SMBIOS },
+		{ "smbios", required_argument, 0, O_SMBIOS }, { "cdrom", required_argument, 0, O_CDROM },
 		{ "boot-menu", required_argument, 0, O_BOOTMENU }, { "secure-boot", no_argument, 0, O_SECUREBOOT }, { "verbose", no_argument, 0, 'v' },
 		{ "help", no_argument, 0, 'h' }, { "version", no_argument, 0, 'V' }, { 0, 0, 0, 0 },
 	};
@@ -246,7 +263,17 @@ int config_parse(int argc, char **argv, struct config *c, char *why, size_t whyl
 		case O_DISK:
 			if (c->ndisks == HAL_MAX_DISKS)
 				USAGE("at most %d --disk options", HAL_MAX_DISKS);
+			c->disk_if[c->ndisks] = disk_iface(optarg);
+			c->boot[c->nboot++] = (struct boot_dev){ false, c->ndisks };
 			c->disks[c->ndisks++] = optarg;
+			break;
+		case O_CDROM:
+			if (c->ncdroms == HAL_MAX_CDROMS)
+				USAGE("at most %d --cdrom options", HAL_MAX_CDROMS);
+			if (!*optarg)
+				USAGE("--cdrom needs the path of an ISO image");
+			c->boot[c->nboot++] = (struct boot_dev){ true, c->ncdroms };
+			c->cdroms[c->ncdroms++] = optarg;
 			break;
 		case O_NET:
 			if (c->nnets == HAL_MAX_NICS)

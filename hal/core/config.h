@@ -8,6 +8,10 @@
 
 #define HAL_MAX_DISKS 8
 #define HAL_MAX_NICS 4
+#define HAL_MAX_CDROMS 4
+#define HAL_AHCI_PORTS 6  /* --disk ,if=ahci and --cdrom share them (hw/ahci.h) */
+
+enum disk_if { DISK_IF_VIRTIO, DISK_IF_AHCI };
 
 enum out_kind { OUT_STDIO, OUT_FILE, OUT_NONE };
 
@@ -29,6 +33,12 @@ struct config {
 	const char *control;      /* control socket path, or NULL */
 	const char *disks[HAL_MAX_DISKS]; /* PATH[,ro][,serial=S]; the first is the boot disk */
 	int ndisks;
+	enum disk_if disk_if[HAL_MAX_DISKS]; /* ,if=virtio (default) or ,if=ahci */
+	const char *cdroms[HAL_MAX_CDROMS]; /* --cdrom PATH: ISO images on AHCI ports */
+	int ncdroms;
+	/* --disk and --cdrom in command-line order: the firmware's boot order */
+	struct boot_dev { bool cdrom; int index; } boot[HAL_MAX_DISKS + HAL_MAX_CDROMS];
+	int nboot;
 	const char *nets[HAL_MAX_NICS];   /* --net MODE[,options] (net/net.h parses them) */
 	int nnets;
 	const char *smbios;       /* --smbios host (default), default, or file=PATH */

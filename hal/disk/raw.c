@@ -30,7 +30,8 @@ int disk_spec_path(const char *spec, char *buf, size_t n)
 }
 
 /* The options after PATH: ,ro, ,serial=S, ,snapshot, ,timeout=SECONDS and
- * ,reconnect=SECONDS. */
+ * ,reconnect=SECONDS; ,if=virtio|ahci is the front end's choice
+ * (core/config.c reads it). */
 static int parse_options(struct disk *d, const char *spec, char *why, size_t whylen)
 {
 	for (const char *o = strchr(spec, ','); o; o = strchr(o + 1, ',')) {
@@ -43,13 +44,15 @@ static int parse_options(struct disk *d, const char *spec, char *why, size_t why
 			memcpy(d->serial, o + 8, n - 7);
 		} else if (n == 8 && !strncmp(o + 1, "snapshot", 8)) {
 			d->snapshot = true;
+		} else if ((n == 9 && !strncmp(o + 1, "if=virtio", 9)) || (n == 7 && !strncmp(o + 1, "if=ahci", 7))) {
+			/* the front end: not the disk's business */
 		} else if (n > 8 && n < 14 && !strncmp(o + 1, "timeout=", 8) && strspn(o + 9, "0123456789") == n - 8) {
 			d->timeout = (unsigned)atoi(o + 9);
 		} else if (n > 10 && n < 16 && !strncmp(o + 1, "reconnect=", 10) &&
 			   strspn(o + 11, "0123456789") == n - 10) {
 			d->reconnect = (unsigned)atoi(o + 11);
 		} else {
-			snprintf(why, whylen, "--disk %s: unknown option '%.*s' (PATH[,ro][,serial=S][,snapshot][,timeout=SECONDS][,reconnect=SECONDS], S up to 20 bytes)",
+			snprintf(why, whylen, "--disk %s: unknown option '%.*s' (PATH[,ro][,serial=S][,snapshot][,timeout=SECONDS][,reconnect=SECONDS][,if=virtio|ahci], S up to 20 bytes)",
 				 spec, (int)n, o + 1);
 			return -1;
 		}

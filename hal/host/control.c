@@ -7,7 +7,9 @@
  *   mouse DX DY [BTN]  relative motion, buttons bit 0 left, 1 right, 2 middle
  *   powerdown          ACPI power button
  *   quit               stop hal (exit status 5)
- *   status             "ok running <display mode>" */
+ *   status             "ok running <display mode>"
+ *   eject [cdromN]     opens the CD drive's tray: the guest sees no medium
+ *   change cdrom[N] PATH  a new ISO in the drive (UNIT ATTENTION in the guest) */
 #include <errno.h>
 #include <linux/input-event-codes.h>
 #include <stdio.h>
@@ -35,6 +37,57 @@ struct client {
 static struct client clients[MAX_CLIENTS];
 static int listen_fd = -1;
 static char sock_path[108];
+static int (*media_change)(int drive, const char *path, char *why, size_t whylen);
+static int ncdroms;
+
+void control_set_media(int (*change)(int drive, const char *path, char *why, size_t whylen), int n)
+{
+	media_change = change;
+	ncdroms = n;
+}
+
+/* "cdrom" is the first drive, "cdromN" drive N (from 0, in --cdrom order);
+ * -1 after the reply says what is wrong. */
+static int cdrom_by_name(const char *name, size_t n, char *reply, size_t len)
+{
+	int i = 0;
+	if (n < 5 || strncmp(name, "cdrom", 5) || (n > 5 && (strspn(name + 5, "0123456789") != n - 5 || n > 7))) {
+		snprintf(reply, len, "error unknown drive '%.*s' (cdrom, cdrom0, cdrom1...)", (int)(n > 32 ? 32 : n), name);
+		return -1;
+	}
+	if (n > 5)
+		i = atoi(name + 5);
+	if (i >= ncdroms || !media_change) {
+		snprintf(reply, len, "error no CD drive %d: hal has %d (one per --cdrom)", i, ncdroms);
+		return -1;
+	}
+	return i;
+}
+
+static void media(bool change, const char *arg, char *reply, size_t len)
+{
+	char why[300];
+	const char *a = arg ? arg : "";
+	size_t n = strcspn(a, " ");
+	const char *path = a + n;
+	while (*path == ' ')
+		path++;
+	int drive = cdrom_by_name(n ? a : "cdrom", n ? n : 5, reply, len);
+	if (drive < 0)
+		return;
+	if (change && !*path) {
+		snprintf(reply, len, "error change cdrom PATH");
+		return;
+	}
+	if (!change && *path) {
+		snprintf(reply, len, "error eject [cdromN]");
+		return;
+	}
+	if (media_change(drive, change ? path : NULL, why, sizeof(why)) < 0)
+		snprintf(reply, len, "error %s", why);
+	else
+		snprintf(reply, len, "ok");
+}
 
 static void sendkey(const char *combo, char *reply, size_t len)
 {
@@ -136,9 +189,13 @@ void control_command(const char *line, char *reply, size_t len)
 		fb_describe(why, sizeof(why));
 		bool stopping = the_vm && __atomic_load_n(&the_vm->stopping, __ATOMIC_ACQUIRE);
 		snprintf(reply, len, "ok %s %s", stopping ? "stopping" : "running", why);
+	} else if (IS("eject")) {
+		media(false, arg, reply, len);
+	} else if (IS("change")) {
+		media(true, arg, reply, len);
 	} else if (IS("help")) {
 		snprintf(reply, len, "ok screendump FILE | sendkey COMBO | type TEXT | mouse DX DY [BTN] | "
-				     "powerdown | quit | status");
+				     "powerdown | quit | status | eject [cdromN] | change cdrom[N] PATH");
 	} else if (cl == 0) {
 		snprintf(reply, len, "error empty command");
 	} else {

@@ -183,10 +183,17 @@ static void undo_fwcfg(struct pc *pc)
 
 int pc_open_disks(struct pc *pc)
 {
+	char why[256];
 	disk_snapshot_all = pc->cfg->snapshot;
 	for (pc->ndisks = 0; pc->ndisks < pc->cfg->ndisks; pc->ndisks++) {
-		char why[256];
 		if (disk_open(&pc->disks[pc->ndisks], pc->cfg->disks[pc->ndisks], why, sizeof(why)) < 0) {
+			err("%s", why);
+			pc_close_disks(pc);
+			return HAL_EXIT_ERROR;
+		}
+	}
+	for (pc->ncdroms = 0; pc->ncdroms < pc->cfg->ncdroms; pc->ncdroms++) {
+		if (atapi_medium_open(&pc->cdroms[pc->ncdroms], pc->cfg->cdroms[pc->ncdroms], why, sizeof(why)) < 0) {
 			err("%s", why);
 			pc_close_disks(pc);
 			return HAL_EXIT_ERROR;
@@ -199,16 +206,43 @@ void pc_close_disks(struct pc *pc)
 {
 	while (pc->ndisks)
 		disk_close(&pc->disks[--pc->ndisks]);
+	while (pc->ncdroms)
+		atapi_medium_close(&pc->cdroms[--pc->ncdroms]);
 }
 
-/* virtio-blk from slot 3 on, in --disk order (the first boots), over the
- * disks pc_open_disks opened: the devices are new on every boot, the disks
+static bool is_ahci(const struct config *c, const struct boot_dev *d)
+{
+	return d->cdrom || c->disk_if[d->index] == DISK_IF_AHCI;
+}
+
+int pc_ahci_port(const struct config *c, int b)
+{
+	if (!is_ahci(c, &c->boot[b]))
+		return -1;
+	int port = 0;
+	for (int i = 0; i < b; i++)
+		port += is_ahci(c, &c->boot[i]);
+	return port;
+}
+
+int pc_virtio_slot(const struct config *c, int disk)
+{
+	int slot = PC_DISK_SLOT0;
+	for (int i = 0; i < disk; i++)
+		slot += c->disk_if[i] == DISK_IF_VIRTIO;
+	return slot;
+}
+
+/* virtio-blk from slot 3 on, in --disk order, over the disks
+ * pc_open_disks opened: the devices are new on every boot, the disks
  * (snapshot layer, NBD connection) are not. */
 static int step_disks(struct pc *pc)
 {
 	for (int i = 0; i < pc->ndisks; i++) {
 		char why[256];
-		if (virtio_blk_create(&pc->disks[i], PC_DISK_SLOT0 + i, why, sizeof(why)) < 0) {
+		if (pc->cfg->disk_if[i] != DISK_IF_VIRTIO)
+			continue;
+		if (virtio_blk_create(&pc->disks[i], pc_virtio_slot(pc->cfg, i), why, sizeof(why)) < 0) {
 			err("%s", why);
 			virtio_blk_destroy_all();
 			return -1;
@@ -218,6 +252,47 @@ static int step_disks(struct pc *pc)
 }
 
 static void undo_disks(struct pc *pc) { virtio_blk_destroy_all(); }
+
+/* The AHCI controller in slot 12 when a disk or CD is on it: its devices
+ * in command-line order on ports 0-5 (pc_ahci_port), over the disks and
+ * media that outlive the boot. */
+static int step_ahci(struct pc *pc)
+{
+	const struct config *c = pc->cfg;
+	char why[256];
+	bool any = false;
+	pc->ahci = NULL;
+	for (int b = 0; b < c->nboot; b++)
+		any |= is_ahci(c, &c->boot[b]);
+	if (!any)
+		return 0;
+	struct ahci *a = ahci_new();
+	if (!a) {
+		err("AHCI: out of memory");
+		return -1;
+	}
+	for (int b = 0; b < c->nboot; b++) {
+		const struct boot_dev *d = &c->boot[b];
+		if (!is_ahci(c, d))
+			continue;
+		if (d->cdrom)
+			ahci_attach_cdrom(a, &pc->cdroms[d->index]);
+		else
+			ahci_attach_disk(a, &pc->disks[d->index], d->index);
+	}
+	if (ahci_start(a, PC_AHCI_SLOT, why, sizeof(why)) < 0) {
+		err("%s", why);
+		return -1;
+	}
+	pc->ahci = a;
+	return 0;
+}
+
+static void undo_ahci(struct pc *pc)
+{
+	ahci_free(pc->ahci);
+	pc->ahci = NULL;
+}
 
 /* virtio-rng in slot 11, unless --rng none. */
 static int step_rng(struct pc *pc)
@@ -368,6 +443,7 @@ static const struct step {
 	{ "pci", step_pci, undo_pci },
 	{ "fwcfg", step_fwcfg, undo_fwcfg },
 	{ "disks", step_disks, undo_disks },
+	{ "ahci", step_ahci, undo_ahci },
 	{ "rng", step_rng, undo_rng },
 	{ "nics", step_nics, undo_nics },
 	{ "display", step_display, undo_display },

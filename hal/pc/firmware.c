@@ -34,6 +34,25 @@ static int needs_uefi(const struct config *c, const char *disk, const char *why)
 	return HAL_EXIT_USAGE;
 }
 
+/* SeaBIOS's OpenFirmware paths (its boot.c): a virtio disk is its PCI
+ * device, an AHCI port is drive@PORT below the controller. */
+uint32_t pc_bootorder(const struct config *c, char *buf, size_t n)
+{
+	size_t len = 0;
+	buf[0] = 0;
+	for (int b = 0; b < c->nboot && len < n; b++) {
+		int port = pc_ahci_port(c, b), w;
+		if (port >= 0)
+			w = snprintf(buf + len, n - len, "/pci@i0cf8/*@%x/drive@%x/disk@0\n", PC_AHCI_SLOT, port);
+		else
+			w = snprintf(buf + len, n - len, "/pci@i0cf8/*@%x\n", pc_virtio_slot(c, c->boot[b].index));
+		if (w < 0 || (size_t)w >= n - len)
+			break;
+		len += (size_t)w;
+	}
+	return (uint32_t)len;
+}
+
 int pc_choose_firmware(struct pc *pc)
 {
 	struct config *c = pc->cfg;
@@ -41,6 +60,11 @@ int pc_choose_firmware(struct pc *pc)
 	bool ovmf = c->firmware && !strcmp(c->firmware, "ovmf");
 	if (!is_auto && (!ovmf || !c->ndisks))
 		return 0; /* --kernel, bios, PATH, or ovmf without a disk */
+	if (is_auto && c->nboot && c->boot[0].cdrom) { /* El Torito boots from SeaBIOS */
+		c->firmware = "bios";
+		hal_log(NULL, "%s: a CD boots first: booting with --firmware bios (--firmware ovmf for UEFI)", c->cdroms[0]);
+		return c->efivars || c->secure_boot ? needs_uefi(c, c->cdroms[0], "a CD boots first") : 0;
+	}
 	if (!c->ndisks) {
 		c->firmware = "bios"; /* no disk: SeaBIOS, as always */
 		return c->efivars || c->secure_boot ? needs_uefi(c, NULL, NULL) : 0;
@@ -242,10 +266,10 @@ int pc_fwcfg_fill(struct pc *pc)
 	r |= fwcfg_add_u16(f, FW_CFG_BOOT_MENU, c->boot_menu_ms >= 0);
 	r |= fwcfg_add_u32(f, FW_CFG_IRQ0_OVERRIDE, 0); /* KVM routes IRQ0 to pin 0 */
 	r |= !fwcfg_add_file(f, "etc/e820", e, (uint32_t)(n * (int)sizeof(e[0])));
-	if (c->ndisks) { /* the first disk boots first; others after it */
-		char order[32];
-		int len = snprintf(order, sizeof(order), "/pci@i0cf8/*@%x\n", PC_DISK_SLOT0);
-		r |= !fwcfg_add_file(f, "bootorder", order, (uint32_t)len + 1);
+	if (c->nboot) {
+		char order[(HAL_MAX_DISKS + HAL_MAX_CDROMS) * 40];
+		uint32_t len = pc_bootorder(c, order, sizeof(order));
+		r |= !fwcfg_add_file(f, "bootorder", order, len + 1);
 	}
 	if (c->boot_menu_ms >= 0) {
 		uint16_t wait = (uint16_t)c->boot_menu_ms;

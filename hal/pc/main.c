@@ -139,6 +139,13 @@ static void on_signal(void *ctx)
 	}
 }
 
+/* The control socket's eject and change (host/control.c) on the media
+ * pc_open_disks opened: they outlive guest resets, like the disks. */
+static int change_cdrom(int drive, const char *path, char *why, size_t whylen)
+{
+	return atapi_medium_change(&pc.cdroms[drive], path, why, whylen);
+}
+
 int main(int argc, char **argv)
 {
 	char why[256];
@@ -180,6 +187,7 @@ int main(int argc, char **argv)
 		free(pc.smbios_file);
 		return fwcode;
 	}
+	control_set_media(change_cdrom, pc.ncdroms);
 
 	/* From here on every way out releases what was taken (below "out"):
 	 * the disks (a snapshot layer, an NBD connection), the control

@@ -10,6 +10,7 @@
 #include "disk/disk.h"
 #include "display/bochs.h"
 #include "hw/debug.h"
+#include "hw/ahci.h"
 #include "hw/fwcfg.h"
 #include "hw/i8042.h"
 #include "hw/pm.h"
@@ -27,6 +28,7 @@
 #define PC_DISPLAY_SLOT 2      /* PCI slot of bochs-display */
 #define PC_DISK_SLOT0   3      /* first virtio-blk; the others follow */
 #define PC_RNG_SLOT     11     /* virtio-rng: after the eighth disk's slot */
+#define PC_AHCI_SLOT    12     /* the AHCI controller (--disk ,if=ahci, --cdrom) */
 #define PC_NIC_SLOT0    16     /* first virtio-net, whatever the number of disks */
 #define PC_IPXE_ROM     "/usr/lib/ipxe/qemu/efi-virtio.rom" /* Debian's ipxe-qemu: PXE and UEFI */
 #define PC_E1000_ROM    "/usr/lib/ipxe/qemu/efi-e1000.rom"  /* the same for model=e1000 */
@@ -56,6 +58,9 @@ struct pc {
 	size_t smbios_file_len;
 	struct disk disks[HAL_MAX_DISKS]; /* --disk, open for all boots (pc_open_disks) */
 	int ndisks;
+	struct atapi_medium cdroms[HAL_MAX_CDROMS]; /* --cdrom media, open for all boots */
+	int ncdroms;
+	struct ahci *ahci;        /* this boot's controller, or NULL */
 };
 
 /* --net options parsed and default MACs given, once at start (board.c).
@@ -68,6 +73,14 @@ int pc_nets(struct pc *pc);
  * (board.c). pc_open_disks: 0 or an exit code (nothing left open). */
 int pc_open_disks(struct pc *pc);
 void pc_close_disks(struct pc *pc);
+/* The AHCI port of boot device b (cfg->boot[b]): the AHCI devices take the
+ * ports in command-line order; -1 for a virtio disk. The virtio disks take
+ * slots from PC_DISK_SLOT0 in their own order (pc_virtio_slot). */
+int pc_ahci_port(const struct config *c, int b);
+int pc_virtio_slot(const struct config *c, int disk);
+/* fw_cfg's "bootorder": one OpenFirmware path per line for every --disk and
+ * --cdrom in command-line order (firmware.c). Its length, buf NUL-ended. */
+uint32_t pc_bootorder(const struct config *c, char *buf, size_t n);
 
 /* One boot of the machine: bring-up, run until the guest stops, tear-down
  * (board.c). Returns hal's exit code (core/exitcode.h). */

@@ -150,6 +150,32 @@ check e2e-snapshot-rc "E2E: run snapshot rc=0 " "hal --snapshot ended with 0"
 ms=$(sed -n 's/.*E2E: run snapshot rc=[0-9]* ms=\([0-9]*\).*/\1/p' "$sec")
 echo "e2e: time hal --snapshot SeaBIOS disk boot: ${ms:-?} ms wall in L1"
 
+# the data disk on AHCI (a SATA disk), then an ISO on an AHCI CD-ROM
+sec=$E2E/run-ahci.txt
+sed -n "/E2E: begin ahci\$/,/E2E: run ahci /p" "$log" >"$sec"
+check e2e-ahci-disk "L2DISK: data disk /dev/sda" "Linux's ahci driver found the SATA disk"
+check e2e-ahci-read "L2DISK: read 'HOST-DATA-FOR-GUEST'" "the guest read the AHCI disk"
+check e2e-ahci-write "E2E: ahci data sector 1: GUEST-WROTE-THIS" "the guest's write through AHCI is in the host file"
+check e2e-ahci-rc "E2E: run ahci rc=0 " "hal ended with 0"
+ms=$(sed -n 's/.*E2E: run ahci rc=[0-9]* ms=\([0-9]*\).*/\1/p' "$sec")
+echo "e2e: time hal SeaBIOS disk boot, data disk on AHCI: ${ms:-?} ms wall in L1"
+sec=$E2E/run-cdrom.txt
+sed -n "/E2E: begin cdrom\$/,/E2E: run cdrom /p" "$log" >"$sec"
+check e2e-cdrom-read "L2DISK: cdrom read 'HAL-CDROM-CONTENT'" "the guest mounted the ISO from the AHCI CD-ROM and read its file"
+check e2e-cdrom-rc "E2E: run cdrom rc=0 " "hal ended with 0"
+ms=$(sed -n 's/.*E2E: run cdrom rc=[0-9]* ms=\([0-9]*\).*/\1/p' "$sec")
+echo "e2e: time hal SeaBIOS disk boot with --cdrom: ${ms:-?} ms wall in L1"
+
+# a pure El Torito ISO (ISOLINUX) booted by SeaBIOS from the AHCI CD-ROM
+sec=$E2E/run-eltorito.txt
+sed -n "/E2E: begin eltorito\$/,/E2E: run eltorito /p" "$log" >"$sec"
+check e2e-eltorito-auto "a CD boots first: booting with --firmware bios" "--firmware auto chose SeaBIOS for a CD first"
+check e2e-eltorito-isolinux "ISOLINUX 6." "SeaBIOS booted the CD's El Torito image: ISOLINUX's banner on the serial console"
+check e2e-eltorito-linux "L2: hello from Linux under hal, cpus=1" "ISOLINUX loaded the kernel and initramfs from the CD"
+check e2e-eltorito-rc "E2E: run eltorito rc=0 " "hal ended with 0"
+ms=$(sed -n 's/.*E2E: run eltorito rc=[0-9]* ms=\([0-9]*\).*/\1/p' "$sec")
+echo "e2e: time hal El Torito CD boot (SeaBIOS, ISOLINUX): ${ms:-?} ms wall in L1"
+
 # the data disk as qcow2 through qemu-nbd (plain, then -s)
 for mode in plain s; do
 	sec=$E2E/run-nbd-$mode.txt

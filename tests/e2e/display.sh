@@ -15,6 +15,9 @@
 #      sends them here through the serial console (gzip + base64 between
 #      "E2E: BEGIN/END grubN" lines). tesseract must read GRUB's menu in the
 #      first; halctl -bar must find the highlight bar lower in the second.
+#   4. hal --cdrom menu.iso (a pure El Torito CD made here with xorriso and
+#      Debian's isolinux: ISOLINUX's menu.c32, no timeout) boots through
+#      SeaBIOS from the AHCI CD-ROM; tesseract must read the menu.
 # Prints PASS/FAIL/SKIP lines; the serial log is $BUILD/e2e/display-log.txt,
 # the screendumps $BUILD/e2e/display-*.ppm (GRUB's also as .png).
 # Environment: BUILD, MAKE, DISPLAY_TIMEOUT (seconds, default 600),
@@ -72,6 +75,21 @@ sys.stdout.buffer.write(top * (h // 2) + bot * (h // 2))' | gzip -1n >"$E2E/pict
 	mods
 } | "$E2E/mkcpio" | gzip -1n >"$E2E/l2disp.cpio.gz"
 # L1: the usual image (kvm-amd, busybox, hal, the kernel) plus a second
+# the El Torito menu CD: ISOLINUX with menu.c32, no isohybrid MBR
+menu_skip=
+rm -rf "$E2E/menu.d" "$E2E/menu.iso"
+if [ -s /usr/lib/ISOLINUX/isolinux.bin ] && command -v xorriso >/dev/null; then
+	mkdir -p "$E2E/menu.d/isolinux"
+	for f in ldlinux.c32 menu.c32 libutil.c32 libcom32.c32; do cp "/usr/lib/syslinux/modules/bios/$f" "$E2E/menu.d/isolinux/"; done
+	cp /usr/lib/ISOLINUX/isolinux.bin "$E2E/menu.d/isolinux/"
+	printf 'UI menu.c32\nPROMPT 0\nTIMEOUT 0\nMENU TITLE HAL El Torito menu\nLABEL one\n  MENU LABEL Boot from the AHCI CD-ROM\n  KERNEL /none\n' \
+		>"$E2E/menu.d/isolinux/isolinux.cfg"
+	xorriso -as mkisofs -quiet -R -V HALMENU -b isolinux/isolinux.bin -c isolinux/boot.cat -no-emul-boot \
+		-boot-load-size 4 -boot-info-table -o "$E2E/menu.iso" "$E2E/menu.d" || menu_skip="xorriso failed"
+else
+	menu_skip="isolinux or xorriso is missing (apt-get install isolinux xorriso)"
+fi
+
 # archive on top: our /init, kmstest, bochs-drm, the L2 image.
 {
 	echo "dir /lib 0755"
@@ -86,6 +104,7 @@ sys.stdout.buffer.write(top * (h // 2) + bot * (h // 2))' | gzip -1n >"$E2E/pict
 		echo "file /grub.iso $GRUB_ISO 0644"
 		for d in /usr /usr/share /usr/share/seabios; do echo "dir $d 0755"; done
 		echo "file /usr/share/seabios/vgabios-bochs-display.bin $VGABIOS 0644"
+		[ -s "$E2E/menu.iso" ] && echo "file /menu.iso $E2E/menu.iso 0644"
 	fi
 } | "$E2E/mkcpio" | gzip -1n >"$E2E/display-overlay.cpio.gz"
 cat "$E2E/l1.cpio.gz" "$E2E/display-overlay.cpio.gz" >"$E2E/display-l1.cpio.gz"
@@ -170,6 +189,21 @@ check e2e-display-hal-kms "$E2E/display-hal.ppm" \
 grep -o 'E2E: display hal rc=[0-9]*' "$log" | sed 's/^/  /'
 fi
 
+# the El Torito CD's ISOLINUX menu, from hal's screen
+if [ -n "$menu_skip" ] || [ -z "$grub" ]; then
+	echo "SKIP e2e-eltorito-menu-ocr: ${menu_skip:-$grub_skip}"
+elif ! bed_screendump "$log" eltorito0 "$E2E/display-eltorito0"; then
+	echo "FAIL e2e-eltorito-menu-ocr: no screendump came from L1 (see $log)"
+	tr -d '\r' <"$log" | grep 'E2E: eltorito' | sed 's/^/  /'
+else
+	why=$(bed_ocr "$E2E/display-eltorito0.png" 'El Torito' 'AHCI CD-ROM')
+	case $? in
+	0) echo "PASS e2e-eltorito-menu-ocr" ;;
+	2) echo "SKIP e2e-eltorito-menu-ocr: tesseract is missing (apt-get install tesseract-ocr)" ;;
+	*) echo "FAIL e2e-eltorito-menu-ocr: OCR of $E2E/display-eltorito0.png $why" ;;
+	esac
+fi
+
 # GRUB: the screendumps L1 sent (gzip'd base64 PPM) -> display-grubN.ppm/.png
 grubdump() { bed_screendump "$log" "$1" "$E2E/display-$1"; }
 if [ -z "$grub" ]; then
@@ -198,3 +232,4 @@ else
 	else echo "FAIL e2e-grub-sendkey-down: the highlight bar did not move down (y height before: $bar0, after: $bar1)"; fi
 fi
 exit 0
+

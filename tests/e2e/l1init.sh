@@ -40,6 +40,34 @@ if [ -x /bin/hal ]; then
 	echo "E2E: snapshot md5 after $(md5sum </tmp/snap.img | cut -d' ' -f1)"
 	echo "E2E: run snapshot rc=$rc ms=$(( $(up_ms) - t0 ))"
 
+	# The data disk as a SATA disk on hal's AHCI controller
+	echo "E2E: begin ahci"
+	cp /tmp/data0.img /tmp/ahci.img
+	t0=$(up_ms)
+	timeout 300 /bin/hal --disk /guest.img --disk /tmp/ahci.img,serial=hal-data,if=ahci --mem 256M --serial stdio
+	rc=$?
+	echo
+	echo "E2E: ahci data sector 1: $(dd if=/tmp/ahci.img bs=512 skip=1 count=1 2>/dev/null | head -c 16)"
+	echo "E2E: run ahci rc=$rc ms=$(( $(up_ms) - t0 ))"
+
+	# An ISO (xorriso, /hello.txt) on an AHCI CD-ROM drive
+	echo "E2E: begin cdrom"
+	cp /tmp/data0.img /tmp/cd-data.img
+	t0=$(up_ms)
+	timeout 300 /bin/hal --disk /guest.img --disk /tmp/cd-data.img,serial=hal-data --cdrom /test.iso --mem 256M --serial stdio
+	rc=$?
+	echo
+	echo "E2E: run cdrom rc=$rc ms=$(( $(up_ms) - t0 ))"
+
+	# A pure El Torito CD (ISOLINUX) alone: --firmware auto takes SeaBIOS,
+	# which boots it from the AHCI CD-ROM; L2 is l2init.c again
+	echo "E2E: begin eltorito"
+	t0=$(up_ms)
+	timeout 300 /bin/hal --cdrom /eltorito.iso --mem 256M --serial stdio
+	rc=$?
+	echo
+	echo "E2E: run eltorito rc=$rc ms=$(( $(up_ms) - t0 ))"
+
 	# The data disk as qcow2 through qemu-nbd and hal's NBD client: the
 	# guest's write lands in the qcow2; with qemu-nbd -s it does not.
 	# (qemu-nbd -s keeps its overlay in /var/tmp)

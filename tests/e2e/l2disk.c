@@ -1,7 +1,9 @@
 /* l2disk: PID 1 of the guest disk that hal boots through SeaBIOS and
  * SYSLINUX in the nested test bed (tests/e2e/mkguestdisk.sh). It loads the
- * virtio modules listed in /modules.list, reads what the host put on the
- * second virtio disk, writes an answer after it, flushes, reads hal's
+ * virtio and AHCI modules listed in /modules.list, reads what the host put
+ * on the data disk (the second virtio disk, vdb, or an AHCI disk, sda),
+ * writes an answer after it, flushes, mounts an AHCI CD-ROM's ISO (sr0)
+ * if there is one and reads /hello.txt from it, reads hal's
  * virtio-rng (/dev/hwrng) and the SMBIOS strings the firmware passed on
  * (/sys/class/dmi/id), writes marker 0x11 and powers off through ACPI. Every line it prints starts with "L2DISK: ".
  * A data disk that starts "HOST-READ-LOOP N" is read whole N times
@@ -114,6 +116,8 @@ int main(int argc, char **argv)
 	mkdir("/proc", 0555);
 	mount("devtmpfs", "/dev", "devtmpfs", 0, NULL);
 	mount("proc", "/proc", "proc", 0, NULL);
+	mkdir("/sys", 0555); /* the AHCI check below and the SMBIOS strings */
+	mount("sysfs", "/sys", "sysfs", 0, NULL);
 	int fd = open("/dev/console", O_RDWR);
 	if (fd >= 0) {
 		dup2(fd, 1);
@@ -126,12 +130,22 @@ int main(int argc, char **argv)
 	say("L2DISK: booted by SYSLINUX, cmdline=%s\n", cmdline);
 	load_modules("L2DISK");
 
-	/* the second virtio disk: vdb */
-	for (int i = 0; i < 100 && access("/dev/vdb", F_OK) != 0; i++)
+	/* the data disk: the second virtio disk (vdb) or an AHCI disk (sda);
+	 * SCSI scanning behind AHCI is asynchronous, so wait for either */
+	const char *data = "/dev/vdb";
+	for (int i = 0; i < 300; i++) {
+		if (access("/dev/vdb", F_OK) == 0)
+			break;
+		if (access("/dev/sda", F_OK) == 0) {
+			data = "/dev/sda";
+			break;
+		}
 		nanosleep(&(struct timespec){ 0, 100000000 }, NULL);
-	fd = open("/dev/vdb", O_RDWR);
+	}
+	say("L2DISK: data disk %s\n", data);
+	fd = open(data, O_RDWR);
 	if (fd < 0) {
-		say("L2DISK: no /dev/vdb: %s\n", strerror(errno));
+		say("L2DISK: no data disk: %s\n", strerror(errno));
 	} else if (pread(fd, buf, sizeof buf, 0) != (ssize_t)sizeof buf) {
 		say("L2DISK: reading vdb failed: %s\n", strerror(errno));
 	} else if (!strncmp(buf, "HOST-READ-LOOP ", 15)) {
@@ -150,6 +164,26 @@ int main(int argc, char **argv)
 			say("L2DISK: wrote%s\n", "");
 		close(fd);
 	}
+	/* an AHCI controller bound: a CD-ROM behind it (sr0), unless the data
+	 * disk was the AHCI device */
+	if (access("/sys/bus/pci/drivers/ahci/0000:00:0c.0", F_OK) == 0 && strcmp(data, "/dev/sda")) {
+		for (int i = 0; i < 300 && access("/dev/sr0", F_OK) != 0; i++)
+			nanosleep(&(struct timespec){ 0, 100000000 }, NULL);
+		mkdir("/cdrom", 0755);
+		char txt[128] = "";
+		if (mount("/dev/sr0", "/cdrom", "iso9660", MS_RDONLY, NULL) < 0) {
+			say("L2DISK: cdrom mount failed: %s\n", strerror(errno));
+		} else if ((fd = open("/cdrom/hello.txt", O_RDONLY)) < 0 || (n = read(fd, txt, sizeof txt - 1)) < 0) {
+			say("L2DISK: cdrom hello.txt: %s\n", strerror(errno));
+		} else {
+			txt[n] = 0;
+			txt[strcspn(txt, "\n")] = 0;
+			say("L2DISK: cdrom read '%s'\n", txt);
+		}
+		if (fd >= 0)
+			close(fd);
+		umount("/cdrom");
+	}
 	/* virtio-rng: 32 bytes from hal's getrandom() */
 	for (int i = 0; i < 50 && access("/dev/hwrng", F_OK) != 0; i++)
 		nanosleep(&(struct timespec){ 0, 100000000 }, NULL);
@@ -167,8 +201,6 @@ int main(int argc, char **argv)
 	if (fd >= 0)
 		close(fd);
 	/* SMBIOS type 1 as the guest kernel read it */
-	mkdir("/sys", 0555);
-	mount("sysfs", "/sys", "sysfs", 0, NULL);
 	static const char *const dmi[] = { "sys_vendor", "product_name", "product_serial" };
 	for (size_t i = 0; i < sizeof dmi / sizeof dmi[0]; i++) {
 		char p[64], v[128] = "";

@@ -12,6 +12,9 @@
 #   /data.qcow2      the same as qcow2, served by qemu-nbd
 #   /loop.qcow2      8 MiB that l2disk reads 30 times and checks while L1
 #                    kills qemu-nbd (`l2disk --pattern`)
+#   /test.iso        an ISO 9660 image (xorriso) with /hello.txt, for --cdrom
+#   /eltorito.iso    a pure El Torito CD (no isohybrid MBR): ISOLINUX, the L2
+#                    kernel and initramfs, booted from --cdrom by SeaBIOS
 #   /bin/qemu-nbd, /bin/qemu-img  Debian's (qemu-utils), with the shared
 #                    libraries ldd names for them
 #   /usr/share/seabios/bios-256k.bin  the firmware hal loads by default
@@ -36,6 +39,19 @@ qemu-img convert -O qcow2 "$e2e/data.img" "$out.data.qcow2"
 "$e2e/l2disk" --pattern "$out.loop.raw" 8 30
 qemu-img convert -f raw -O qcow2 "$out.loop.raw" "$out.loop.qcow2"
 rm -f "$out.loop.raw"
+command -v xorriso >/dev/null || { echo "mkl1.sh: no xorriso (apt-get install xorriso)" >&2; exit 1; }
+rm -rf "$out.iso.d" && mkdir -p "$out.iso.d"
+echo "HAL-CDROM-CONTENT" >"$out.iso.d/hello.txt"
+xorriso -as mkisofs -quiet -R -J -V HALTEST -o "$out.test.iso" "$out.iso.d"
+[ -s /usr/lib/ISOLINUX/isolinux.bin ] || { echo "mkl1.sh: no isolinux.bin (apt-get install isolinux)" >&2; exit 1; }
+rm -rf "$out.et.d" && mkdir -p "$out.et.d/isolinux"
+cp /usr/lib/ISOLINUX/isolinux.bin /usr/lib/syslinux/modules/bios/ldlinux.c32 "$out.et.d/isolinux/"
+cp "$e2e/vmlinuz" "$out.et.d/vmlinuz"
+cp "$e2e/l2.cpio.gz" "$out.et.d/l2.gz"
+printf 'SERIAL 0 115200\nDEFAULT linux\nPROMPT 0\nTIMEOUT 0\nLABEL linux\n  KERNEL /vmlinuz\n  APPEND initrd=/l2.gz console=ttyS0 panic=-1 quiet\n' \
+	>"$out.et.d/isolinux/isolinux.cfg"
+xorriso -as mkisofs -quiet -R -V HALBOOT -b isolinux/isolinux.bin -c isolinux/boot.cat -no-emul-boot \
+	-boot-load-size 4 -boot-info-table -o "$out.eltorito.iso" "$out.et.d"
 
 while read -r m; do basename "$m"; done <"$e2e/modules.list" >"$out.modules"
 {
@@ -57,6 +73,8 @@ while read -r m; do basename "$m"; done <"$e2e/modules.list" >"$out.modules"
 	echo "file /data.img $e2e/data.img 0644"
 	echo "file /data.qcow2 $out.data.qcow2 0644"
 	echo "file /loop.qcow2 $out.loop.qcow2 0644"
+	echo "file /test.iso $out.test.iso 0644"
+	echo "file /eltorito.iso $out.eltorito.iso 0644"
 	for b in $QEMU_TOOLS; do echo "file /bin/$(basename "$b") $b 0755"; done
 	for l in $QEMU_LIBS; do dirname "$l"; done | sort -u | grep -v '^/lib$' | while read -r d; do echo "dir $d 0755"; done
 	for l in $QEMU_LIBS; do echo "file $l $(readlink -f "$l") 0755"; done

@@ -337,3 +337,45 @@ put("e1000", "vlan", b"\0" + E_SETUP + e_reg(0, 0x40000040) +
     e_reg(0x3818, 1) + e_mem(0x1000, e_rxdesc) + op(7, len(e_tagged), 3) + e_tagged + E_PROCESS +
     e_reg(0x100, 0x8002 | 1 << 18 | 1 << 26) + e_reg(0x5600, 1 << 7) + op(7, len(e_tagged), 3) + e_tagged +
     E_PROCESS + E_DRAIN)
+
+# ---- AHCI (fuzz_ahci.c): op 6 sets ports up (CLB 0x1000 + 0x400 * port),
+# a command is its header, table (0x6000 + 0x200 * slot) and PRDT, then CI
+# and op 4 runs it ----
+AHCI_SETUP = op(6, 0, 2, 1, 0x07)
+AHCI_RUN = op(4, 0, 2)
+
+def ahci_cmd(port, slot, cmd, lba=0, count=0, feat=0, cdb=b"", data=0xa000, length=512, write=False, ncq=False):
+    ct = 0x6000 + 0x200 * slot
+    prdtl = 1 if length else 0
+    hdr = struct.pack("<IIQ", 5 | (0x20 if cdb else 0) | (0x40 if write else 0) | prdtl << 16, 0, ct) + b"\0" * 16
+    fis = bytes([0x27, 0x80, cmd, feat & 0xff, lba & 0xff, lba >> 8 & 0xff, lba >> 16 & 0xff, 0x40,
+                 lba >> 24 & 0xff, 0, 0, feat >> 8, count & 0xff, count >> 8, 0, 0]) + b"\0" * 48
+    table = fis + cdb.ljust(16, b"\0") + b"\0" * 48
+    if length:
+        table += struct.pack("<QII", data, 0, length - 1)
+    port_reg = 0x100 + 0x80 * port
+    out = mem(0x1000 + 0x400 * port + 32 * slot, hdr) + mem(ct, table)
+    if ncq:
+        out += op(0, port_reg + 0x34, 2, 4, 1 << slot)
+    return out + op(0, port_reg + 0x38, 2, 4, 1 << slot) + AHCI_RUN
+
+put("ahci", "identify", b"\0" + AHCI_SETUP + ahci_cmd(0, 0, 0xec) + ahci_cmd(1, 0, 0xa1))
+put("ahci", "write-read", b"\0" + AHCI_SETUP + mem(0xa000, bytes(range(256)) * 2) +
+    ahci_cmd(0, 0, 0x35, lba=3, count=1, write=True) + ahci_cmd(0, 1, 0x25, lba=3, count=1, data=0xb000) +
+    ahci_cmd(0, 2, 0xea, length=0))
+put("ahci", "ncq-trim", b"\0" + AHCI_SETUP + ahci_cmd(0, 3, 0x61, lba=8, feat=1, count=3 << 3, write=True, ncq=True) +
+    mem(0xa000, struct.pack("<Q", 8 | 4 << 48)) + ahci_cmd(0, 4, 0x06, feat=1, count=1, write=True) +
+    ahci_cmd(0, 5, 0x60, lba=8, feat=1, count=5 << 3, ncq=True))
+put("ahci", "atapi", b"\0" + AHCI_SETUP + ahci_cmd(1, 0, 0xa0, feat=1, cdb=bytes([0x12, 0, 0, 0, 36]), length=36) +
+    ahci_cmd(1, 1, 0xa0, feat=1, cdb=bytes([0x28, 0, 0, 0, 0, 2, 0, 0, 2]), length=4096) +
+    ahci_cmd(1, 2, 0xa0, cdb=bytes([0x43, 2, 0, 0, 0, 0, 0, 0, 100]), length=100) +
+    ahci_cmd(1, 3, 0xa0, cdb=bytes([0x46, 0, 0, 0, 0, 0, 0, 0, 255]), length=255) +
+    ahci_cmd(1, 4, 0xa0, cdb=bytes([0x5a, 0, 0x2a, 0, 0, 0, 0, 0, 64]), length=64))
+put("ahci", "eject-change", b"\1" + AHCI_SETUP + op(5, 0, 2, 1, 1) + ahci_cmd(1, 0, 0xa0, cdb=b"\0", length=0) +
+    ahci_cmd(1, 1, 0xa0, cdb=bytes([0x03, 0, 0, 0, 18]), length=18) + op(5, 0, 2, 1, 0) +
+    ahci_cmd(1, 2, 0xa0, cdb=b"\0", length=0) +
+    ahci_cmd(1, 3, 0xa0, cdb=bytes([0x4a, 1, 0, 0, 0x10, 0, 0, 0, 8]), length=8))
+put("ahci", "hostile", b"\0" + AHCI_SETUP + ahci_cmd(0, 0, 0x25, count=1, data=0xfff0) +
+    mem(0x1000, struct.pack("<IIQ", 5 | 0xffff << 16, 0, 0xf000)) + op(0, 0x138, 2, 4, 1) + AHCI_RUN +
+    op(0, 0x118, 2, 4, 0) + op(0, 0x108, 2, 4, 0xfff00000) + op(0, 0x118, 2, 4, 0x11) + ahci_cmd(0, 1, 0xec) +
+    op(1, 0x42, 2, 1, 1) + op(0, 0x04, 2, 4, 1))

@@ -477,6 +477,48 @@ static void test_control(void)
 	input_attach(NULL, NULL);
 }
 
+static int media_drive = -1;
+static char media_path[64];
+static int fake_media(int drive, const char *path, char *why, size_t whylen)
+{
+	media_drive = drive;
+	snprintf(media_path, sizeof(media_path), "%s", path ? path : "(eject)");
+	if (path && !strcmp(path, "/missing.iso")) {
+		snprintf(why, whylen, "--cdrom /missing.iso: No such file or directory");
+		return -1;
+	}
+	return 0;
+}
+
+/* eject and change reach the board's hook with the drive and the path. */
+static void test_control_media(void)
+{
+	char reply[256];
+	control_set_media(NULL, 0);
+	control_command("eject", reply, sizeof(reply));
+	CHECK(!strncmp(reply, "error no CD drive 0", 19));
+	control_set_media(fake_media, 2);
+	control_command("eject", reply, sizeof(reply));
+	CHECK(!strcmp(reply, "ok"));
+	CHECK_EQ(media_drive, 0);
+	CHECK(!strcmp(media_path, "(eject)"));
+	control_command("change cdrom1 /x/new disc.iso", reply, sizeof(reply));
+	CHECK(!strcmp(reply, "ok"));
+	CHECK_EQ(media_drive, 1);
+	CHECK(!strcmp(media_path, "/x/new disc.iso"));
+	control_command("change cdrom /missing.iso", reply, sizeof(reply));
+	CHECK(!strcmp(reply, "error --cdrom /missing.iso: No such file or directory"));
+	media_drive = -1;
+	control_command("change cdrom", reply, sizeof(reply));
+	CHECK(!strncmp(reply, "error change cdrom PATH", 23));
+	control_command("eject cdrom2", reply, sizeof(reply));
+	CHECK(!strncmp(reply, "error no CD drive 2", 19));
+	control_command("change floppy /a.img", reply, sizeof(reply));
+	CHECK(!strncmp(reply, "error unknown drive 'floppy'", 28));
+	CHECK_EQ(media_drive, -1);
+	control_set_media(NULL, 0);
+}
+
 /* hal without --control still tears the control socket down at exit: that
  * must not close descriptors it never opened (it closed stdin, and the
  * terminal stayed raw). */
@@ -503,5 +545,6 @@ int main(void)
 	RUN(test_i8042_keys);
 	RUN(test_i8042_mouse);
 	RUN(test_control);
+	RUN(test_control_media);
 	return 0;
 }

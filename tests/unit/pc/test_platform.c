@@ -417,6 +417,39 @@ static void fwcfg_uuid_and_processor_id(void)
 	unlink(path);
 }
 
+/* --cdrom x.iso --disk d.img,if=ahci --disk v.img --disk w.img,if=ahci:
+ * the firmware is told to boot them in that order, each where it is. */
+static void bootorder_follows_the_command_line(void)
+{
+	char *argv[] = { "hal", "--cdrom", "x.iso", "--disk", "d.img,if=ahci", "--disk", "v.img", "--disk",
+			 "w.img,serial=s,if=ahci", "--disk", "u.img,if=virtio", NULL };
+	struct config c;
+	char why[256], order[512];
+	CHECK_EQ(config_parse(11, argv, &c, why, sizeof(why)), CONFIG_OK);
+	CHECK_EQ(c.ndisks, 4);
+	CHECK_EQ(c.ncdroms, 1);
+	CHECK_EQ(c.disk_if[0], DISK_IF_AHCI);
+	CHECK_EQ(c.disk_if[1], DISK_IF_VIRTIO);
+	CHECK_EQ(c.disk_if[3], DISK_IF_VIRTIO);
+	uint32_t n = pc_bootorder(&c, order, sizeof(order));
+	CHECK_EQ(n, strlen(order));
+	CHECK(!strcmp(order, "/pci@i0cf8/*@c/drive@0/disk@0\n"
+			     "/pci@i0cf8/*@c/drive@1/disk@0\n"
+			     "/pci@i0cf8/*@3\n"
+			     "/pci@i0cf8/*@c/drive@2/disk@0\n"
+			     "/pci@i0cf8/*@4\n"));
+	/* a disk alone keeps the old path */
+	char *one[] = { "hal", "--disk", "a.img", NULL };
+	CHECK_EQ(config_parse(3, one, &c, why, sizeof(why)), CONFIG_OK);
+	pc_bootorder(&c, order, sizeof(order));
+	CHECK(!strcmp(order, "/pci@i0cf8/*@3\n"));
+	/* seven AHCI devices do not fit six ports */
+	char *many[] = { "hal", "--cdrom", "1", "--cdrom", "2", "--cdrom", "3", "--cdrom", "4", "--disk", "a,if=ahci",
+			 "--disk", "b,if=ahci", "--disk", "c,if=ahci", NULL };
+	CHECK_EQ(config_parse(15, many, &c, why, sizeof(why)), CONFIG_USAGE);
+	CHECK(strstr(why, "6 ports") != NULL);
+}
+
 int main(void)
 {
 	if (mem_init(&mem, 64 * MiB) < 0)
@@ -429,6 +462,7 @@ int main(void)
 	RUN(cmos_time_memory_and_interrupts);
 	RUN(smbios_file_checked_at_start);
 	RUN(fwcfg_uuid_and_processor_id);
+	RUN(bootorder_follows_the_command_line);
 	mem_exit(&mem);
 	return 0;
 }
