@@ -95,6 +95,29 @@ void pci_set_rom(struct pci_dev *d, const uint8_t *rom, uint32_t size)
 	d->bar[PCI_ROM_BAR].size = sz;
 }
 
+void pci_rom_set_ids(uint8_t *rom, uint32_t size, uint16_t vendor, uint16_t device)
+{
+	for (uint32_t off = 0; size - off >= 0x1a && rom[off] == 0x55 && rom[off + 1] == 0xaa;) {
+		uint32_t pcir = off + (rom[off + 0x18] | (uint32_t)rom[off + 0x19] << 8);
+		if (pcir > size - 0x18 || memcmp(rom + pcir, "PCIR", 4))
+			return;
+		uint8_t *p = rom + pcir;
+		uint32_t ilen = (p[0x10] | (uint32_t)p[0x11] << 8) * 512u, hlen = rom[off + 2] * 512u;
+		if (p[0x14] == 0 && hlen && hlen <= size - off && pcir + 8 <= off + hlen) { /* x86 code */
+			int delta = 0;
+			const uint8_t ids[4] = { (uint8_t)vendor, (uint8_t)(vendor >> 8), (uint8_t)device, (uint8_t)(device >> 8) };
+			for (int i = 0; i < 4; i++) {
+				delta += ids[i] - p[4 + i];
+				p[4 + i] = ids[i];
+			}
+			rom[off + 6] = (uint8_t)(rom[off + 6] - delta);
+		}
+		if ((p[0x15] & 0x80) || !ilen || ilen > size - off)
+			return; /* the last image */
+		off += ilen;
+	}
+}
+
 uint8_t pci_add_cap(struct pci_dev *d, uint8_t id, uint8_t len)
 {
 	uint8_t at = d->cap_end ? (uint8_t)((d->cap_end + 3) & ~3u) : 0x40;

@@ -47,6 +47,14 @@ void pci_dev_init(struct pci_dev *d, const char *name, uint16_t vendor, uint16_t
 		  uint8_t revision, uint16_t subvendor, uint16_t subdevice);
 void pci_add_bar(struct pci_dev *d, int i, uint32_t size, unsigned flags, io_fn *fn, void *dev);
 void pci_set_rom(struct pci_dev *d, const uint8_t *rom, uint32_t size);
+/* A ROM built for a sibling device ID (Debian's efi-virtio.rom says
+ * 1af4:1041, the modern virtio-net; ours is the transitional 1af4:1000):
+ * every x86 image's PCI data structure gets vendor:device, and the image's
+ * checksum is kept by adjusting byte 6 (the checksum byte of iPXE's ROM
+ * header), as QEMU does. SeaBIOS runs only images whose IDs match the
+ * device. Images of other code types (EFI) are left alone; a malformed
+ * chain of images ends the walk. */
+void pci_rom_set_ids(uint8_t *rom, uint32_t size, uint16_t vendor, uint16_t device);
 /* Returns the offset of a new capability in config space (list kept linked). */
 uint8_t pci_add_cap(struct pci_dev *d, uint8_t id, uint8_t len);
 int pci_register(struct pci_dev *d, int slot, int fn);

@@ -34,7 +34,7 @@ if [ "$bench" = 1 ]; then
 fi
 mkdir -p "$E2E"
 t0=$(now_ms)
-if ! $MAKE -s --no-print-directory BUILD="$BUILD" e2e-images "$E2E/l2net.cpio.gz" >"$E2E/net-make.log" 2>&1; then
+if ! $MAKE -s --no-print-directory BUILD="$BUILD" e2e-images "$E2E/l2net.cpio.gz" "$BUILD/guest/halctl" >"$E2E/net-make.log" 2>&1; then
 	tail -n 20 "$E2E/net-make.log" | sed 's/^/  /'
 	echo "FAIL e2e-net-build: see $E2E/net-make.log"
 	exit 0
@@ -62,6 +62,13 @@ printf 'root:x:0:\nnogroup:x:65534:\n' >"$E2E/net-group"
 	echo "file /www/file $www/file 0644"
 	echo "file /init tests/e2e/net-l1init.sh 0755"
 	echo "file /l2net.cpio.gz $E2E/l2net.cpio.gz 0644"
+	# network boot from the NIC's ROM (ipxe-*): the ROMs, SeaBIOS's VGA BIOS, halctl
+	echo "file /bin/halctl $BUILD/guest/halctl 0755"
+	for f in /usr/share/seabios/vgabios-bochs-display.bin /usr/lib/ipxe/qemu/efi-e1000.rom /usr/lib/ipxe/qemu/efi-virtio.rom; do
+		d=${f%/*} p=
+		for c in $(echo "$d" | tr '/' ' '); do p=$p/$c; echo "dir $p 0755"; done
+		[ -s "$f" ] && echo "file $f $f 0644"
+	done
 	while read -r m; do echo "file /lib/modules/$(basename "$m") $mdir/$m 0644"; done <"$E2E/net-mods"
 	echo "file /net-modules.list $E2E/net-modules.list 0644"
 	for d in /usr /usr/bin; do echo "dir $d 0755"; done
@@ -267,6 +274,21 @@ if links_same user; then ok e2e-net-user-cleanup; else bad e2e-net-user-cleanup 
 echo "e2e: time hal --net user: $(ms_of user) ms wall in L1 (1 MiB fetch in the guest: $(fetch_ms) ms)"
 
 # bad input: a bridge that does not exist
+# iPXE from the NIC's ROM BAR: its screen shows the NIC and the lease
+for m in e1000 virtio; do
+	section ipxe-$m
+	if ! bed_screendump "$log" "ipxe-$m" "$E2E/net-ipxe-$m"; then
+		bad e2e-net-ipxe-$m "no screendump from L1 (hal rc=$(rc_of ipxe-$m))"
+		continue
+	fi
+	why=$(bed_ocr "$E2E/net-ipxe-$m.png" 'Open Source Network Boot' 'Link:up' '192.168.77.')
+	case $? in
+	0) ok e2e-net-ipxe-$m ;;
+	2) echo "SKIP e2e-net-ipxe-$m: tesseract is missing (apt-get install tesseract-ocr)" ;;
+	*) bad e2e-net-ipxe-$m "OCR of $E2E/net-ipxe-$m.png $why" ;;
+	esac
+done
+
 section bad-bridge
 r=$(rc_of bad-bridge)
 if [ "$r" = 1 ]; then ok e2e-net-bad-bridge-rc; else bad e2e-net-bad-bridge-rc "hal --net bridge=nosuchbr exited ${r:-?}, not 1"; fi

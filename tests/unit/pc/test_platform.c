@@ -321,6 +321,61 @@ static void rom_bar_past_the_image(void)
 	free(img);
 }
 
+/* One option ROM image of n 512-byte blocks at p: header, PCIR at 0x40
+ * with vendor:device and code type, checksummed to 0 through byte 6. */
+static void rom_image(uint8_t *p, unsigned blocks, uint16_t ven, uint16_t dev, uint8_t type, bool last)
+{
+	memset(p, 0, blocks * 512);
+	p[0] = 0x55, p[1] = 0xaa, p[2] = (uint8_t)blocks, p[3] = 0xe9;
+	p[0x18] = 0x40;
+	uint8_t *r = p + 0x40;
+	memcpy(r, "PCIR", 4);
+	r[4] = (uint8_t)ven, r[5] = (uint8_t)(ven >> 8), r[6] = (uint8_t)dev, r[7] = (uint8_t)(dev >> 8);
+	r[0x10] = (uint8_t)blocks, r[0x14] = type, r[0x15] = last ? 0x80 : 0;
+	for (unsigned i = 0x100; i < blocks * 512; i++)
+		p[i] = (uint8_t)(i * 7);
+	uint8_t sum = 0;
+	for (unsigned i = 0; i < blocks * 512; i++)
+		sum = (uint8_t)(sum + p[i]);
+	p[6] = (uint8_t)-sum;
+}
+
+static uint8_t rom_sum(const uint8_t *p, unsigned n)
+{
+	uint8_t sum = 0;
+	while (n--)
+		sum = (uint8_t)(sum + *p++);
+	return sum;
+}
+
+/* Debian's efi-virtio.rom is an x86 image and an EFI image for 1af4:1041;
+ * SeaBIOS runs an image only when its IDs are the device's (1af4:1000):
+ * the x86 image takes the device's IDs with its checksum kept, the EFI
+ * image is untouched, and a damaged chain stops the walk. */
+static void rom_ids_follow_the_device(void)
+{
+	static uint8_t rom[3 * 512];
+	rom_image(rom, 2, 0x1af4, 0x1041, 0, false);
+	rom_image(rom + 1024, 1, 0x1af4, 0x1041, 3, true);
+	uint8_t efi[512];
+	memcpy(efi, rom + 1024, 512);
+	pci_rom_set_ids(rom, sizeof(rom), 0x1af4, 0x1000);
+	CHECK_EQ(rom[0x44] | rom[0x45] << 8, 0x1af4);
+	CHECK_EQ(rom[0x46] | rom[0x47] << 8, 0x1000);
+	CHECK_EQ(rom_sum(rom, 1024), 0);
+	CHECK(!memcmp(rom + 1024, efi, 512));
+	/* the PCIR pointer past the end, an image longer than the file: nothing read outside */
+	rom_image(rom, 2, 0x1af4, 0x1041, 0, false);
+	rom[0x18] = 0xff, rom[0x19] = 0xff;
+	pci_rom_set_ids(rom, sizeof(rom), 0x1af4, 0x1000);
+	CHECK_EQ(rom[0x47] << 8 | rom[0x46], 0x1041);
+	rom_image(rom, 2, 0x1af4, 0x1041, 0, false);
+	rom[2] = 200;
+	pci_rom_set_ids(rom, sizeof(rom), 0x1af4, 0x1000);
+	CHECK_EQ(rom[0x47] << 8 | rom[0x46], 0x1041);
+	pci_rom_set_ids(rom, 10, 0x1af4, 0x1000); /* shorter than a header */
+}
+
 /* --smbios file=: a damaged table stops hal at start, a good one is kept
  * for every boot. */
 static void smbios_file_checked_at_start(void)
@@ -459,6 +514,7 @@ int main(void)
 	RUN(loader_script_matches_blobs);
 	RUN(pci_config_bars_and_intx);
 	RUN(rom_bar_past_the_image);
+	RUN(rom_ids_follow_the_device);
 	RUN(cmos_time_memory_and_interrupts);
 	RUN(smbios_file_checked_at_start);
 	RUN(fwcfg_uuid_and_processor_id);
