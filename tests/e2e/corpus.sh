@@ -51,6 +51,7 @@ fi
 corpus='memtest-bios|/usr/lib/memtest86+/memtest86+x64.iso|memtest86+|--disk @,ro --firmware bios --mem 256M|Testing|Pattern
 memtest-smp|/usr/lib/memtest86+/memtest86+x64.iso|memtest86+|--disk @,ro --firmware bios --mem 256M --cpus 2|Testing|SMP: 2T
 memtest-uefi|/usr/lib/memtest86+/memtest86+x64.iso|memtest86+|--disk @,ro --firmware ovmf --efivars none --mem 256M|Testing|Pattern
+memtest-cdrom|/usr/lib/memtest86+/memtest86+x64.iso|memtest86+|--cdrom @ --mem 256M|Testing|Pattern
 memtest-kernel|/boot/memtest86+x64.bin|memtest86+|--kernel @ --mem 256M|Testing|Pattern
 ipxe-bios|/usr/lib/ipxe/ipxe.iso|ipxe|--disk @,ro --firmware bios --mem 256M|iPXE
 hdt|'"$hdt"'|syslinux-common|--disk @ --firmware bios --mem 256M|Hardware Detection|PCI Devices'
