@@ -42,3 +42,12 @@ $(BUILD)/bench/fbbench: $(FBBENCH_SRCS) $(BUILD)/gen/font8x16.h hal/display/fb.h
 .PHONY: bench-net
 bench-net: $(BUILD)/hal $(BUILD)/.test-deps $(BED_QEMU)
 	@NET_BENCH=1 BUILD=$(BUILD) MAKE=$(MAKE) sh tests/e2e/net.sh
+
+# virtio-blk speed, hal vs QEMU, in the nested test bed: fio in the same L2
+# guest on the same raw image under both VMMs (docs/benchmarks.md, "Disk").
+# About 8 minutes; DISK_NBD=1 adds hal's NBD client against QEMU's.
+BENCH_DISK_DEPS := fio
+.PHONY: bench-disk
+bench-disk: $(BUILD)/hal $(BUILD)/.test-deps $(BED_QEMU)
+	$(call need_pkgs,$(BENCH_DISK_DEPS))
+	@BUILD=$(BUILD) MAKE=$(MAKE) sh tests/e2e/disk.sh
