@@ -12,7 +12,7 @@
 # and with e2e.disknbd=1 on L1's command line also, the same image served
 # by qemu-nbd (-t -f raw, its default cache) on a unix socket:
 #   hal-nbd    hal --disk nbd+unix:///?socket=/tmp/nbd.sock,serial=bench
-#   qemu-nbd   QEMU's NBD client, -drive file=nbd+unix:///?socket=...
+#   qemu-nbd   QEMU's NBD client, -drive file=nbd+unix:///?socket=...,cache=writeback
 # Lines for disk.sh start with "E2E: ", the guest's (prefixed "L2| ") with
 # "DISK: ".
 . /l1lib.sh
@@ -30,11 +30,12 @@ nbd=/tmp/nbd.sock
 # vmm KIND: the L2 guest on the image (KIND raw) or the NBD export (nbd),
 # under hal, or QEMU with VMM=qemu
 vmm() {
-	if [ "$1" = nbd ]; then f="nbd+unix:///?socket=$nbd"; else f=/bench/bench.img; fi
+	# (aio= is file-posix's option: QEMU refuses it on an nbd drive)
+	if [ "$1" = nbd ]; then f="nbd+unix:///?socket=$nbd" aio=; else f=/bench/bench.img aio=,aio=threads; fi
 	[ "${VMM:-hal}" = qemu ] &&
 		exec qemu-system-x86_64 -accel kvm -cpu host -M pc -m 512M -smp 1 -nodefaults -nographic \
 			-serial stdio -no-reboot -kernel /vmlinuz -initrd $l2 -append "$append" \
-			-drive "file=$f,if=none,id=d,format=raw,cache=writeback,aio=threads" \
+			-drive "file=$f,if=none,id=d,format=raw,cache=writeback$aio" \
 			-object iothread,id=io1 -device virtio-blk-pci,drive=d,iothread=io1,serial=bench
 	exec /bin/hal --kernel /vmlinuz --initrd $l2 --append "$append" \
 		--mem 512M --display none --serial stdio -v --disk "$f,serial=bench"
