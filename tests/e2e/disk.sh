@@ -8,7 +8,8 @@
 # 256 MiB raw image in L1's tmpfs); this script prints per job hal's
 # figure, QEMU's and the ratio hal/QEMU (means over the rounds), and fails
 # when a job gave no figure in some run.
-# Environment: BUILD, MAKE, DISK_TIMEOUT (seconds for QEMU, default 1200),
+# Environment: BUILD, MAKE (builds the images first; make bench-disk has
+# them as prerequisites), DISK_TIMEOUT (seconds for QEMU, default 1200),
 # DISK_RUNTIME (seconds per fio job, default 10), DISK_NBD=1 (also hal's NBD
 # client against QEMU's, through qemu-nbd in L1).
 # Log: $BUILD/e2e/disk-bench-log.txt.
