@@ -42,3 +42,17 @@ $(BUILD)/bench/fbbench: $(FBBENCH_SRCS) $(BUILD)/gen/font8x16.h hal/display/fb.h
 .PHONY: bench-net
 bench-net: $(BUILD)/hal $(BUILD)/.test-deps $(BED_QEMU)
 	@NET_BENCH=1 BUILD=$(BUILD) MAKE=$(MAKE) sh tests/e2e/net.sh
+
+# virtio-blk speed, hal vs QEMU, in the nested test bed: fio in the same L2
+# guest on the same raw image under both VMMs (docs/benchmarks.md, "Disk").
+# About 6 minutes; DISK_NBD=1 adds hal's NBD client against QEMU's (about
+# 11). The images are prerequisites, not built by disk.sh through $(MAKE),
+# so that `make -n bench-disk` does not boot the bed.
+BENCH_DISK_DEPS := fio
+$(BUILD)/.bench-disk-deps: tests/bench/bench.mk | $(BUILD)/.test-deps
+	$(call need_pkgs,$(BENCH_DISK_DEPS))
+	@touch $@
+$(E2E)/l2disk.cpio: $(BUILD)/.bench-disk-deps
+.PHONY: bench-disk
+bench-disk: $(BUILD)/hal $(BUILD)/.test-deps $(BED_QEMU) e2e-images $(E2E)/l2disk.cpio
+	@BUILD=$(BUILD) sh tests/e2e/disk.sh

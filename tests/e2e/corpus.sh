@@ -54,7 +54,7 @@ memtest-uefi|/usr/lib/memtest86+/memtest86+x64.iso|memtest86+|--disk @,ro --firm
 memtest-cdrom|/usr/lib/memtest86+/memtest86+x64.iso|memtest86+|--cdrom @ --mem 256M|Testing|Pattern
 memtest-kernel|/boot/memtest86+x64.bin|memtest86+|--kernel @ --mem 256M|Testing|Pattern
 ipxe-bios|/usr/lib/ipxe/ipxe.iso|ipxe|--disk @,ro --firmware bios --mem 256M|iPXE
-hdt|'"$hdt"'|syslinux-common|--disk @ --firmware bios --mem 256M|Hardware Detection|PCI Devices'
+hdt|'"$hdt"'|syslinux-common|--disk @ --firmware bios --mem 256M|Hardware Detection|Processor|Summary'
 
 : >"$E2E/corpus.list"
 : >"$E2E/corpus.run"

@@ -75,3 +75,9 @@ $(E2E)/l1.cpio.gz: $(E2E)/kver $(E2E)/l2.cpio.gz $(E2E)/mkcpio $(BUILD)/hal $(E2
 $(E2E)/l2net.cpio.gz: $(E2E)/kver $(E2E)/mkcpio tests/e2e/mknetl2.sh tests/e2e/net-l2init.sh \
 		tests/e2e/net-udhcpc.sh tests/e2e/moddeps.sh
 	sh tests/e2e/mknetl2.sh $(E2E) $(E2E)/mkcpio $@
+
+# The disk benchmark's L2 initramfs: busybox, virtio_blk, Debian's fio and
+# its libraries, uncompressed (tests/e2e/disk.sh, make bench-disk).
+$(E2E)/l2disk.cpio: $(E2E)/kver $(E2E)/mkcpio tests/e2e/mkdiskl2.sh tests/e2e/disk-l2init.sh \
+		tests/e2e/moddeps.sh
+	sh tests/e2e/mkdiskl2.sh $(E2E) $(E2E)/mkcpio $@
