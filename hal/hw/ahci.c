@@ -840,9 +840,16 @@ void ahci_free(struct ahci *a)
 		return;
 	pci_unregister(&a->pci);
 	if (a->started) {
+		/* a command held for an NBD reconnect fails now: the thread is not to wait */
+		for (int i = 0; i < AHCI_PORTS; i++)
+			if (a->port[i].kind == AHCI_DISK)
+				disk_cancel(a->port[i].disk, true);
 		uint64_t one = 1;
 		if (write(a->stop_fd, &one, sizeof(one)) == sizeof(one))
 			pthread_join(a->thread, NULL);
+		for (int i = 0; i < AHCI_PORTS; i++)
+			if (a->port[i].kind == AHCI_DISK)
+				disk_cancel(a->port[i].disk, false);
 	}
 	if (a->kick_fd >= 0)
 		close(a->kick_fd);

@@ -32,13 +32,15 @@ nbd=/tmp/nbd.sock
 vmm() {
 	# (aio= is file-posix's option: QEMU refuses it on an nbd drive)
 	if [ "$1" = nbd ]; then f="nbd+unix:///?socket=$nbd" aio=; else f=/bench/bench.img aio=,aio=threads; fi
+	ifopt=
+	[ "$1" = ahci ] && ifopt=,if=ahci
 	[ "${VMM:-hal}" = qemu ] &&
 		exec qemu-system-x86_64 -accel kvm -cpu host -M pc -m 512M -smp 1 -nodefaults -nographic \
 			-serial stdio -no-reboot -kernel /vmlinuz -initrd $l2 -append "$append" \
 			-drive "file=$f,if=none,id=d,format=raw,cache=writeback$aio" \
 			-object iothread,id=io1 -device virtio-blk-pci,drive=d,iothread=io1,serial=bench
 	exec /bin/hal --kernel /vmlinuz --initrd $l2 --append "$append" \
-		--mem 512M --display none --serial stdio -v --disk "$f,serial=bench"
+		--mem 512M --display none --serial stdio -v --disk "$f,serial=bench$ifopt"
 }
 # run NAME KIND: the VMM in the background, the guest's serial output on the
 # console with each line prefixed "L2| " and in /tmp/NAME.serial; a lockup
@@ -83,6 +85,8 @@ for round in 1 2; do
 	echo "E2E: round $round"
 	VMM=hal run hal-raw raw
 	VMM=qemu run qemu-raw raw
+	# e2e.diskahci=1: the same image as hal's AHCI SATA disk (against hal-raw)
+	if grep -q 'e2e.diskahci=1' /proc/cmdline; then VMM=hal run hal-ahci ahci; fi
 	if grep -q 'e2e.disknbd=1' /proc/cmdline; then
 		nbd_start
 		VMM=hal run hal-nbd nbd

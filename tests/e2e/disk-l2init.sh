@@ -20,16 +20,21 @@ arg() { for _a in $(cat /proc/cmdline); do case $_a in "l2disk.$1="*) echo "${_a
 end() { echo "DISK: end $1 uptime=$(up)"; poweroff -f; }
 echo "DISK: init uptime=$(up)"
 for m in $(cat /modules.list); do insmod "/lib/modules/$m" || echo "DISK: insmod $m failed"; done
-n=0
-while [ ! -b /dev/vda ] && [ $n -lt 50 ]; do sleep 0.2; n=$((n + 1)); done
-[ -b /dev/vda ] || { echo "DISK: no /dev/vda: $(ls /sys/block | tr '\n' ' ')"; end fail; }
-echo "DISK: vda $(cat /sys/block/vda/size) sectors serial $(cat /sys/block/vda/serial 2>/dev/null)"
+# the disk: vda on virtio-blk, sda on AHCI (DISK_AHCI=1)
+n=0 dev=
+while [ -z "$dev" ] && [ $n -lt 50 ]; do
+	for d in vda sda; do [ -b /dev/$d ] && dev=$d; done
+	[ -n "$dev" ] || sleep 0.2
+	n=$((n + 1))
+done
+[ -n "$dev" ] || { echo "DISK: no /dev/vda or /dev/sda: $(ls /sys/block | tr '\n' ' ')"; end fail; }
+echo "DISK: $dev $(cat /sys/block/$dev/size) sectors serial $(cat /sys/block/$dev/serial 2>/dev/null)"
 rt=$(arg runtime)
 # NAME RW BS IODEPTH: the jobs disk.sh reports, in this order
 while read -r name rw bs qd; do
 	t0=$(up)
 	# terse version 3: field 5 error, 7/8 read KiB/s and IOPS, 48/49 write's
-	if fio --name="$name" --filename=/dev/vda --rw="$rw" --bs="$bs" --iodepth="$qd" \
+	if fio --name="$name" --filename=/dev/$dev --rw="$rw" --bs="$bs" --iodepth="$qd" \
 		--ioengine=libaio --direct=1 --thread --norandommap --randrepeat=0 \
 		--time_based --runtime="${rt:-10}" --output-format=terse --terse-version=3 \
 		>/tmp/fio.out 2>/tmp/fio.err; then

@@ -10,6 +10,7 @@
 # when a job gave no figure in some run.
 # Environment: BUILD, MAKE (builds the images first; make bench-disk has
 # them as prerequisites), DISK_TIMEOUT (seconds for QEMU, default 1200),
+# DISK_AHCI=1 (also hal's AHCI SATA disk against its virtio-blk),
 # DISK_RUNTIME (seconds per fio job, default 10), DISK_NBD=1 (also hal's NBD
 # client against QEMU's, through qemu-nbd in L1).
 # Log: $BUILD/e2e/disk-bench-log.txt.
@@ -27,6 +28,8 @@ qemu_fw="/usr/share/seabios/bios-256k.bin /usr/share/qemu/linuxboot_dma.bin /usr
 l1_args=" e2e.diskruntime=${DISK_RUNTIME:-10}"
 runs="hal-raw qemu-raw"
 if [ "${DISK_NBD:-0}" = 1 ]; then l1_args="$l1_args e2e.disknbd=1" runs="$runs hal-nbd qemu-nbd"; fi
+# DISK_AHCI=1: also hal's AHCI disk, compared with hal's virtio-blk
+if [ "${DISK_AHCI:-0}" = 1 ]; then l1_args="$l1_args e2e.diskahci=1" runs="$runs hal-ahci hal-raw"; fi
 mkdir -p "$E2E"
 t0=$(now_ms)
 if ! $MAKE -s --no-print-directory BUILD="$BUILD" e2e-images "$E2E/l2disk.cpio" >"$E2E/disk-make.log" 2>&1; then
@@ -84,12 +87,14 @@ END {
 	what["read-1m"] = "1M sequential read QD4 "; what["write-1m"] = "1M sequential write QD4"
 	m = split(runs, r, " ")
 	for (p = 1; p <= m; p += 2) {
-		h = r[p]; q = r[p + 1]; path = h ~ /nbd/ ? "nbd" : "raw"
+		h = r[p]; q = r[p + 1]; path = h ~ /nbd/ ? "nbd" : h ~ /ahci/ ? "ahci" : "raw"
+		a = "hal"; b = "QEMU"
+		if (path == "ahci") { a = "AHCI"; b = "virtio" } # both hal
 		for (i = 1; i <= n; i++) {
 			j = jobs[i]; unit = j ~ /1m$/ ? "MB/s" : "IOPS"
 			hv = k[h, j] ? sum[h, j] / k[h, j] : 0; qv = k[q, j] ? sum[q, j] / k[q, j] : 0
-			printf "bench-disk: %s %-23s hal %8.1f %-4s  QEMU %8.1f %-4s  hal/QEMU %5.2f  (%d + %d runs)\n",
-				path, what[j], hv, unit, qv, unit, (qv > 0 ? hv / qv : 0), k[h, j], k[q, j]
+			printf "bench-disk: %s %-23s %s %8.1f %-4s  %s %8.1f %-4s  %s/%s %5.2f  (%d + %d runs)\n",
+				path, what[j], a, hv, unit, b, qv, unit, a, b, (qv > 0 ? hv / qv : 0), k[h, j], k[q, j]
 			if (k[h, j] != 2 || k[q, j] != 2) bad++
 		}
 	}

@@ -20,7 +20,7 @@ t0=$(date +%s%3N)
 libs=$(ldd "$fio" | sed -n 's/.*=> \(\/[^ ]*\) .*/\1/p; s/^[[:space:]]*\(\/[^ ]*\) (.*/\1/p' | sort -u)
 [ -n "$libs" ] || { echo "mkdiskl2.sh: ldd names no libraries for $fio" >&2; exit 1; }
 . tests/e2e/moddeps.sh
-moddeps "$mdir" virtio_pci virtio_blk >"$out.mods" || exit 1
+moddeps "$mdir" virtio_pci virtio_blk ahci sd_mod >"$out.mods" || exit 1
 while read -r m; do basename "$m"; done <"$out.mods" >"$out.modules"
 {
 	for d in /bin /dev /proc /sys /tmp /lib /lib/modules; do echo "dir $d 0755"; done
