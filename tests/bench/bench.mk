@@ -41,7 +41,7 @@ $(BUILD)/bench/fbbench: $(FBBENCH_SRCS) $(BUILD)/gen/font8x16.h hal/display/fb.h
 # "Network"). About 10 minutes.
 .PHONY: bench-net
 bench-net: $(BUILD)/hal $(BUILD)/.test-deps $(BED_QEMU)
-	@NET_BENCH=1 BUILD=$(BUILD) MAKE=$(MAKE) sh tests/e2e/net.sh
+	@NET_BENCH=1 BUILD=$(BUILD) sh tests/e2e/net.sh
 
 # virtio-blk speed, hal vs QEMU, in the nested test bed: fio in the same L2
 # guest on the same raw image under both VMMs (docs/benchmarks.md, "Disk").
