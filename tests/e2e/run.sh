@@ -71,6 +71,7 @@ fi
 if [ "${E2E_NET:-1}" != 0 ]; then
 	BUILD="$BUILD" MAKE="$MAKE" sh tests/e2e/net.sh
 fi
+
 # ---- standalone programs (tests/e2e/corpus.sh, docs/guest-support.md) --------
 # A separate QEMU boot: L1 runs hal on each program of the corpus (memtest86+
 # through SeaBIOS with 1 and 2 CPUs, through OVMF and as --kernel, iPXE's
