@@ -980,10 +980,7 @@ int e1000_create(const struct net_spec *spec, int index, int slot, const char *r
 		snprintf(why, whylen, "--net: out of memory");
 		return -1;
 	}
-	size_t rsize;
-	if (rom && (d->rom = hal_read_file("iPXE ROM", rom, 1 * MiB, &rsize)))
-		pci_set_rom(&d->pci, d->rom, (uint32_t)rsize);
-	else if (rom)
+	if (rom && !(d->rom = pci_load_rom(&d->pci, rom)))
 		warnx("--net: no network boot ROM for the e1000 (install Debian's ipxe-qemu for PXE)");
 	if (e1000_start(d) < 0) {
 		snprintf(why, whylen, "--net: e1000 I/O thread: %s", strerror(errno));

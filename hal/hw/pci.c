@@ -118,6 +118,17 @@ void pci_rom_set_ids(uint8_t *rom, uint32_t size, uint16_t vendor, uint16_t devi
 	}
 }
 
+uint8_t *pci_load_rom(struct pci_dev *d, const char *path)
+{
+	size_t size;
+	uint8_t *rom = hal_read_file("iPXE ROM", path, 1 * MiB, &size);
+	if (!rom)
+		return NULL;
+	pci_rom_set_ids(rom, (uint32_t)size, (uint16_t)(d->cfg[0] | d->cfg[1] << 8), (uint16_t)(d->cfg[2] | d->cfg[3] << 8));
+	pci_set_rom(d, rom, (uint32_t)size);
+	return rom;
+}
+
 uint8_t pci_add_cap(struct pci_dev *d, uint8_t id, uint8_t len)
 {
 	uint8_t at = d->cap_end ? (uint8_t)((d->cap_end + 3) & ~3u) : 0x40;

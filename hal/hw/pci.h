@@ -55,6 +55,10 @@ void pci_set_rom(struct pci_dev *d, const uint8_t *rom, uint32_t size);
  * device. Images of other code types (EFI) are left alone; a malformed
  * chain of images ends the walk. */
 void pci_rom_set_ids(uint8_t *rom, uint32_t size, uint16_t vendor, uint16_t device);
+/* The option ROM file at path (at most 1 MiB) as d's ROM BAR, its x86
+ * images given d's vendor:device (pci_rom_set_ids). Returns the buffer
+ * (the caller frees it after d), or NULL when the file cannot be read. */
+uint8_t *pci_load_rom(struct pci_dev *d, const char *path);
 /* Returns the offset of a new capability in config space (list kept linked). */
 uint8_t pci_add_cap(struct pci_dev *d, uint8_t id, uint8_t len);
 int pci_register(struct pci_dev *d, int slot, int fn);

@@ -572,13 +572,8 @@ int virtio_net_create(const struct net_spec *spec, int index, int slot, const ch
 		n->rings[1].call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		n->vdev.status_changed = vhost_sync;
 	}
-	size_t rsize;
-	if (rom && (n->rom = hal_read_file("iPXE ROM", rom, 1 * MiB, &rsize))) {
-		const uint8_t *id = n->vdev.pci.cfg; /* the transitional 1af4:1000; the ROM says 1041 */
-		pci_rom_set_ids(n->rom, (uint32_t)rsize, get_le16(id), get_le16(id + 2));
-		pci_set_rom(&n->vdev.pci, n->rom, (uint32_t)rsize);
-	}
-	else if (rom)
+	/* the ROM says 1af4:1041; pci_load_rom gives it our transitional 1000 */
+	if (rom && !(n->rom = pci_load_rom(&n->vdev.pci, rom)))
 		warnx("--net: no network boot ROM (install Debian's ipxe-qemu for PXE)");
 	errno = pthread_create(&n->thread, NULL, io_thread, n);
 	if (errno) {
