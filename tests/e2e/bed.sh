@@ -46,7 +46,8 @@ kernel=$E2E/vmlinuz
 [ -s "$kernel" ] && [ -s "$l1" ] || { echo "FAIL e2e-build: missing $kernel or $l1"; exit 0; }
 
 # Boot L1. Every serial line gets the host time (s.ms since QEMU started).
-bed_boot "$log" "$timeout_s" -m 2048 -smp 1 \
+BED_SILENCE=300
+bed_boot2 e2e "$log" "$timeout_s" -m 2048 -smp 1 \
 	-kernel "$kernel" -initrd "$l1" -append "console=ttyS0 panic=-1 quiet"
 total=$bed_ms
 echo "e2e: time QEMU total $total ms (log: $log)"

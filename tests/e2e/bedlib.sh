@@ -22,7 +22,18 @@
 #                    BED_SILENCE=S, S seconds without a line on the console
 #                    count as a lockup too (a wedged L1 that prints
 #                    nothing: seen once in net.sh's passt case). $bed_why
-#                    says which.
+#                    says which. Before stopping a locked-up QEMU, bed_boot
+#                    writes LOG.cpus (bed_cpus) and prints its summary.
+#   bed_boot2 WHAT LOG TIMEOUT QEMU-ARGS...
+#                    bed_boot, and once more when L1 locked up: the first
+#                    log is kept as LOG.lockup (and LOG.lockup.cpus), a line
+#                    naming WHAT says so. A second lockup is the caller's
+#                    failure ($bed_lockup is 1 again).
+#   bed_cpus LOG     what a wedged bed is doing: the L0 QEMU's threads (state,
+#                    CPU time in the last second) and, from its monitor
+#                    (LOG.mon), every L1 CPU's registers, each RIP named as
+#                    an offset in L1's kernel or KVM module (from the "E2E:
+#                    L1 map" line of tests/e2e/l1lib.sh: KASLR undone)
 #   bed_section LOG BEGIN END   the lines of LOG from BEGIN to END, unprefixed
 #   bed_screendump LOG NAME OUT the picture L1 sent as NAME (l1_send in
 #                    tests/e2e/l1lib.sh): a PNG -> OUT.png, a PPM -> OUT.ppm
@@ -54,7 +65,7 @@ bed_boot() {
 	: >"$_log"
 	rm -f "$_log.pid"
 	timeout "$_tmo" "$QEMU" -accel tcg -cpu EPYC -nographic -nodefaults -serial stdio -no-reboot \
-		-pidfile "$_log.pid" "$@" \
+		-name debug-threads=on -pidfile "$_log.pid" -monitor "unix:$_log.mon,server=on,wait=off" "$@" \
 		</dev/null 2>&1 |
 		while IFS= read -r _line || [ -n "$_line" ]; do
 			_ms=$(($(date +%s%3N) - _t0))
@@ -74,13 +85,97 @@ bed_boot() {
 		fi
 		if [ -n "$bed_why" ]; then
 			bed_lockup=1
+			bed_cpus "$_log" >"$_log.cpus" 2>&1
+			grep '^  ' "$_log.cpus"
 			[ -s "$_log.pid" ] && kill "$(cat "$_log.pid")" 2>/dev/null
 			break
 		fi
 	done
 	wait $_pipe
-	rm -f "$_log.pid"
+	rm -f "$_log.pid" "$_log.mon"
 	bed_ms=$(($(bed_now_ms) - _t0))
+}
+
+bed_boot2() {
+	_what=$1
+	shift
+	for _try in 1 2; do
+		bed_boot "$@"
+		[ "$bed_lockup" = 1 ] && [ $_try = 1 ] || break
+		cp "$1" "$1.lockup"
+		mv "$1.cpus" "$1.lockup.cpus" 2>/dev/null
+		echo "  $_what: L1 locked up ($bed_why, QEMU TCG + nested SVM; log: $1.lockup): booting the bed once more"
+	done
+}
+
+bed_cpus() {
+	_pid=$(cat "$1.pid" 2>/dev/null)
+	[ -n "$_pid" ] || { echo "  lockup: no QEMU pid"; return; }
+	python3 - "$1" "$_pid" <<'PY'
+import glob, os, re, socket, sys, time
+log, pid = sys.argv[1], sys.argv[2]
+def threads():
+    t = {}
+    for d in glob.glob("/proc/%s/task/*" % pid):
+        try:
+            f = open(d + "/stat").read().rsplit(")", 1)
+            name = f[0].split("(", 1)[1]
+            st = f[1].split()
+            t[d.rsplit("/", 1)[1]] = (name, st[0], int(st[11]) + int(st[12]))
+        except OSError:
+            pass
+    return t
+a = threads(); time.sleep(1); b = threads()
+hz = os.sysconf("SC_CLK_TCK")
+busy = ["%s %s %d%%" % (n, s, (c - a.get(k, (n, s, c))[2]) * 100 // hz) for k, (n, s, c) in sorted(b.items())]
+print("  lockup: L0 QEMU %s threads (state, CPU in the last second): %s" % (pid, ", ".join(busy)))
+out = b""
+try:
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(5)
+    s.connect(log + ".mon")
+    for cmd in (b"", b"info registers -a\n"):
+        s.send(cmd)
+        while not out.endswith(b"(qemu) "):
+            c = s.recv(65536)
+            if not c:
+                break
+            out += c
+        if cmd:
+            break
+        out = b""
+except OSError as e:
+    print("  lockup: no monitor (%s)" % e)
+regs = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", out.decode(errors="replace"))
+print(regs)
+# RIP -> an offset from L1's _text or a KVM module's base (KASLR undone):
+# Debian's System.map is a placeholder; /proc/kallsyms of any L1 boot of the
+# same kernel names the offset (the same for every boot)
+text, mods = None, []
+for l in open(log, errors="replace"):
+    m = re.search(r"E2E: L1 map ([0-9a-f]+)(.*)", l)
+    if m:
+        text = int(m.group(1), 16)
+        w = m.group(2).split()
+        mods = sorted((int(w[i + 1], 16), w[i]) for i in range(0, len(w) - 1, 2) if w[i + 1].startswith("0x"))
+def name(rip):
+    for base, mod in reversed(mods):
+        if 0 <= rip - base < 0x400000:
+            return "%s+0x%x" % (mod, rip - base)
+    if text is not None and 0 <= rip - text < 0x4000000:
+        return "_text+0x%x" % (rip - text)
+    return "not L1's kernel"
+cpu = 0
+for blk in regs.split("CPU#")[1:]:
+    rip = re.search(r"RIP=([0-9a-f]+)", blk)
+    fl = re.search(r"RFL=([0-9a-f]+)", blk)
+    hlt = re.search(r"HLT=(\d)", blk)
+    if rip:
+        r = int(rip.group(1), 16)
+        print("  lockup: L1 CPU %d at %s (%s)%s%s" % (cpu, rip.group(1), name(r),
+              " IF=%d" % (int(fl.group(1), 16) >> 9 & 1) if fl else "", " halted" if hlt and hlt.group(1) == "1" else ""))
+    cpu += 1
+PY
 }
 
 bed_section() {

@@ -17,10 +17,15 @@ while read -r name secs args; do
 	# the vCPU may spin (memtest does): nice it so that the control socket answers
 	for tid in $(ls /proc/$hp/task 2>/dev/null); do [ "$tid" = $hp ] || renice -n 19 -p "$tid" >/dev/null; done
 	sleep "$secs"
-	halctl /tmp/s screendump /tmp/$name-1.ppm >/dev/null 2>&1
+	timeout 20 halctl /tmp/s screendump /tmp/$name-1.ppm >/dev/null 2>&1
 	sleep "$secs"
-	halctl /tmp/s screendump /tmp/$name-2.ppm >/dev/null 2>&1
-	halctl /tmp/s quit >/dev/null 2>&1
+	timeout 20 halctl /tmp/s screendump /tmp/$name-2.ppm >/dev/null 2>&1
+	timeout 20 halctl /tmp/s quit >/dev/null 2>&1
+	# a hal that does not end is said, not waited for (the bed would wait
+	# for ever and count it as a lockup of L1)
+	i=0
+	while [ -d /proc/$hp ] && ! grep -q '^State:.*Z' /proc/$hp/status 2>/dev/null && [ $i -lt 30 ]; do sleep 1; i=$((i + 1)); done
+	[ $i -lt 30 ] || { echo "E2E: corpus $name hal: did not end 30 s after quit: killed"; kill -9 $hp; }
 	wait $hp
 	echo "E2E: corpus $name hal rc=$?"
 	sed "s/^/E2E: corpus $name hal: /" /tmp/$name.err | head -n 10

@@ -85,7 +85,9 @@ grep '^SKIP' "$E2E/corpus.run"
 if ! [ -s "$E2E/corpus.list" ]; then exit 0; fi
 
 rm -f "$E2E"/corpus-*.png "$E2E"/corpus-*.ppm "$E2E"/corpus-*.ocr.txt
-bed_boot "$log" "$timeout_s" -m 2048 -smp 2 \
+# Each program prints on L1's console at least every 2 x CORPUS_SECONDS + 30 s
+BED_SILENCE=$((2 * secs + 120))
+bed_boot2 corpus "$log" "$timeout_s" -m 2048 -smp 2 \
 	-kernel "$E2E/vmlinuz" -initrd "$E2E/corpus-l1.cpio.gz" -append "console=ttyS0 panic=-1 quiet"
 echo "e2e: time corpus test bed (QEMU) $bed_ms ms (log: $log)"
 if ! grep -q 'E2E: /dev/kvm present' "$log"; then

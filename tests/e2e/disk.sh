@@ -53,14 +53,9 @@ echo "e2e: time disk-benchmark images $(($(now_ms) - t0)) ms"
 
 BED_LOCKUP='^\[ *[0-9]+\.[0-9]+\] \[ *[0-9]+\.[0-9]+\] watchdog: BUG: soft lockup'
 BED_SILENCE=400
-for try in 1 2; do
-	bed_boot "$log" "$timeout_s" -m 3072 -smp 2 \
-		-kernel "$E2E/vmlinuz" -initrd "$E2E/disk-l1.cpio.gz" -append "console=ttyS0 panic=-1 quiet$l1_args"
-	echo "e2e: time disk test bed (QEMU) $bed_ms ms (log: $log)"
-	[ "$bed_lockup" = 1 ] && [ $try = 1 ] || break
-	cp "$log" "$log.lockup"
-	echo "  bench-disk: L1 locked up ($bed_why, QEMU TCG + nested SVM; log: $log.lockup): booting the bed once more"
-done
+bed_boot2 bench-disk "$log" "$timeout_s" -m 3072 -smp 2 \
+	-kernel "$E2E/vmlinuz" -initrd "$E2E/disk-l1.cpio.gz" -append "console=ttyS0 panic=-1 quiet$l1_args"
+echo "e2e: time disk test bed (QEMU) $bed_ms ms (log: $log)"
 if ! grep -q 'E2E: /dev/kvm present' "$log"; then
 	echo "bench-disk: L1 did not come up with /dev/kvm; last lines:"
 	tail -n 10 "$log" | sed 's/^/  /'

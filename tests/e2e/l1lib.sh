@@ -1,7 +1,8 @@
 # Sourced by every L1 /init of the nested test bed (tests/e2e/*l1init.sh,
 # tests/guest/bed-l1init.sh): busybox applets, /proc, /sys, /dev, then
 # kvm-amd and its dependencies from /modules.list. Prints "E2E: L1 up ...",
-# "E2E: modules loaded ms=N" and "E2E: /dev/kvm present" (or "missing").
+# "E2E: modules loaded ms=N", "E2E: /dev/kvm present" (or "missing") and
+# "E2E: L1 map ..." (where the kernel and kvm, kvm_amd were loaded).
 /bin/busybox --install -s /bin
 export PATH=/bin
 mount -t proc proc /proc
@@ -20,6 +21,9 @@ for m in $(cat /modules.list); do
 done
 echo "E2E: modules loaded ms=$(( $(up_ms) - _t0 ))"
 if [ -c /dev/kvm ]; then echo "E2E: /dev/kvm present"; else echo "E2E: /dev/kvm missing"; fi
+# where the kernel and the KVM modules sit (KASLR): bedlib.sh's lockup
+# report names the function each stuck CPU is in from these
+echo "E2E: L1 map $(grep -m1 ' _text$' /proc/kallsyms | cut -d' ' -f1) $(grep -E '^kvm(_amd)? ' /proc/modules | cut -d' ' -f1,6 | tr '\n' ' ')"
 
 # Screendumps through hal's --control socket SOCK (halctl from build/guest):
 # l1_stable SOCK OUT   screendumps 3 s apart until two are the same (<= 60 s)

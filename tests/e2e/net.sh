@@ -97,14 +97,9 @@ echo "e2e: time network images $(($(now_ms) - t0)) ms"
 BED_LOCKUP='^\[ *[0-9]+\.[0-9]+\] \[ *[0-9]+\.[0-9]+\] watchdog: BUG: soft lockup'
 # Every step in L1 prints within 300 s (run's own limit)
 BED_SILENCE=400
-for try in 1 2; do
-	bed_boot "$log" "$timeout_s" -m 2048 -smp 2 \
-		-kernel "$E2E/vmlinuz" -initrd "$E2E/net-l1.cpio.gz" -append "console=ttyS0 panic=-1 quiet$l1_args"
-	echo "e2e: time network test bed (QEMU) $bed_ms ms (log: $log)"
-	[ "$bed_lockup" = 1 ] && [ $try = 1 ] || break
-	cp "$log" "$log.lockup"
-	echo "  network: L1 locked up ($bed_why, QEMU TCG + nested SVM; log: $log.lockup): booting the bed once more"
-done
+bed_boot2 network "$log" "$timeout_s" -m 2048 -smp 2 \
+	-kernel "$E2E/vmlinuz" -initrd "$E2E/net-l1.cpio.gz" -append "console=ttyS0 panic=-1 quiet$l1_args"
+echo "e2e: time network test bed (QEMU) $bed_ms ms (log: $log)"
 
 if ! grep -q 'E2E: /dev/kvm present' "$log"; then
 	echo "FAIL e2e-net-l1: L1 did not come up with /dev/kvm; last lines:"

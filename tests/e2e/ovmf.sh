@@ -44,7 +44,8 @@ fi
 cat "$E2E/l1.cpio.gz" "$E2E/ovmf-overlay.cpio.gz" >"$E2E/ovmf-l1.cpio.gz"
 echo "e2e: time OVMF images $(($(now_ms) - t0)) ms"
 
-bed_boot "$log" "$timeout_s" -m 2048 -smp 2 \
+BED_SILENCE=300
+bed_boot2 ovmf "$log" "$timeout_s" -m 2048 -smp 2 \
 	-kernel "$E2E/vmlinuz" -initrd "$E2E/ovmf-l1.cpio.gz" -append "console=ttyS0 panic=-1 quiet"
 echo "e2e: time OVMF test bed (QEMU) $bed_ms ms (log: $log)"
 

@@ -97,14 +97,9 @@ BED_SILENCE=${BED_SILENCE:-300}
 # that wake-up.
 l1_append=
 [ "${HAL_GUEST_ONLY:-}" = chaos ] && l1_append=" idle=poll"
-for try in 1 2; do
-	bed_boot "$log" "${BED_TIMEOUT:-1500}" -accel tcg,thread=multi -m 3072 -smp "${BED_SMP:-1}" \
-		-kernel "$E2E/vmlinuz" -initrd "$B-l1.cpio.gz" -append "console=ttyS0 panic=-1 quiet$l1_append"
-	echo "  integration: nested test bed $bed_ms ms (log: $log)"
-	[ "$bed_lockup" = 1 ] && [ $try = 1 ] || break
-	cp "$log" "$log.lockup"
-	echo "  integration: L1's kernel locked up (\"$bed_why\", QEMU TCG + nested SVM; log: $log.lockup): booting the bed once more"
-done
+bed_boot2 integration "$log" "${BED_TIMEOUT:-1500}" -accel tcg,thread=multi -m 3072 -smp "${BED_SMP:-1}" \
+	-kernel "$E2E/vmlinuz" -initrd "$B-l1.cpio.gz" -append "console=ttyS0 panic=-1 quiet$l1_append"
+echo "  integration: nested test bed $bed_ms ms (log: $log)"
 
 if ! grep -q 'E2E: /dev/kvm present' "$log"; then
 	echo "FAIL guest-bed: L1 did not come up with /dev/kvm; last lines:"

@@ -14,7 +14,10 @@
  *   - a fw_cfg DMA descriptor with random control, length and address
  *   - `rep insb` / `rep outsb` of up to 4 KiB from a random port
  * Addresses a device may write to are kept out of the guest's own code and
- * stack (below 4 MiB): in the scratch area 4-60 MiB or outside RAM. COM1
+ * stack (below 4 MiB): in the scratch area 4-60 MiB or outside RAM. A random
+ * register write can still point a device's DMA anywhere (an AHCI command
+ * list, an e1000 ring): the guest may then overwrite itself and crash, a
+ * defined end (chaos.sh starts the next run). COM1
  * (0x3f8-0x3ff) is left alone: every 256 operations the guest prints
  * "chaos: N" there. The marker port 0x440 is left out of the list too (a
  * line on hal's stderr per byte). Ports that end the machine on purpose (0x92, 0xcf9,

@@ -1,7 +1,9 @@
 #!/bin/sh
 # The chaos guest under hal (issue 12): build/guest/chaos.bzimage
 # (tests/guest/chaos.c) does random port, MMIO, PCI config, virtqueue and
-# fw_cfg DMA operations from a seed, with a virtio disk and the display.
+# fw_cfg DMA operations from a seed, on every device hal has: a virtio disk,
+# an AHCI disk and CD-ROM, a virtio-net and an e1000 NIC (backend none),
+# virtio-rng and the display.
 # Run by tests/guest/run.sh (alone: HAL_GUEST_ONLY=chaos), so on /dev/kvm or
 # in the nested test bed. Two phases of HAL_CHAOS_SECONDS (default 60) each:
 #   static   $HAL, the static musl hal users run, seccomp on: RSS measured
@@ -39,6 +41,8 @@ for f in "$G/chaos.bzimage" "$CTL"; do
 done
 T=$(mktemp -d "${TMPDIR:-/tmp}/hal-chaos.XXXXXX") || exit 1
 trap 'rm -rf "$T"' EXIT
+# the CD-ROM's medium: 64 sectors of anything (hal reads no file system)
+head -c 131072 /dev/urandom >"$T/cd.iso"
 export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 # phase NAME HAL [rss]
@@ -51,10 +55,11 @@ phase() {
 		seed=$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')
 		[ $runs = 1 ] && [ -n "${HAL_CHAOS_SEED:-}" ] && seed=$HAL_CHAOS_SEED
 		echo "  chaos: $name run $runs seed $seed (replay: chaos.seed=$seed)"
-		truncate -s 0 "$T/disk.img" && truncate -s 4194304 "$T/disk.img"
+		for d in disk sata; do truncate -s 0 "$T/$d.img" && truncate -s 4194304 "$T/$d.img"; done
 		rm -f "$T/c.sock" "$T/c.txt"
 		"$h" --kernel "$G/chaos.bzimage" --append "console=ttyS0 chaos.seed=$seed" --mem 64M --cpus 2 \
-			--disk "$T/disk.img" --serial "file:$T/c.txt" --control "$T/c.sock" --display none \
+			--disk "$T/disk.img" --disk "$T/sata.img,if=ahci" --cdrom "$T/cd.iso" \
+			--net none --net none,model=e1000 --serial "file:$T/c.txt" --control "$T/c.sock" --display none \
 			</dev/null >"$T/c.out" 2>"$T/c.err" &
 		pid=$!
 		t0=$(now_ms) rss0= deaf=0
