@@ -329,16 +329,25 @@ static bool process_ctrl(struct virtio_net *n)
 }
 
 /* The backend's offloads follow what the guest accepts (tap: TUNSETOFFLOAD):
- * without GUEST_CSUM/TSO the host kernel checksums and segments for it. */
+ * without GUEST_CSUM/TSO the host kernel checksums and segments for it.
+ * The spec lets a driver take TSO only with CSUM, and ECN only with TSO;
+ * a guest that takes them alone gets the set that makes sense (the tap
+ * refuses the others), so a guest cannot make hal warn at will. */
 static void sync_offloads(struct virtio_net *n)
 {
 	uint64_t want = n->vdev.guest_features & (F_GUEST_CSUM | F_GUEST_TSO4 | F_GUEST_TSO6 | F_GUEST_ECN);
+	if (!(want & F_GUEST_CSUM))
+		want = 0;
+	if (!(want & (F_GUEST_TSO4 | F_GUEST_TSO6)))
+		want &= ~F_GUEST_ECN;
 	if (!n->be.vnet_hdr || want == n->offload_feats)
 		return;
 	n->offload_feats = want;
 	if (net_set_offload(&n->be, want & F_GUEST_CSUM, want & F_GUEST_TSO4, want & F_GUEST_TSO6, want & F_GUEST_ECN,
-			    false) < 0)
-		warnx("virtio-net: cannot set the backend's offloads: %s", strerror(errno));
+			    false) < 0 && !n->offload_warned) {
+		n->offload_warned = true;
+		warnx("virtio-net: cannot set the backend's offloads: %s (said once)", strerror(errno));
+	}
 }
 
 void virtio_net_process(struct virtio_net *n)

@@ -213,6 +213,7 @@ struct virtio_net {
 	bool started;
 	uint8_t *rom;                 /* iPXE, or NULL */
 	uint64_t offload_feats;       /* guest features the backend's offloads follow */
+	bool offload_warned;          /* the backend refused offloads once: said, not again */
 	/* A received frame not yet in the guest's buffers: 12-byte header, data. */
 	uint8_t frame[NET_HDR_LEN + VIRTIO_NET_FRAME_MAX];
 	size_t frame_len;             /* 0: none */

@@ -9,7 +9,8 @@
 #   make qemu     build $(BED_QEMU)
 #
 # Why: Debian's QEMU 7.2 (and bookworm-backports' 10.0) abort when OVMF runs
-# under hal in L1 (patches/qemu/0001-*.patch says why). The binary finds its
+# under hal in L1 (patches/qemu/0001-*.patch says why), and lose L1's
+# interrupts now and then, which stops L1 for good (0002-*.patch). The binary finds its
 # firmware in Debian's seabios, qemu-system-data and ipxe-qemu directories
 # (--firmwarepath), so it needs no -L. Every full-system test runs it through
 # $QEMU (tests/e2e/bedlib.sh). Included by the top-level Makefile.

@@ -129,25 +129,34 @@ a = threads(); time.sleep(1); b = threads()
 hz = os.sysconf("SC_CLK_TCK")
 busy = ["%s %s %d%%" % (n, s, (c - a.get(k, (n, s, c))[2]) * 100 // hz) for k, (n, s, c) in sorted(b.items())]
 print("  lockup: L0 QEMU %s threads (state, CPU in the last second): %s" % (pid, ", ".join(busy)))
-out = b""
+# the monitor: its banner, then each command's answer up to the next prompt
+said = {}
 try:
     s = socket.socket(socket.AF_UNIX)
     s.settimeout(5)
     s.connect(log + ".mon")
-    for cmd in (b"", b"info registers -a\n"):
-        s.send(cmd)
+    for cmd in ("", "info registers -a", "info lapic"):
+        s.send(cmd.encode() + (b"\n" if cmd else b""))
+        out = b""
         while not out.endswith(b"(qemu) "):
             c = s.recv(65536)
             if not c:
                 break
             out += c
-        if cmd:
-            break
-        out = b""
+        said[cmd] = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", out.decode(errors="replace"))
 except OSError as e:
     print("  lockup: no monitor (%s)" % e)
-regs = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", out.decode(errors="replace"))
+regs = said.get("info registers -a", "")
 print(regs)
+# the local APIC of the CPU the monitor has (CPU 0): a vector in IRR that
+# the CPU never takes is an interrupt QEMU lost
+lapic = said.get("info lapic", "")
+print(lapic)
+irr = re.search(r"IRR\s+(.*)", lapic)
+isr = re.search(r"ISR\s+(.*)", lapic)
+if irr or isr:
+    print("  lockup: L1 CPU 0's APIC: IRR %s, ISR %s" % (irr.group(1).strip() if irr else "?",
+                                                     isr.group(1).strip() if isr else "?"))
 # RIP -> an offset from L1's _text or a KVM module's base (KASLR undone):
 # Debian's System.map is a placeholder; /proc/kallsyms of any L1 boot of the
 # same kernel names the offset (the same for every boot)

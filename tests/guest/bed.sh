@@ -61,6 +61,8 @@ ASAN_LIBS=$(ldd "$BUILD/hal-asan" 2>/dev/null | sed -n 's/.*=> \(\/[^ ]*\) .*/\1
 	echo "file /t/tests/guest/chaos.sh tests/guest/chaos.sh 0644"
 	# journal.sh's block-device trials: a loop device
 	echo "file /lib/modules/loop.ko $E2E/kroot/lib/modules/$(cat "$E2E/kver")/kernel/drivers/block/loop.ko 0644"
+	# the chaos guest's NICs: taps hal makes
+	echo "file /lib/modules/tun.ko $E2E/kroot/lib/modules/$(cat "$E2E/kver")/kernel/drivers/net/tun.ko 0644"
 	# and the disk that vanishes: scsi_debug with what it needs, in load
 	# order (/lib/modules/vanish/NN-NAME.ko)
 	echo "dir /lib/modules/vanish 0755"
