@@ -10,23 +10,26 @@
 # reason on the console (the test types a command into the shell and
 # 'poweroff'): no disk found, no SVM (kvm-amd refuses to load), hal crashes,
 # hal hangs (init's watchdog, hal.watchdog=); and a damaged hal.conf, whose
-# bad lines init names and skips while the guest still boots. Every run has
+# bad lines init names and skips while the guest still boots; and the guest
+# disk pulled while the guest writes to it (hal stays up and says so, the
+# guest sees the error). Every run has
 # no display at all (-nodefaults): hal falls back to none.
 #
 # Prints PASS/FAIL/SKIP lines and "e2e: time" lines. Logs: build/e2e/rd-*.log.
 # Environment: BUILD, MAKE, RD_TIMEOUT (seconds per QEMU run, default 400),
-#   RD_ONLY (space-separated subset of: boot nodisk nokvm crash hang conf)
+#   RD_ONLY (space-separated subset of: boot nodisk nokvm crash hang conf
+#   vanish)
 BUILD=${BUILD:-build}
 MAKE=${MAKE:-make}
 E2E=$BUILD/e2e
 tmo=${RD_TIMEOUT:-400}
-only=${RD_ONLY:-boot nodisk nokvm crash hang conf}
+only=${RD_ONLY:-boot nodisk nokvm crash hang conf vanish}
 . tests/e2e/rdroot-lib.sh
 
 bed_qemu_check rdroot || exit 0
 mkdir -p "$E2E"
 t0=$(rd_now)
-if ! $MAKE -s --no-print-directory BUILD="$BUILD" rdroot "$BUILD/guest/bootdisk.img" "$E2E/mkcpio" >"$E2E/rd-make.log" 2>&1; then
+if ! $MAKE -s --no-print-directory BUILD="$BUILD" rdroot "$BUILD/guest/bootdisk.img" "$BUILD/guest/journal.bzimage" "$E2E/mkcpio" >"$E2E/rd-make.log" 2>&1; then
 	echo "FAIL rdroot-build: make rdroot failed (see $E2E/rd-make.log)"
 	tail -n 15 "$E2E/rd-make.log" | sed 's/^/  /'
 	exit 0
@@ -164,6 +167,45 @@ EOF
 		nopanic rdroot-conf-nopanic rd-conf
 		rd_check_poweroff rdroot-conf-poweroff rd-conf
 		rm -f "$E2E/rdroot-conf.img"
+		;;
+	vanish)
+		# The guest disk goes while the guest writes to it, as a pulled USB
+		# disk: the journal guest (tests/guest/journal.c, hal.kernel=) writes
+		# and flushes records on the disk init found; hal.path=/bin/halvanish
+		# runs the real hal and, 8 s in, removes that disk's PCI device in
+		# L1 (sysfs), then 15 s later stops hal with SIGTERM. hal must stay
+		# up meanwhile (init's 6 s watchdog does not fire), name the disk,
+		# and the guest must see the error; init then says hal was stopped.
+		cat >"$E2E/halvanish.sh" <<'EOF'
+#!/bin/busybox sh
+prev= d=
+for a in "$@"; do [ "$prev" = --disk ] && d=${a%%,*}; prev=$a; done
+(
+	/bin/busybox sleep 8
+	echo "halvanish: removing $d"
+	echo 1 >"$(/bin/busybox readlink -f "/sys/block/${d##*/}/device")/../remove"
+	/bin/busybox sleep 15
+	echo "halvanish: stopping hal"
+	kill -TERM $$
+) &
+exec /bin/hal "$@"
+EOF
+		printf 'dir /bin 0755\nfile /bin/halvanish %s 0755\nfile /journal.bzimage %s 0644\n' \
+			"$E2E/halvanish.sh" "$BUILD/guest/journal.bzimage" | with_extra vanish
+		# shellcheck disable=SC2086
+		rd_qemu rd-vanish "$tmo" "$rescue" -machine q35 -m 1024 -kernel "$BUILD/vmlinuz" -initrd "$E2E/rdroot-vanish.img" \
+			-append "$base hal.disk=SERIAL=$serial hal.kernel=/journal.bzimage hal.append=\"console=ttyS0 jrnl.id=5eed1234\" hal.path=/bin/halvanish hal.watchdog=6" $disk
+		rd_check rdroot-vanish-wrote rd-vanish 'jrnl: [0-9]' "the guest wrote no record before the disk went"
+		rd_check rdroot-vanish-removed rd-vanish 'halvanish: removing /dev/' "the disk was not removed"
+		rd_check rdroot-vanish-guest-error rd-vanish 'jrnl: FAIL (write|flush) status' "the guest saw no I/O error"
+		rd_check rdroot-vanish-message rd-vanish 'hal: warning: disk /dev/[a-z]*: .* failed' "hal did not name the failing disk"
+		if rd_has rd-vanish 'hal hung'; then
+			echo "FAIL rdroot-vanish-hal-up: init's watchdog found hal deaf after the disk went"
+		else
+			rd_check rdroot-vanish-hal-up rd-vanish '\*\*\* hal was stopped \(exit 5\)' "hal did not last until the SIGTERM 15 s after the disk went"
+		fi
+		rescue_checks rdroot-vanish rd-vanish
+		rm -f "$E2E/rdroot-vanish.img"
 		;;
 	*) echo "FAIL rdroot: unknown RD_ONLY entry '$what'" ;;
 	esac
