@@ -201,6 +201,12 @@ static void read_modify_write_keeps_neighbours(void)
 	v.iov_len = 100;
 	CHECK_EQ(disk_writev(&d, &v, 1, 7 * 4096 - 50), 0); /* across a block boundary */
 	memset(model + 7 * 4096 - 50, 0xc3, 100);
+	CHECK_EQ(disk_writev(&d, &v, 1, SIZE + 300), 0); /* inside the partial block, not to its end */
+	memset(model + SIZE + 300, 0xc3, 100);
+	uint8_t t[37];
+	struct iovec tv = { t, sizeof(t) };
+	CHECK_EQ(disk_readv(&d, &tv, 1, SIZE + 290), 0);
+	CHECK(!memcmp(t, model + SIZE + 290, sizeof(t)));
 	static uint8_t big[DISK_BOUNCE + 700000];
 	for (size_t i = 0; i < sizeof(big); i++)
 		big[i] = (uint8_t)(i * 3 + 1);
