@@ -5,12 +5,16 @@
  * guest's data; a device whose blocks are bigger than the guest's 512-byte
  * sectors (forced here: dio_align = 4096) keeps the bytes around a small
  * write; ,snapshot over it reads the image; bad specs are refused with what
- * to do. The file is in /tmp (a real file system, ext4 on the build
+ * to do. As root, a loop device with 4096-byte logical blocks is a real
+ * 4K-native disk (said SKIP without root or loop devices). The file is in /tmp (a real file system, ext4 on the build
  * machine); the test says SKIP only when that file system refuses O_DIRECT
  * at open. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fs.h>
+#include <linux/loop.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -354,6 +358,83 @@ static void snapshot_reads_the_direct_image(void)
 	CHECK(!memcmp(got, image, ODD));
 }
 
+static char loopdev[64];
+static int loop_fd = -1;
+
+/* A loop device over img with 4096-byte logical blocks, detached by the
+ * kernel when its last user closes it (this process exiting too): its
+ * path in loopdev, or false with why said. */
+static bool loop_4k(void)
+{
+	if (geteuid() != 0) {
+		printf("SKIP real_4k_device: not root (a loop device needs it)\n");
+		return false;
+	}
+	int ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+	int bfd = open(img, O_RDWR | O_CLOEXEC);
+	for (int tries = 0; ctl >= 0 && bfd >= 0 && tries < 5; tries++) {
+		int n = ioctl(ctl, LOOP_CTL_GET_FREE);
+		if (n < 0)
+			break;
+		snprintf(loopdev, sizeof(loopdev), "/dev/loop%d", n);
+		loop_fd = open(loopdev, O_RDWR | O_CLOEXEC);
+		if (loop_fd < 0)
+			break;
+		struct loop_config cfg = { .fd = (unsigned)bfd, .block_size = 4096 };
+		cfg.info.lo_flags = LO_FLAGS_AUTOCLEAR;
+		if (ioctl(loop_fd, LOOP_CONFIGURE, &cfg) == 0) {
+			close(bfd);
+			close(ctl);
+			return true;
+		}
+		int e = errno;
+		close(loop_fd);
+		loop_fd = -1;
+		if (e != EBUSY) /* EBUSY: another process took it first */
+			break;
+	}
+	printf("SKIP real_4k_device: no loop device with 4096-byte blocks (%s%s%s)\n", loopdev[0] ? loopdev : "",
+	       loopdev[0] ? ": " : "", strerror(errno));
+	if (bfd >= 0)
+		close(bfd);
+	if (ctl >= 0)
+		close(ctl);
+	return false;
+}
+
+/* A block device whose logical blocks are 4096 bytes: hal takes the size
+ * from BLKSSZGET, and 512-byte sectors through odd buffers read and write
+ * as the model, the blocks around each write kept. */
+static void real_4k_device(void)
+{
+	static _Alignas(4096) uint8_t blk[4096];
+	int lbs = 0;
+	CHECK(ioctl(loop_fd, BLKSSZGET, &lbs) == 0 && lbs == 4096);
+	int probe = open(loopdev, O_RDONLY | O_DIRECT | O_CLOEXEC);
+	CHECK(probe >= 0);
+	errno = 0;
+	CHECK(pread(probe, blk, 512, 512) < 0 && errno == EINVAL); /* the device wants whole blocks */
+	close(probe);
+	struct disk d;
+	char spec[96], why[512];
+	snprintf(spec, sizeof(spec), "%s,cache=none", loopdev);
+	CHECK_EQ(disk_open(&d, spec, why, sizeof(why)), 0);
+	CHECK(d.direct && d.dio_align == 4096);
+	CHECK_EQ(d.size, SIZE);
+	for (int i = 0; i < 300; i++) {
+		uint64_t len = i % 4 ? 512 * (1 + rnd(40)) : 1 + rnd(5000), off = rnd(d.size - len + 1);
+		if (i % 4)
+			off -= off % 512;
+		CHECK_EQ(odd_io(&d, off, (size_t)len, rnd(2)), 0);
+	}
+	CHECK_EQ(disk_flush(&d), 0);
+	disk_close(&d);
+	close(loop_fd); /* the last user: the kernel detaches it */
+	loop_fd = -1;
+	CHECK_EQ(host_file(got, sizeof(got)), SIZE);
+	CHECK(!memcmp(got, model, SIZE));
+}
+
 int main(void)
 {
 	snprintf(dir, sizeof(dir), "/tmp/hal-direct-XXXXXX");
@@ -378,6 +459,9 @@ int main(void)
 	RUN(zeroes_and_discard);
 	RUN(page_cache_is_bypassed);
 	RUN(snapshot_reads_the_direct_image);
+	make_image(SIZE);
+	if (loop_4k())
+		RUN(real_4k_device);
 	unlink(img);
 	rmdir(dir);
 	return 0;
