@@ -436,6 +436,8 @@ int disk_discard(struct disk *d, uint64_t off, uint64_t len)
 {
 	if (!writable(d) || !inside(d, off, len))
 		return -1;
+	if (!len) /* nothing to free (fallocate would say EINVAL) */
+		return 0;
 	if (d->snap)
 		return snap_write_zeroes(d, off, len);
 	if (d->nbd)
