@@ -7,16 +7,17 @@
  * guest's write reaches the device before it completes (its flush still
  * asks for the device's cache: fdatasync). O_DIRECT wants offsets and
  * lengths in multiples of dio_align and buffers at multiples of dio_mem,
- * found once at open. A request that is (the guest's buffers are wherever
- * its RAM is; any length) goes straight to the file; any other goes
- * through the bounce buffer, at most DISK_BOUNCE bytes at a time, a write
- * reading first the aligned blocks it covers in part (read-modify-write,
- * for a 4K-native device under 512-byte guest sectors). A file whose size
- * is no multiple of dio_align has a last part O_DIRECT cannot write
- * without growing the file: those bytes go through tail_fd, the same file
- * opened a second time without O_DIRECT (the kernel keeps the two views
- * coherent; a flush syncs the file, both). Nothing past the file's end is
- * ever written. */
+ * found once at open. A request that is aligned, the guest's buffers too,
+ * goes straight to the file; any other (the guest's buffers are wherever
+ * its RAM is, of any length) goes through the bounce buffer (allocated once
+ * at open and reused: no allocation per request), at most DISK_BOUNCE
+ * bytes at a time, a write reading first the aligned blocks it covers in
+ * part (read-modify-write, for a 4K-native device under 512-byte guest
+ * sectors). A file whose size is no multiple of dio_align has a last
+ * part O_DIRECT cannot write without growing the file: those bytes go
+ * through tail_fd, the same file opened a second time without O_DIRECT
+ * (the kernel keeps the two views coherent; a flush syncs the file, both).
+ * Nothing past the file's end is ever written. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
