@@ -1,5 +1,6 @@
 /* The host side of a guest disk (raw.c): a raw image file or a block device
- * named by a `--disk PATH[,ro][,serial=S][,snapshot]` spec, or an NBD export
+ * named by a `--disk PATH[,ro][,serial=S][,snapshot][,cache=none]` spec
+ * (cache=none: O_DIRECT, the host's page cache bypassed), or an NBD export
  * (`nbd://HOST[:PORT]/EXPORT`, `nbd+unix:///EXPORT?socket=PATH`, nbd.c),
  * read and written at byte offsets; with ,snapshot the guest's writes go
  * to a throw-away copy-on-write layer (snapshot.c). The disk front ends
@@ -17,6 +18,8 @@
 #define DISK_SECTOR 512     /* the sector size the guest sees (disk/label.h agrees) */
 #define DISK_SERIAL_MAX 20  /* serial=S: the 20 bytes of ATA IDENTIFY and virtio GET_ID */
 #define DISK_QUEUE 16       /* reads in flight at once on a disk that queues (NBD) */
+#define DISK_BOUNCE (1u << 20) /* cache=none: an unaligned request goes through this much at a time */
+#define DISK_DIO_MAX 65536u /* cache=none: the largest alignment taken (the bounce buffer's) */
 
 struct disk_snap; /* snapshot.c */
 struct disk_nbd;  /* nbd.c */
@@ -34,6 +37,14 @@ struct disk {
 	bool snapshot;          /* ,snapshot: the image is opened read-only, writes go to snap */
 	unsigned timeout;       /* ,timeout=SECONDS (NBD): a request unanswered this long loses the connection */
 	unsigned reconnect;     /* ,reconnect=SECONDS (NBD): how long a request is held for a new one; 0: fails */
+	bool direct;            /* ,cache=none: fd is open with O_DIRECT (raw.c, "cache=none") */
+	unsigned dio_align;     /* cache=none: offsets and lengths of fd's I/O in multiples of this;
+				   set at open, a test may raise it (a power of two up to DISK_DIO_MAX) */
+	unsigned dio_mem;       /* cache=none: buffer addresses in multiples of this */
+	int tail_fd;            /* cache=none: the same file without O_DIRECT, for its last
+				   bytes past the last whole dio_align block; else -1 */
+	uint64_t host_size;     /* the file's own size in bytes (size is it in whole sectors) */
+	uint8_t *bounce;        /* cache=none: DISK_BOUNCE bytes aligned to DISK_DIO_MAX */
 	struct disk_snap *snap; /* the copy-on-write layer, or NULL */
 	struct disk_nbd *nbd;   /* the NBD connection, or NULL: the image is fd */
 };

@@ -13,6 +13,10 @@
 # by qemu-nbd (-t -f raw, its default cache) on a unix socket:
 #   hal-nbd    hal --disk nbd+unix:///?socket=/tmp/nbd.sock,serial=bench
 #   qemu-nbd   QEMU's NBD client, -drive file=nbd+unix:///?socket=...,cache=writeback
+# With e2e.diskcache=none the raw and AHCI runs use the image through a
+# loop device (/bench is a tmpfs, which refuses O_DIRECT on Linux 6.1)
+# with O_DIRECT: hal --disk /dev/loopN,cache=none and QEMU's
+# cache=none,aio=threads; the NBD runs are as above.
 # Lines for disk.sh start with "E2E: ", the guest's (prefixed "L2| ") with
 # "DISK: ".
 . /l1lib.sh
@@ -27,20 +31,31 @@ l2=/l2disk.cpio
 rt=$(sed -n 's/.*e2e.diskruntime=\([0-9]*\).*/\1/p' /proc/cmdline)
 append="console=ttyS0 panic=-1 quiet l2disk.runtime=${rt:-10}"
 nbd=/tmp/nbd.sock
+img=/bench/bench.img cache=writeback hcache=
+if grep -q 'e2e.diskcache=none' /proc/cmdline; then
+	insmod /lib/modules/loop.ko 2>/dev/null
+	if dev=$(losetup -f) && losetup "$dev" /bench/bench.img; then
+		img=$dev cache=none hcache=,cache=none
+		echo "E2E: cache=none on $img"
+	else
+		echo "E2E: cache=none: no loop device for /bench/bench.img; the runs keep cache=writeback"
+	fi
+fi
 # vmm KIND: the L2 guest on the image (KIND raw) or the NBD export (nbd),
 # under hal, or QEMU with VMM=qemu
 vmm() {
 	# (aio= is file-posix's option: QEMU refuses it on an nbd drive)
-	if [ "$1" = nbd ]; then f="nbd+unix:///?socket=$nbd" aio=; else f=/bench/bench.img aio=,aio=threads; fi
+	if [ "$1" = nbd ]; then f="nbd+unix:///?socket=$nbd" aio= c=writeback hc=
+	else f=$img aio=,aio=threads c=$cache hc=$hcache; fi
 	ifopt=
 	[ "$1" = ahci ] && ifopt=,if=ahci
 	[ "${VMM:-hal}" = qemu ] &&
 		exec qemu-system-x86_64 -accel kvm -cpu host -M pc -m 512M -smp 1 -nodefaults -nographic \
 			-serial stdio -no-reboot -kernel /vmlinuz -initrd $l2 -append "$append" \
-			-drive "file=$f,if=none,id=d,format=raw,cache=writeback$aio" \
+			-drive "file=$f,if=none,id=d,format=raw,cache=$c$aio" \
 			-object iothread,id=io1 -device virtio-blk-pci,drive=d,iothread=io1,serial=bench
 	exec /bin/hal --kernel /vmlinuz --initrd $l2 --append "$append" \
-		--mem 512M --display none --serial stdio -v --disk "$f,serial=bench$ifopt"
+		--mem 512M --display none --serial stdio -v --disk "$f,serial=bench$ifopt$hc"
 }
 # run NAME KIND: the VMM in the background, the guest's serial output on the
 # console with each line prefixed "L2| " and in /tmp/NAME.serial; a lockup

@@ -12,7 +12,10 @@
 # them as prerequisites), DISK_TIMEOUT (seconds for QEMU, default 1200),
 # DISK_AHCI=1 (also hal's AHCI SATA disk against its virtio-blk),
 # DISK_RUNTIME (seconds per fio job, default 10), DISK_NBD=1 (also hal's NBD
-# client against QEMU's, through qemu-nbd in L1).
+# client against QEMU's, through qemu-nbd in L1), DISK_CACHE=none (the raw
+# and AHCI runs with O_DIRECT: hal's ,cache=none against QEMU's cache=none,
+# the image on a loop device in L1, whose 6.1 tmpfs refuses O_DIRECT; the
+# NBD runs keep their cache, hal refuses cache=none there).
 # Log: $BUILD/e2e/disk-bench-log.txt.
 BUILD=${BUILD:-build}
 MAKE=${MAKE:-make}
@@ -30,6 +33,16 @@ runs="hal-raw qemu-raw"
 if [ "${DISK_NBD:-0}" = 1 ]; then l1_args="$l1_args e2e.disknbd=1" runs="$runs hal-nbd qemu-nbd"; fi
 # DISK_AHCI=1: also hal's AHCI disk, compared with hal's virtio-blk
 if [ "${DISK_AHCI:-0}" = 1 ]; then l1_args="$l1_args e2e.diskahci=1" runs="$runs hal-ahci hal-raw"; fi
+# DISK_CACHE=none: O_DIRECT on a loop device over the image (loop.ko of
+# the bed's kernel goes into the overlay)
+loopko=
+case ${DISK_CACHE:-writeback} in
+none)
+	l1_args="$l1_args e2e.diskcache=none"
+	loopko=$E2E/kroot/lib/modules/$(cat "$E2E/kver" 2>/dev/null)/kernel/drivers/block/loop.ko ;;
+writeback) ;;
+*) echo "bench-disk: DISK_CACHE=$DISK_CACHE: none or writeback"; exit 2 ;;
+esac
 mkdir -p "$E2E"
 t0=$(now_ms)
 if ! $MAKE -s --no-print-directory BUILD="$BUILD" e2e-images "$E2E/l2disk.cpio" >"$E2E/disk-make.log" 2>&1; then
@@ -37,9 +50,11 @@ if ! $MAKE -s --no-print-directory BUILD="$BUILD" e2e-images "$E2E/l2disk.cpio" 
 	echo "bench-disk: building the images failed: see $E2E/disk-make.log"
 	exit 1
 fi
+if [ -n "$loopko" ] && [ ! -s "$loopko" ]; then echo "bench-disk: DISK_CACHE=none: no $loopko"; exit 1; fi
 {
 	echo "file /init tests/e2e/disk-l1init.sh 0755"
 	echo "file /l2disk.cpio $E2E/l2disk.cpio 0644"
+	[ -z "$loopko" ] || echo "file /lib/modules/loop.ko $loopko 0644"
 	# QEMU and the firmware it loads, with the libraries it links (ldd), at
 	# the paths they expect
 	for f in $(ldd "$qemu" | grep -o '/[^ ]*') $qemu $qemu_fw; do

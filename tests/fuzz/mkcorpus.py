@@ -379,3 +379,20 @@ put("ahci", "hostile", b"\0" + AHCI_SETUP + ahci_cmd(0, 0, 0x25, count=1, data=0
     mem(0x1000, struct.pack("<IIQ", 5 | 0xffff << 16, 0, 0xf000)) + op(0, 0x138, 2, 4, 1) + AHCI_RUN +
     op(0, 0x118, 2, 4, 0) + op(0, 0x108, 2, 4, 0xfff00000) + op(0, 0x118, 2, 4, 0x11) + ahci_cmd(0, 1, 0xec) +
     op(1, 0x42, 2, 1, 1) + op(0, 0x04, 2, 4, 1))
+
+# ---- direct: cache=none requests (fuzz_direct.c): control byte (op, whole
+# sectors, buffers - 1), 3 bytes offset, 2 length, per buffer 2 bytes share
+# and 1 misalignment, then a write's bytes ----
+def dreq(opk, off, length, bufs=((0x8000, 1),), sectors=False, data=b""):
+    b = bytes([opk | (4 if sectors else 0) | (len(bufs) - 1) << 3]) + off.to_bytes(3, "little") + length.to_bytes(2, "little")
+    for share, mis in bufs:
+        b += share.to_bytes(2, "little") + bytes([mis])
+    return b + data
+
+put("direct", "sectors", b"\0" + dreq(1, 1024, 1024, sectors=True, data=bytes(range(256)) * 4) + dreq(0, 512, 2048, sectors=True))
+put("direct", "rmw-4k", b"\1" + dreq(1, 4096 + 512, 512, ((0x8000, 3), (0, 1)), data=b"\x5a" * 512) +
+    dreq(0, 4096, 4096, ((0x4000, 7), (0x8000, 0), (0, 9))) + dreq(1, 16384 + 700, 300, data=b"\xc3" * 300) +
+    dreq(0, 17920 - 1000, 1000) + dreq(1, 17920 - 4, 8, data=b"past"))
+put("direct", "zeroes-discard", b"\1" + dreq(2, 1000, 3000) + dreq(3, 8192, 4096, sectors=True) + dreq(0, 0, 17920))
+put("direct", "snapshot", b"\3" + dreq(1, 300, 5000, ((0x2000, 5), (0x9000, 2), (0, 0)), data=bytes(range(256)) * 20) +
+    dreq(0, 0, 17920, ((0x1000, 1), (0, 3))) + dreq(2, 16384, 1536))
