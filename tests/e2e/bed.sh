@@ -209,4 +209,23 @@ if [ "$passes" = 30 ] && [ "$clean" = 30 ] && [ -n "$sums" ] && [ "$(echo "$sums
 else echo "FAIL e2e-nbd-kill-sums: want 30 passes, all bad=0, one sum: $passes passes, $clean clean, sums '$(echo $sums)'"
 	grep "L2DISK: loop\|hal: " "$sec" | head -n 40 | sed 's/^/  /'; fi
 check e2e-nbd-kill-rc "E2E: run nbd-kill rc=0 " "hal ended with 0"
+
+# the root disk over NBD (a qcow2 behind qemu-nbd), four boots: the guest's
+# boot count is 1, 2 (kept), 3 under qemu-nbd -s, and 3 again after it
+sec=$E2E/run-nbd-root.txt
+sed -n "/E2E: begin nbd-root\$/,/E2E: run nbd-root/p" "$log" | tr -d '\r' >"$sec"
+got=$(sed -n 's/.*E2E: nbd-root \([a-z]*\) rc=\([0-9]*\) ms=[0-9]* L2DISK: boot count \([0-9]*\).*/\1:\2:\3/p' "$sec" | tr '\n' ' ')
+case $got in
+"plain:0:1 "*) echo "PASS e2e-nbd-root-boot" ;;
+*) echo "FAIL e2e-nbd-root-boot: SeaBIOS did not boot the qcow2 over NBD to the guest's boot count 1 (got '$got')"
+	grep 'E2E: nbd-root' "$sec" | sed 's/^/  /' ;;
+esac
+case $got in
+"plain:0:1 plain:0:2 "*) echo "PASS e2e-nbd-root-kept" ;;
+*) echo "FAIL e2e-nbd-root-kept: the second boot did not see the first one's write (got '$got')" ;;
+esac
+if [ "$got" = "plain:0:1 plain:0:2 s:0:3 plain:0:3 " ]; then echo "PASS e2e-nbd-root-s-discarded"
+else echo "FAIL e2e-nbd-root-s-discarded: want the -s boot to count 3 and the next plain boot 3 again (got '$got')"; fi
+ms=$(sed -n 's/.*E2E: nbd-root plain rc=[0-9]* ms=\([0-9]*\).*/\1/p' "$sec" | head -n 1)
+echo "e2e: time hal NBD root disk (qcow2) SeaBIOS boot to power-off: ${ms:-?} ms wall in L1"
 exit 0

@@ -118,6 +118,25 @@ if [ -x /bin/hal ]; then
 	echo
 	kill "$(cat /tmp/nbd.pid)" 2>/dev/null; wait
 	echo "E2E: run nbd-kill rc=$rc ms=$ms"
+
+	# The root disk over NBD: the guest disk itself as qcow2 behind
+	# qemu-nbd, booted by SeaBIOS through hal's NBD client, no other disk:
+	# l2disk counts its boots on it. Four boots: plain, plain (the count
+	# kept), qemu-nbd -s (counts, thrown away at disconnect), plain again.
+	echo "E2E: begin nbd-root"
+	qemu-img convert -f raw -O qcow2 /guest.img /tmp/root.qcow2 && echo "E2E: nbd-root qcow2 made"
+	for mode in plain plain s plain; do
+		rm -f /tmp/nbd.sock /tmp/nbd.pid
+		opt=; [ $mode = s ] && opt=-s
+		qemu-nbd --persistent $opt --socket=/tmp/nbd.sock --format=qcow2 --pid-file=/tmp/nbd.pid /tmp/root.qcow2 &
+		for _ in $(seq 100); do [ -s /tmp/nbd.pid ] && [ -S /tmp/nbd.sock ] && break; sleep 0.1; done
+		t0=$(up_ms)
+		timeout 300 /bin/hal --disk 'nbd+unix:///?socket=/tmp/nbd.sock' --mem 256M --serial stdio </dev/null >/tmp/root.out 2>&1
+		rc=$? ms=$(( $(up_ms) - t0 ))
+		kill "$(cat /tmp/nbd.pid)" 2>/dev/null; wait
+		echo "E2E: nbd-root $mode rc=$rc ms=$ms $(grep -o 'L2DISK: boot count.*' /tmp/root.out | tr -d '\r')"
+	done
+	echo "E2E: run nbd-root"
 else
 	echo "E2E: no /bin/hal in this image"
 fi

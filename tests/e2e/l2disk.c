@@ -6,6 +6,10 @@
  * if there is one and reads /hello.txt from it, reads hal's
  * virtio-rng (/dev/hwrng) and the SMBIOS strings the firmware passed on
  * (/sys/class/dmi/id), writes marker 0x11 and powers off through ACPI. Every line it prints starts with "L2DISK: ".
+ * With no data disk at all it counts its boots on its own disk instead:
+ * LBA 1 of vda (between the MBR and the partition) holds "L2BOOT N", N+1
+ * is written back and flushed, "L2DISK: boot count N+1" printed: a root
+ * disk that keeps the guest's writes across boots counts up.
  * A data disk that starts "HOST-READ-LOOP N" is read whole N times
  * instead (O_DIRECT, past the page cache), each sector checked against
  * the pattern below and each pass's FNV-1a sum printed: the bed kills the
@@ -35,6 +39,27 @@ static void say(const char *fmt, const char *arg)
 	if (write(1, line, (size_t)n) < 0) {
 		/* nothing to do: the console is all we have */
 	}
+}
+
+/* One more boot on the boot disk's LBA 1 ("L2BOOT N"). */
+static void count_boot(void)
+{
+	char b[512] = "";
+	int fd = open("/dev/vda", O_RDWR);
+	if (fd < 0 || pread(fd, b, sizeof b, 512) != (ssize_t)sizeof b) {
+		say("L2DISK: boot count: vda: %s\n", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	int k = strncmp(b, "L2BOOT ", 7) ? 0 : atoi(b + 7);
+	memset(b, 0, sizeof b);
+	snprintf(b, sizeof b, "L2BOOT %d", k + 1);
+	if (pwrite(fd, b, sizeof b, 512) != (ssize_t)sizeof b || fsync(fd) < 0)
+		say("L2DISK: boot count: writing vda failed: %s\n", strerror(errno));
+	else
+		say("L2DISK: boot count %s\n", b + 7);
+	close(fd);
 }
 
 /* Sector k >= 1 of a read-loop disk: k (le64), then bytes of k and i. */
@@ -131,10 +156,13 @@ int main(int argc, char **argv)
 	load_modules("L2DISK");
 
 	/* the data disk: the second virtio disk (vdb) or an AHCI disk (sda);
-	 * SCSI scanning behind AHCI is asynchronous, so wait for either */
+	 * SCSI scanning behind AHCI is asynchronous, so wait for either (the
+	 * virtio disks are there once their module is loaded: no AHCI
+	 * controller, nothing to wait for) */
 	const char *data = "/dev/vdb";
+	int ahci = access("/sys/bus/pci/devices/0000:00:0c.0", F_OK) == 0;
 	for (int i = 0; i < 300; i++) {
-		if (access("/dev/vdb", F_OK) == 0)
+		if (access("/dev/vdb", F_OK) == 0 || !ahci)
 			break;
 		if (access("/dev/sda", F_OK) == 0) {
 			data = "/dev/sda";
@@ -146,6 +174,7 @@ int main(int argc, char **argv)
 	fd = open(data, O_RDWR);
 	if (fd < 0) {
 		say("L2DISK: no data disk: %s\n", strerror(errno));
+		count_boot();
 	} else if (pread(fd, buf, sizeof buf, 0) != (ssize_t)sizeof buf) {
 		say("L2DISK: reading vdb failed: %s\n", strerror(errno));
 	} else if (!strncmp(buf, "HOST-READ-LOOP ", 15)) {

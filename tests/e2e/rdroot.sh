@@ -193,9 +193,13 @@ EOF
 		printf 'dir /bin 0755\nfile /bin/halvanish %s 0755\nfile /journal.bzimage %s 0644\n' \
 			"$E2E/halvanish.sh" "$BUILD/guest/journal.bzimage" | with_extra vanish
 		# shellcheck disable=SC2086
+		# a scratch disk the journal takes minutes to fill (about 0.7 MB/s here)
+		rm -f "$E2E/vanish-disk.img" && truncate -s 128M "$E2E/vanish-disk.img"
 		rd_qemu rd-vanish "$tmo" "$rescue" -machine q35 -m 1024 -kernel "$BUILD/vmlinuz" -initrd "$E2E/rdroot-vanish.img" \
-			-append "$base hal.disk=SERIAL=$serial hal.kernel=/journal.bzimage hal.append=\"console=ttyS0 jrnl.id=5eed1234\" hal.path=/bin/halvanish hal.watchdog=6" $disk
+			-append "$base hal.disk=SERIAL=$serial hal.kernel=/journal.bzimage hal.append=\"console=ttyS0 jrnl.id=5eed1234\" hal.path=/bin/halvanish hal.watchdog=6" \
+			-drive if=none,id=vd,file="$E2E/vanish-disk.img",format=raw -device virtio-blk-pci,drive=vd,serial=$serial
 		rd_check rdroot-vanish-wrote rd-vanish 'jrnl: [0-9]' "the guest wrote no record before the disk went"
+		if rd_has rd-vanish 'jrnl: full'; then echo "FAIL rdroot-vanish-in-time: the guest filled the disk before it went"; fi
 		rd_check rdroot-vanish-removed rd-vanish 'halvanish: removing /dev/' "the disk was not removed"
 		rd_check rdroot-vanish-guest-error rd-vanish 'jrnl: FAIL (write|flush) status' "the guest saw no I/O error"
 		rd_check rdroot-vanish-message rd-vanish 'hal: warning: disk /dev/[a-z]*: .* failed' "hal did not name the failing disk"
@@ -205,7 +209,7 @@ EOF
 			rd_check rdroot-vanish-hal-up rd-vanish '\*\*\* hal was stopped \(exit 5\)' "hal did not last until the SIGTERM 15 s after the disk went"
 		fi
 		rescue_checks rdroot-vanish rd-vanish
-		rm -f "$E2E/rdroot-vanish.img"
+		rm -f "$E2E/rdroot-vanish.img" "$E2E/vanish-disk.img"
 		;;
 	*) echo "FAIL rdroot: unknown RD_ONLY entry '$what'" ;;
 	esac
