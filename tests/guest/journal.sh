@@ -8,6 +8,7 @@
 #   file     a raw image file
 #   blockdev a loop device over a file (L1 of the nested test bed loads
 #            loop.ko; elsewhere it needs root and losetup)
+#   blockdev-direct  the same device with ,cache=none (O_DIRECT)
 # A trial kills hal 100-1600 ms after the guest's first record. Then the
 # disk vanishes mid-run (scsi_debug, deleted through sysfs): hal must stay up. Run by
 # tests/guest/run.sh (alone: HAL_GUEST_ONLY=journal), so on /dev/kvm or in
@@ -36,16 +37,17 @@ loopdev=
 cleanup() { [ -n "$loopdev" ] && losetup -d "$loopdev" 2>/dev/null; rm -rf "$T"; }
 trap cleanup EXIT
 
-# trials KIND DISK: HAL_JOURNAL_RUNS kills with DISK as the guest's disk
+# trials KIND DISK [OPTS]: HAL_JOURNAL_RUNS kills with DISK as the guest's
+# disk, hal given DISK with OPTS (",cache=none")
 trials() {
-	kind=$1 disk=$2
+	kind=$1 disk=$2 opts=${3:-}
 	n_lost=0 n_acked=0 n_rc=0 n_early=0 max_acked=0 sum_acked=0 first=
 	t0=$(now_ms)
 	i=1
 	while [ $i -le "$RUNS" ]; do
 		id=$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')
 		rm -f "$T/s.txt"
-		"$HAL" --kernel "$G/journal.bzimage" --append "console=ttyS0 jrnl.id=$id" --mem 64M --disk "$disk" \
+		"$HAL" --kernel "$G/journal.bzimage" --append "console=ttyS0 jrnl.id=$id" --mem 64M --disk "$disk$opts" \
 			--serial "file:$T/s.txt" --display none </dev/null >"$T/s.out" 2>"$T/s.err" &
 		pid=$!
 		_i=0 # until the first round is acknowledged (or hal ends)
@@ -124,6 +126,8 @@ trials file "$T/disk.img"
 truncate -s $SIZE "$T/loop.img"
 if loopdev=$(losetup -f 2>/dev/null) && [ -n "$loopdev" ] && losetup "$loopdev" "$T/loop.img" 2>"$T/losetup.err"; then
 	trials blockdev "$loopdev"
+	# the same device with cache=none: hal's O_DIRECT path (docs/storage.md)
+	trials blockdev-direct "$loopdev" ,cache=none
 else
 	loopdev=
 	fail journal-blockdev "no loop device for the block-device trials: $(cat "$T/losetup.err" 2>/dev/null) (root, losetup and loop.ko needed)"
