@@ -29,9 +29,11 @@ include tests/fuzz/fuzz.mk
 -include tests/e2e/e2e.mk
 -include tests/bench/bench.mk
 
-unit: $(UNIT_BINS)
+unit: $(UNIT_BINS) $(BUILD)/bench/fbbench
 	@sh tests/layout.sh
 	@for t in $(UNIT_BINS); do $$t || echo "FAIL $$(basename $$t): exited $$?"; done
+	@if $(BUILD)/bench/fbbench 2 >/dev/null; then echo "PASS bench-fb-runs"; \
+	else echo "FAIL bench-fb-runs: make bench-fb's program exited $$? (tests/bench/fbbench.c out of date?)"; fi
 
 test: all $(BUILD)/.test-deps $(UNIT_BINS) $(GUEST_BINS) $(BED_QEMU)
 	@$(MAKE) --no-print-directory fuzz-bins

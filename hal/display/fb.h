@@ -58,9 +58,11 @@ struct fb_source {
 	void *ctx;
 };
 
-/* Starts the frame clock; backend_name: auto, kms, fb, none (NULL = none).
- * With "none" and no control socket nothing runs at all (need_core false). */
-int fb_start(const struct fb_source *src, const char *backend_name, bool need_core);
+/* Opens the backend (backend_name: auto, kms, fb, none; NULL = none) and
+ * starts its frame clock. Without a backend nothing runs: a screendump
+ * converts the frame when it is asked for (fb_screendump), so a headless
+ * hal spends no CPU and no memory on frames nobody looks at. */
+int fb_start(const struct fb_source *src, const char *backend_name);
 void fb_stop(void);
 /* From a fatal-signal handler: the backend's emergency_restore. */
 void fb_emergency_restore(void);

@@ -210,7 +210,7 @@ int main(int argc, char **argv)
 	int kdmode;
 	if (!cfg.display)
 		cfg.display = ioctl(STDIN_FILENO, KDGETMODE, &kdmode) == 0 && kdmode == KD_TEXT ? "auto" : "none";
-	if ((cfg.control && control_start(cfg.control) < 0) || fb_start(NULL, cfg.display, cfg.control != NULL) < 0)
+	if ((cfg.control && control_start(cfg.control) < 0) || fb_start(NULL, cfg.display) < 0)
 		goto out;
 	if (fb_has_backend()) /* the guest is on the screen: give it keyboard and mouse */
 		evdev_start(&(struct evdev_sink){ input_key, input_mouse, machine_power_button, hotkey_stop });

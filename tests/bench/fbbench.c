@@ -18,6 +18,7 @@
 struct vm *the_vm;
 int vm_dirty_log(int slot, uint64_t *bitmap) { (void)slot; (void)bitmap; return -1; }
 int vm_ram_slot(uint64_t gpa, uint64_t size, void *hva, bool dirty_log) { return -1; }
+int vm_ram_slot_move(int slot, uint64_t gpa, uint64_t size, void *hva, bool dirty_log, bool present) { return -1; }
 
 #define VRAM (16u << 20)
 static uint8_t *vram;
@@ -46,7 +47,9 @@ static uint32_t *be_buffer(void) { return screen; }
 static volatile int presented;
 static void be_present(int y0, int y1) { presented += y1 - y0; }
 static void be_close(void) {}
-const struct display_backend display_kms = { "bench", be_open, be_buffer, be_present, NULL, NULL, be_close };
+const struct display_backend display_kms = {
+	.name = "bench", .open = be_open, .buffer = be_buffer, .present = be_present, .close = be_close,
+};
 
 static double cpu_ns(void)
 {
@@ -91,7 +94,7 @@ int main(int argc, char **argv)
 	fb_dirty_log = fake_dirty_log;
 	loop_init();
 	struct fb_source src = { get, NULL };
-	if (fb_start(&src, "kms", false) < 0)
+	if (fb_start(&src, "bench") < 0)
 		return 1;
 	run(1024, 768, iters);
 	run(1920, 1080, iters);

@@ -257,9 +257,9 @@ static void test_fbdev_formats(void)
  * silent "no screen". */
 static void test_display_choose(void)
 {
-	CHECK(fb_start(NULL, "vnc", false) < 0);
-	CHECK(fb_start(NULL, "kms", false) < 0);
-	CHECK(fb_start(NULL, "none", false) == 0 && !fb_has_backend());
+	CHECK(fb_start(NULL, "vnc") < 0);
+	CHECK(fb_start(NULL, "kms") < 0);
+	CHECK(fb_start(NULL, "none") == 0 && !fb_has_backend());
 }
 
 int main(void)
