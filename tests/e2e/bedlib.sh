@@ -7,7 +7,8 @@
 #                    no QEMU at all
 #   bed_boot LOG TIMEOUT QEMU-ARGS...
 #                    runs $QEMU -accel tcg -cpu EPYC -nographic -nodefaults
-#                    -serial stdio -no-reboot QEMU-ARGS under `timeout`, stdin
+#                    -serial stdio -no-reboot QEMU-ARGS under `timeout` (BED_ACCEL
+#                    replaces "tcg", e.g. tcg,thread=single), stdin
 #                    closed, and writes its serial output to LOG with every
 #                    line prefixed by the host time since QEMU started
 #                    ("[  12.345] "), carriage returns removed; sets $bed_ms
@@ -64,7 +65,7 @@ bed_boot() {
 	_t0=$(bed_now_ms)
 	: >"$_log"
 	rm -f "$_log.pid"
-	timeout "$_tmo" "$QEMU" -accel tcg -cpu EPYC -nographic -nodefaults -serial stdio -no-reboot \
+	timeout "$_tmo" "$QEMU" -accel "${BED_ACCEL:-tcg}" -cpu EPYC -nographic -nodefaults -serial stdio -no-reboot \
 		-name debug-threads=on -pidfile "$_log.pid" -monitor "unix:$_log.mon,server=on,wait=off" "$@" \
 		</dev/null 2>&1 |
 		while IFS= read -r _line || [ -n "$_line" ]; do
@@ -174,8 +175,8 @@ def name(rip):
     if text is not None and 0 <= rip - text < 0x4000000:
         return "_text+0x%x" % (rip - text)
     return "not L1's kernel"
-cpu = 0
 for blk in regs.split("CPU#")[1:]:
+    cpu = int(re.match(r"\d*", blk).group(0) or -1)  # QEMU lists them in any order
     rip = re.search(r"RIP=([0-9a-f]+)", blk)
     fl = re.search(r"RFL=([0-9a-f]+)", blk)
     hlt = re.search(r"HLT=(\d)", blk)
@@ -183,7 +184,6 @@ for blk in regs.split("CPU#")[1:]:
         r = int(rip.group(1), 16)
         print("  lockup: L1 CPU %d at %s (%s)%s%s" % (cpu, rip.group(1), name(r),
               " IF=%d" % (int(fl.group(1), 16) >> 9 & 1) if fl else "", " halted" if hlt and hlt.group(1) == "1" else ""))
-    cpu += 1
 PY
 }
 
