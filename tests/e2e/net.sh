@@ -97,13 +97,6 @@ echo "e2e: time network images $(($(now_ms) - t0)) ms"
 BED_LOCKUP='^\[ *[0-9]+\.[0-9]+\] \[ *[0-9]+\.[0-9]+\] watchdog: BUG: soft lockup'
 # Every step in L1 prints within 300 s (run's own limit)
 BED_SILENCE=400
-# L1's two CPUs on one host thread (QEMU's round-robin TCG): with a thread
-# each (MTTCG) this bed's L1 stopped with both CPUs spinning, interrupts
-# off: CPU 0 in __schedule, CPU 1 in exc_int3 with CPU 0's RIP in its RDI
-# (2026-12-03, right after the bridge setup; 4 of about 10 boots over two
-# days): the int3-based live patching of kernel text (static keys) while
-# TCG runs the two vCPUs in parallel, it seems
-BED_ACCEL=tcg,thread=single
 bed_boot2 network "$log" "$timeout_s" -m 2048 -smp 2 \
 	-kernel "$E2E/vmlinuz" -initrd "$E2E/net-l1.cpio.gz" -append "console=ttyS0 panic=-1 quiet$l1_args"
 echo "e2e: time network test bed (QEMU) $bed_ms ms (log: $log)"
