@@ -7,9 +7,10 @@
  * virtio-rng (/dev/hwrng) and the SMBIOS strings the firmware passed on
  * (/sys/class/dmi/id), writes marker 0x11 and powers off through ACPI. Every line it prints starts with "L2DISK: ".
  * With no data disk at all it counts its boots on its own disk instead:
- * LBA 1 of vda (between the MBR and the partition) holds "L2BOOT N", N+1
- * is written back and flushed, "L2DISK: boot count N+1" printed: a root
- * disk that keeps the guest's writes across boots counts up.
+ * the file /bootcount.txt on its FAT partition (vda1) holds N, N+1 is
+ * written back, flushed and the file system unmounted, "L2DISK: boot count
+ * N+1" printed: a root disk that keeps the guest's writes across boots
+ * counts up.
  * A data disk that starts "HOST-READ-LOOP N" is read whole N times
  * instead (O_DIRECT, past the page cache), each sector checked against
  * the pattern below and each pass's FNV-1a sum printed: the bed kills the
@@ -41,25 +42,28 @@ static void say(const char *fmt, const char *arg)
 	}
 }
 
-/* One more boot on the boot disk's LBA 1 ("L2BOOT N"). */
+/* One more boot in /bootcount.txt on the boot disk's FAT partition (vda1,
+ * mounted read-write for it and unmounted again). */
 static void count_boot(void)
 {
-	char b[512] = "";
-	int fd = open("/dev/vda", O_RDWR);
-	if (fd < 0 || pread(fd, b, sizeof b, 512) != (ssize_t)sizeof b) {
-		say("L2DISK: boot count: vda: %s\n", strerror(errno));
-		if (fd >= 0)
-			close(fd);
+	char b[32] = "";
+	mkdir("/boot", 0755);
+	if (mount("/dev/vda1", "/boot", "vfat", 0, NULL) < 0) {
+		say("L2DISK: boot count: mounting vda1: %s\n", strerror(errno));
 		return;
 	}
-	int k = strncmp(b, "L2BOOT ", 7) ? 0 : atoi(b + 7);
-	memset(b, 0, sizeof b);
-	snprintf(b, sizeof b, "L2BOOT %d", k + 1);
-	if (pwrite(fd, b, sizeof b, 512) != (ssize_t)sizeof b || fsync(fd) < 0)
-		say("L2DISK: boot count: writing vda failed: %s\n", strerror(errno));
+	int fd = open("/boot/bootcount.txt", O_RDWR | O_CREAT, 0644);
+	ssize_t n = fd >= 0 ? pread(fd, b, sizeof b - 1, 0) : -1;
+	int k = n > 0 ? atoi(b) : 0;
+	int len = snprintf(b, sizeof b, "%d\n", k + 1);
+	if (fd < 0 || n < 0 || pwrite(fd, b, (size_t)len, 0) != len || fsync(fd) < 0)
+		say("L2DISK: boot count: /bootcount.txt on vda1: %s\n", strerror(errno));
 	else
-		say("L2DISK: boot count %s\n", b + 7);
-	close(fd);
+		say("L2DISK: boot count %s", b);
+	if (fd >= 0)
+		close(fd);
+	if (umount("/boot") < 0)
+		say("L2DISK: boot count: unmounting vda1: %s\n", strerror(errno));
 }
 
 /* Sector k >= 1 of a read-loop disk: k (le64), then bytes of k and i. */

@@ -7,7 +7,8 @@
 # Environment (make demo's guest disk sets them): GUEST_LABEL (the FAT label,
 # default GUESTBOOT), GUEST_APPEND (the kernel command line), GUEST_MODS
 # (modules for the initramfs, default "virtio_pci virtio_blk virtio-rng ahci sd_mod
-# sr_mod isofs": the AHCI data disk and CD-ROM cases too; "" for none).
+# sr_mod isofs vfat nls_cp437 nls_ascii": the AHCI data disk and CD-ROM
+# cases too, and l2disk's boot count on its own FAT partition; "" for none).
 set -eu
 e2e=$1 mkcpio=$2 l2disk=$3 out=$4 data=$5
 kver=$(cat "$e2e/kver")
@@ -18,7 +19,7 @@ rm -rf "$tmp" && mkdir -p "$tmp"
 
 . tests/e2e/moddeps.sh
 # shellcheck disable=SC2086
-moddeps "$mdir" ${GUEST_MODS-virtio_pci virtio_blk virtio-rng ahci sd_mod sr_mod isofs} >"$tmp/mods" || exit 1
+moddeps "$mdir" ${GUEST_MODS-virtio_pci virtio_blk virtio-rng ahci sd_mod sr_mod isofs vfat nls_cp437 nls_ascii} >"$tmp/mods" || exit 1
 {
 	echo "dir /dev 0755"; echo "nod /dev/console 0600 c 5 1"; echo "dir /proc 0555"
 	echo "dir /lib 0755"; echo "dir /lib/modules 0755"
