@@ -124,7 +124,7 @@ uint8_t *pci_load_rom(struct pci_dev *d, const char *path)
 	uint8_t *rom = hal_read_file("iPXE ROM", path, 1 * MiB, &size);
 	if (!rom)
 		return NULL;
-	pci_rom_set_ids(rom, (uint32_t)size, (uint16_t)(d->cfg[0] | d->cfg[1] << 8), (uint16_t)(d->cfg[2] | d->cfg[3] << 8));
+	pci_rom_set_ids(rom, (uint32_t)size, get_le16(d->cfg), get_le16(d->cfg + 2));
 	pci_set_rom(d, rom, (uint32_t)size);
 	return rom;
 }

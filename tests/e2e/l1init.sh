@@ -72,14 +72,19 @@ if [ -x /bin/hal ]; then
 	# guest's write lands in the qcow2; with qemu-nbd -s it does not.
 	# (qemu-nbd -s keeps its overlay in /var/tmp)
 	mkdir -p /var/tmp
+	# nbd_up NAME QCOW2 [-s]: qemu-nbd serving QCOW2 on /tmp/nbd.sock, its
+	# pid in /tmp/nbd.pid, said as "E2E: NAME qemu-nbd pid=N"
+	nbd_up() {
+		rm -f /tmp/nbd.sock /tmp/nbd.pid
+		qemu-nbd --persistent ${3:-} --socket=/tmp/nbd.sock --format=qcow2 --pid-file=/tmp/nbd.pid "$2" &
+		for _ in $(seq 100); do [ -s /tmp/nbd.pid ] && [ -S /tmp/nbd.sock ] && break; sleep 0.1; done
+		echo "E2E: $1 qemu-nbd pid=$(cat /tmp/nbd.pid 2>/dev/null)"
+	}
 	for mode in plain s; do
 		echo "E2E: begin nbd-$mode"
 		cp /data.qcow2 /tmp/nbd.qcow2
-		rm -f /tmp/nbd.sock /tmp/nbd.pid
 		opt=; [ $mode = s ] && opt=-s
-		qemu-nbd --persistent $opt --socket=/tmp/nbd.sock --format=qcow2 --pid-file=/tmp/nbd.pid /tmp/nbd.qcow2 &
-		for _ in $(seq 100); do [ -s /tmp/nbd.pid ] && [ -S /tmp/nbd.sock ] && break; sleep 0.1; done
-		echo "E2E: nbd-$mode qemu-nbd pid=$(cat /tmp/nbd.pid 2>/dev/null)"
+		nbd_up nbd-$mode /tmp/nbd.qcow2 $opt
 		t0=$(up_ms)
 		timeout 300 /bin/hal --disk /guest.img --disk 'nbd+unix:///?socket=/tmp/nbd.sock',serial=hal-data --mem 256M --serial stdio
 		rc=$? ms=$(( $(up_ms) - t0 ))
@@ -96,13 +101,7 @@ if [ -x /bin/hal ]; then
 	# again 2 s later on the same socket; hal holds the reads meanwhile
 	echo "E2E: begin nbd-kill"
 	cp /loop.qcow2 /tmp/loop.qcow2
-	nbd_up() {
-		rm -f /tmp/nbd.sock /tmp/nbd.pid
-		qemu-nbd --persistent --socket=/tmp/nbd.sock --format=qcow2 --pid-file=/tmp/nbd.pid /tmp/loop.qcow2 &
-		for _ in $(seq 100); do [ -s /tmp/nbd.pid ] && [ -S /tmp/nbd.sock ] && break; sleep 0.1; done
-		echo "E2E: nbd-kill qemu-nbd pid=$(cat /tmp/nbd.pid 2>/dev/null)"
-	}
-	nbd_up
+	nbd_up nbd-kill /tmp/loop.qcow2
 	t0=$(up_ms)
 	timeout 300 /bin/hal --disk /guest.img --disk 'nbd+unix:///?socket=/tmp/nbd.sock',serial=hal-data \
 		--mem 256M --serial stdio </dev/null >/tmp/kill.out 2>&1 &
@@ -111,7 +110,7 @@ if [ -x /bin/hal ]; then
 	kill -9 "$(cat /tmp/nbd.pid)"
 	echo "E2E: nbd-kill killed qemu-nbd at $(( $(up_ms) - t0 )) ms"
 	sleep 2
-	nbd_up
+	nbd_up nbd-kill /tmp/loop.qcow2
 	wait $halpid
 	rc=$? ms=$(( $(up_ms) - t0 ))
 	cat /tmp/kill.out
@@ -126,10 +125,8 @@ if [ -x /bin/hal ]; then
 	echo "E2E: begin nbd-root"
 	qemu-img convert -f raw -O qcow2 /guest.img /tmp/root.qcow2 && echo "E2E: nbd-root qcow2 made"
 	for mode in plain plain s plain; do
-		rm -f /tmp/nbd.sock /tmp/nbd.pid
 		opt=; [ $mode = s ] && opt=-s
-		qemu-nbd --persistent $opt --socket=/tmp/nbd.sock --format=qcow2 --pid-file=/tmp/nbd.pid /tmp/root.qcow2 &
-		for _ in $(seq 100); do [ -s /tmp/nbd.pid ] && [ -S /tmp/nbd.sock ] && break; sleep 0.1; done
+		nbd_up nbd-root /tmp/root.qcow2 $opt
 		t0=$(up_ms)
 		timeout 300 /bin/hal --disk 'nbd+unix:///?socket=/tmp/nbd.sock' --mem 256M --serial stdio </dev/null >/tmp/root.out 2>&1
 		rc=$? ms=$(( $(up_ms) - t0 ))

@@ -35,6 +35,12 @@ diag() { [ -s "$1" ] && tail -n "${2:-8}" "$1" | tr -d '\r' | sed 's/^/  | /'; r
 now_ms() { read -r _u _ </proc/uptime; _c=${_u#*.}; echo $(( ${_u%.*} * 1000 + ${_c#0} * 10 )); }
 # alive PID: running, not a zombie waiting for `wait`
 alive() { [ -r /proc/$1/stat ] && [ "$(cut -d' ' -f3 /proc/$1/stat 2>/dev/null)" != Z ]; }
+# wait_gone PID TENTHS: until PID is gone, at most TENTHS tenths of a
+# second; the tenths waited in $_i
+wait_gone() {
+	_i=0
+	while alive "$1" && [ $_i -lt "$2" ]; do sleep 0.1; _i=$((_i + 1)); done
+}
 rss_kb() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/$1/status" 2>/dev/null; }
 
 for f in "$G/chaos.bzimage" "$CTL"; do
@@ -81,8 +87,7 @@ phase() {
 			if [ -S "$T/c.sock" ] && ! timeout $((5 * SLOW)) "$CTL" "$T/c.sock" status >"$T/c.st" 2>&1 && alive $pid; then
 				# a hal whose guest just ended stops answering while it
 				# tears down: deaf only if it is still there 10 s later
-				_i=0
-				while alive $pid && [ $_i -lt $((100 * SLOW)) ]; do sleep 0.1; _i=$((_i + 1)); done
+				wait_gone $pid $((100 * SLOW))
 				if alive $pid; then deaf=$((deaf + 1))
 				else echo "  chaos: $name run $runs: status unanswered as hal was ending (it ended ${_i}00 ms later)"; fi
 			fi
@@ -90,11 +95,9 @@ phase() {
 		rss1=$(rss_kb $pid)
 		if alive $pid; then
 			timeout $((10 * SLOW)) "$CTL" "$T/c.sock" quit >/dev/null 2>&1
-			_i=0
-			while alive $pid && [ $_i -lt $((100 * SLOW)) ]; do sleep 0.1; _i=$((_i + 1)); done
+			wait_gone $pid $((100 * SLOW))
 			kill -KILL $pid 2>/dev/null
-			_i=0 # a hal SIGKILL does not end would block `wait` for ever
-			while alive $pid && [ $_i -lt 50 ]; do sleep 0.1; _i=$((_i + 1)); done
+			wait_gone $pid 50 # a hal SIGKILL does not end would block `wait` for ever
 			if alive $pid; then
 				echo "  chaos: $name run $runs: hal (pid $pid) survives SIGKILL: $(cut -d' ' -f1-3 /proc/$pid/stat)"
 				rc=unkillable
