@@ -31,4 +31,19 @@ int nbd_writev(struct disk *d, const struct iovec *iov, unsigned n, uint64_t off
 int nbd_flush(struct disk *d);
 int nbd_trim(struct disk *d, uint64_t off, uint64_t len);
 int nbd_write_zeroes(struct disk *d, uint64_t off, uint64_t len, bool unmap);
+/* disk_queue and friends on an NBD disk, after raw.c's checks */
+bool nbd_can_queue(const struct disk *d, bool wr, const struct iovec *iov, unsigned n);
+int nbd_queue(struct disk *d, bool wr, const struct iovec *iov, unsigned n, uint64_t off, unsigned tag);
+int nbd_reap(struct disk *d, unsigned *tag);
+bool nbd_reap_ready(struct disk *d);
+unsigned nbd_queued(const struct disk *d);
+
+/* pool.c: a file's queue, its workers on d->fd (aligned requests only
+ * with O_DIRECT: raw.c decides). pool_start: 0, or -1 with why. */
+int pool_start(struct disk *d, char *why, size_t whylen);
+void pool_stop(struct disk *d);
+int pool_queue(struct disk *d, bool wr, const struct iovec *iov, unsigned n, uint64_t off, unsigned tag);
+int pool_reap(struct disk *d, unsigned *tag);
+bool pool_ready(struct disk *d);
+unsigned pool_queued(const struct disk *d);
 #endif

@@ -6,8 +6,9 @@
  * to a throw-away copy-on-write layer (snapshot.c). The disk front ends
  * (virtio-blk in hal/virtio/blk.c) speak their protocol and come here for
  * the data. Not locked: one thread at a time uses a disk (virtio-blk's I/O
- * thread). An open disk stays where it is (an NBD disk's connector thread
- * holds its address). */
+ * thread); the workers of a file's queue (pool.c) and an NBD disk's
+ * connector thread are the disk's own. An open disk stays where it is
+ * (those threads hold its address). */
 #ifndef DISK_H
 #define DISK_H
 #include <stdbool.h>
@@ -17,12 +18,15 @@
 
 #define DISK_SECTOR 512     /* the sector size the guest sees (disk/label.h agrees) */
 #define DISK_SERIAL_MAX 20  /* serial=S: the 20 bytes of ATA IDENTIFY and virtio GET_ID */
-#define DISK_QUEUE 16       /* reads in flight at once on a disk that queues (NBD) */
+#define DISK_QUEUE 16       /* requests in flight at once on a disk that queues */
+#define DISK_SEGS 256       /* buffers in one request that queues */
+#define DISK_THREADS 4      /* a file's workers for its queue (pool.c) */
 #define DISK_BOUNCE (1u << 20) /* cache=none: an unaligned request goes through this much at a time */
 #define DISK_DIO_MAX 65536u /* cache=none: the largest alignment taken (the bounce buffer's) */
 
 struct disk_snap; /* snapshot.c */
 struct disk_nbd;  /* nbd.c */
+struct disk_pool; /* pool.c */
 
 /* --snapshot: every disk opened afterwards is opened as with ,snapshot. */
 extern bool disk_snapshot_all;
@@ -47,6 +51,7 @@ struct disk {
 	uint8_t *bounce;        /* cache=none: DISK_BOUNCE bytes aligned to DISK_DIO_MAX */
 	struct disk_snap *snap; /* the copy-on-write layer, or NULL */
 	struct disk_nbd *nbd;   /* the NBD connection, or NULL: the image is fd */
+	struct disk_pool *pool; /* the file's queue (disk_start_queue), or NULL */
 };
 
 /* PATH of a spec "PATH[,options]" into buf[n]: 0, or -1 (buf "") when it
@@ -79,19 +84,31 @@ int disk_writev(struct disk *d, const struct iovec *iov, unsigned n, uint64_t of
 /* What was written reaches stable storage (fdatasync, NBD_CMD_FLUSH);
  * nothing to do for a read-only disk or a snapshot. 0 or -1 with errno. */
 int disk_flush(struct disk *d);
-/* Reads in flight together (an NBD export without a snapshot layer; a
- * read of at most 1 MiB in at most 256 buffers; up to DISK_QUEUE): the
- * server answers them in any order. disk_queue_read sends one, named by
- * tag, and returns: 0, or -1 with errno and it is not in flight (EINVAL:
- * past the end, or disk_can_queue says no; EIO: the disk gave up).
- * disk_reap waits for one to be done (its reply read whole, or failed)
- * and returns its result as disk_readv would, its tag in *tag; a
- * connection lost meanwhile sends all of them again on the next one. No
- * other call on the disk while reads are in flight (EBUSY). Files and
- * snapshots never queue: their callers use disk_readv. */
-bool disk_can_queue(const struct disk *d, const struct iovec *iov, unsigned n);
-int disk_queue_read(struct disk *d, const struct iovec *iov, unsigned n, uint64_t off, unsigned tag);
+/* Requests in flight together: reads and writes of at most 1 MiB in at
+ * most DISK_SEGS buffers, up to DISK_QUEUE at once, done in any order. An
+ * NBD export without a snapshot layer queues them on the connection (the
+ * server answers in any order; reads and writes not in flight together,
+ * so a big write cannot stall behind a big read's reply); a file or block
+ * device queues them after disk_start_queue, on DISK_THREADS workers (with
+ * cache=none only those the file takes without the bounce buffer). A
+ * snapshot layer never queues. disk_start_queue (on the unconfined main
+ * thread, before the front end's I/O thread runs; again is a no-op): 0, or
+ * -1 with why. disk_can_queue: whether a request like this would queue now
+ * (false also while requests of the other direction are in flight on NBD).
+ * disk_queue starts one, named by tag: 0, or -1 with errno and it is not
+ * in flight (EINVAL: past the end, or disk_can_queue says no; EROFS; EIO:
+ * the disk gave up). disk_reap waits for one to be done and returns its
+ * result as disk_readv/disk_writev would, its tag in *tag; disk_reap_ready
+ * says one is done (or an NBD reply is arriving) and disk_reap will not
+ * wait long. On NBD a connection lost meanwhile sends all of them again
+ * on the next one. No other call on the disk while requests are in flight
+ * (EBUSY). Flushes wait for the writes before them: a front end reaps
+ * everything before it flushes. */
+int disk_start_queue(struct disk *d, char *why, size_t whylen);
+bool disk_can_queue(const struct disk *d, bool wr, const struct iovec *iov, unsigned n, uint64_t off);
+int disk_queue(struct disk *d, bool wr, const struct iovec *iov, unsigned n, uint64_t off, unsigned tag);
 int disk_reap(struct disk *d, unsigned *tag);
+bool disk_reap_ready(struct disk *d);
 unsigned disk_queued(const struct disk *d);
 /* Discard: the host may free [off, off+len) (a hole punched in the file, or
  * the device's own discard); reads then return zeros. 0, or -1 with errno:

@@ -3,10 +3,13 @@
  * 10809 by default) or `nbd+unix:///EXPORT?socket=PATH`. The handshake asks
  * for the export with NBD_OPT_GO and takes its size and transmission flags
  * from NBD_INFO_EXPORT; then requests, each reply checked (magic, cookie,
- * error). Writes, flushes, trims and zeroes go one at a time; reads from
- * virtio-blk's queue may be in flight together (disk_queue_read, up to
- * NBD_QUEUE), each reply matched by its cookie to one of them. The guest
- * gets an I/O error or the data it asked for, never part of another reply.
+ * error). Flushes, trims and zeroes go one at a time; reads and writes
+ * from virtio-blk's queue may be in flight together (disk_queue, up to
+ * NBD_QUEUE), each reply matched by its cookie to one of them. Reads and
+ * writes are not in flight at the same time: a write's data could wait
+ * for the server to take it while the server waits for hal to take a
+ * read's data, each side's buffers full. The guest gets an I/O error or
+ * the data it asked for, never part of another reply.
  *
  * Reconnecting (,reconnect=SECONDS, default 60; 0: off). A reply that
  * breaks the protocol, a connection that closes or a server silent for
@@ -15,8 +18,9 @@
  * all its bytes again (what the lost reply left in the buffer is
  * overwritten before the guest sees it), a write writes the same bytes at
  * the same offset again (idempotent), a flush is sent again after the
- * writes before it, which were all answered (one at a time); the reads in
- * flight together are all sent again, each whole. If no
+ * writes before it, which were all answered (the front end reaps them
+ * before it flushes); the reads or writes in flight together are all sent
+ * again, each whole. If no
  * connection comes within d->reconnect s of the request's first failure,
  * or the export came back with another size or flags, the disk gives up:
  * that request and all later ones fail with EIO. Lost, reconnected and
@@ -97,10 +101,10 @@
 #define BACKOFF_MIN 0.1  /* s between dials, doubling */
 #define BACKOFF_MAX 5.0
 
-/* A read in flight: sent (cookie), or to be sent again on a new
+/* A read or write in flight: sent (cookie), or to be sent again on a new
  * connection; done when its reply is in or it failed (err). */
 struct queued {
-	bool used, done;
+	bool used, done, wr;
 	int err;
 	unsigned tag, k;
 	uint64_t cookie, off;
@@ -120,8 +124,9 @@ struct disk_nbd {
 	double lost_at;  /* when */
 	char export[256];
 	struct iovec seg[SEGS];
-	struct queued q[NBD_QUEUE]; /* reads in flight (nbd_queue_read) */
+	struct queued q[NBD_QUEUE]; /* requests in flight (nbd_queue) */
 	unsigned nq;     /* how many of q are used */
+	bool qwr;        /* they are writes (else reads) */
 	/* the connector (d->reconnect > 0); the fields below are under lock */
 	bool connector;  /* its thread runs */
 	pthread_t thread;
@@ -596,23 +601,29 @@ static int request(struct disk *d, uint16_t type, uint16_t flags, uint64_t off, 
 	}
 }
 
-/* ---- reads in flight (disk_queue_read) ----------------------------------------- */
+/* ---- requests in flight (disk_queue) ------------------------------------------- */
 
-/* q's READ on the connection: 0, or 1 with what lost it. */
-static int send_read(struct disk *d, const struct queued *q, char *what)
+/* q's READ or WRITE (with its data) on the connection: 0, or 1 with what
+ * lost it. */
+static int send_queued(struct disk *d, const struct queued *q, char *what)
 {
 	uint8_t h[28];
 	put_be(h, NBD_REQUEST_MAGIC, 4);
 	put_be(h + 4, 0, 2);
-	put_be(h + 6, NBD_CMD_READ, 2);
+	put_be(h + 6, q->wr ? NBD_CMD_WRITE : NBD_CMD_READ, 2);
 	put_be(h + 8, q->cookie, 8);
 	put_be(h + 16, q->off, 8);
 	put_be(h + 24, q->len, 4);
-	return xio(d, d->nbd->fd, -1, h, 28, true, false, what) < 0 ? 1 : 0;
+	if (xio(d, d->nbd->fd, -1, h, 28, true, false, what) < 0)
+		return 1;
+	for (unsigned i = 0; q->wr && i < q->k; i++)
+		if (xio(d, d->nbd->fd, -1, q->seg[i].iov_base, q->seg[i].iov_len, true, false, what) < 0)
+			return 1;
+	return 0;
 }
 
 /* The connection is lost (what; NULL: it is with the connector already): a
- * new one, and every read in flight sent again on it, whole. 0; or -1 and
+ * new one, and every request in flight sent again on it, whole. 0; or -1 and
  * all of them fail with EIO (resume gave up or was cancelled). */
 static int requeue(struct disk *d, const char *what, double *deadline)
 {
@@ -626,7 +637,7 @@ static int requeue(struct disk *d, const char *what, double *deadline)
 			return -1;
 		}
 		unsigned i = 0;
-		while (i < NBD_QUEUE && (!c->q[i].used || c->q[i].done || !send_read(d, &c->q[i], again)))
+		while (i < NBD_QUEUE && (!c->q[i].used || c->q[i].done || !send_queued(d, &c->q[i], again)))
 			i++;
 		if (i == NBD_QUEUE)
 			return 0;
@@ -634,8 +645,8 @@ static int requeue(struct disk *d, const char *what, double *deadline)
 	}
 }
 
-/* The total length of iov[0..n) if it fits one READ (CHUNK, SEGS), else 0. */
-static uint32_t one_read(const struct iovec *iov, unsigned n)
+/* The total length of iov[0..n) if it fits one READ or WRITE (CHUNK, SEGS), else 0. */
+static uint32_t one_req(const struct iovec *iov, unsigned n)
 {
 	uint64_t len = 0;
 	for (unsigned i = 0; i < n && len <= CHUNK; i++)
@@ -643,21 +654,22 @@ static uint32_t one_read(const struct iovec *iov, unsigned n)
 	return n && n <= SEGS && len <= CHUNK ? (uint32_t)len : 0;
 }
 
-bool disk_can_queue(const struct disk *d, const struct iovec *iov, unsigned n)
+bool nbd_can_queue(const struct disk *d, bool wr, const struct iovec *iov, unsigned n)
 {
-	return d->nbd && !d->snap && d->nbd->nq < NBD_QUEUE && one_read(iov, n);
+	const struct disk_nbd *c = d->nbd;
+	return c && !d->snap && c->nq < NBD_QUEUE && (!c->nq || c->qwr == wr) && one_req(iov, n);
 }
 
-unsigned disk_queued(const struct disk *d)
+unsigned nbd_queued(const struct disk *d)
 {
 	return d->nbd ? d->nbd->nq : 0;
 }
 
-int disk_queue_read(struct disk *d, const struct iovec *iov, unsigned n, uint64_t off, unsigned tag)
+int nbd_queue(struct disk *d, bool wr, const struct iovec *iov, unsigned n, uint64_t off, unsigned tag)
 {
 	struct disk_nbd *c = d->nbd;
-	uint32_t len = one_read(iov, n);
-	if (!disk_can_queue(d, iov, n) || off > d->size || len > d->size - off) {
+	uint32_t len = one_req(iov, n);
+	if (!nbd_can_queue(d, wr, iov, n) || off > d->size || len > d->size - off || (wr && d->ro)) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -669,17 +681,30 @@ int disk_queue_read(struct disk *d, const struct iovec *iov, unsigned n, uint64_
 	while (c->q[i].used)
 		i++; /* nq < NBD_QUEUE: there is a free one */
 	struct queued *q = &c->q[i];
-	*q = (struct queued){ .used = true, .tag = tag, .k = n, .cookie = ++c->cookie, .off = off, .len = len };
+	*q = (struct queued){ .used = true, .wr = wr, .tag = tag, .k = n, .cookie = ++c->cookie, .off = off, .len = len };
 	memcpy(q->seg, iov, n * sizeof(*iov));
 	c->nq++;
+	c->qwr = wr;
 	char what[64];
 	double deadline = 0;
-	if (c->fd >= 0 && send_read(d, q, what))
+	if (c->fd >= 0 && send_queued(d, q, what))
 		requeue(d, what, &deadline); /* held here; a failure is disk_reap's to report */
 	return 0;
 }
 
-int disk_reap(struct disk *d, unsigned *tag)
+bool nbd_reap_ready(struct disk *d)
+{
+	struct disk_nbd *c = d->nbd;
+	if (!c || !c->nq)
+		return false;
+	for (unsigned i = 0; i < NBD_QUEUE; i++)
+		if (c->q[i].used && c->q[i].done)
+			return true;
+	struct pollfd p = { .fd = c->fd, .events = POLLIN };
+	return c->fd >= 0 && poll(&p, 1, 0) > 0; /* a reply (or the end of the connection) is there */
+}
+
+int nbd_reap(struct disk *d, unsigned *tag)
 {
 	struct disk_nbd *c = d->nbd;
 	double deadline = 0;
@@ -725,12 +750,14 @@ int disk_reap(struct disk *d, unsigned *tag)
 			continue;
 		}
 		unsigned i = 0;
-		while (i < q->k && !xio(d, c->fd, -1, q->seg[i].iov_base, q->seg[i].iov_len, false, false, what))
+		while (!q->wr && i < q->k && !xio(d, c->fd, -1, q->seg[i].iov_base, q->seg[i].iov_len, false, false, what))
 			i++;
-		if (i < q->k) { /* cut: the read goes again, whole */
+		if (!q->wr && i < q->k) { /* cut: the read goes again, whole */
 			requeue(d, what, &deadline);
 			continue;
 		}
+		if (q->wr)
+			c->unflushed = true;
 		q->done = true;
 		q->err = 0;
 	}

@@ -217,6 +217,7 @@ int disk_open(struct disk *d, const char *spec, char *why, size_t whylen)
 
 void disk_close(struct disk *d)
 {
+	pool_stop(d);
 	snap_close(d);
 	nbd_close(d);
 	if (d->fd >= 0)
@@ -424,6 +425,55 @@ int disk_writev(struct disk *d, const struct iovec *iov, unsigned n, uint64_t of
 	if (d->snap)
 		return snap_writev(d, iov, n, off);
 	return d->nbd ? nbd_writev(d, iov, n, off) : file_xfer(d, iov, n, off, true);
+}
+
+/* ---- requests in flight together (disk.h) ---------------------------------------- */
+
+int disk_start_queue(struct disk *d, char *why, size_t whylen)
+{
+	if (d->pool || d->nbd || d->snap || d->fd < 0)
+		return 0; /* queues already, on NBD's own, or never */
+	return pool_start(d, why, whylen);
+}
+
+bool disk_can_queue(const struct disk *d, bool wr, const struct iovec *iov, unsigned n, uint64_t off)
+{
+	uint64_t len;
+	if (d->snap || !n || n > DISK_SEGS || !iov_len(iov, n, &len) || len > (1u << 20))
+		return false;
+	if (d->nbd)
+		return nbd_can_queue(d, wr, iov, n);
+	if (!d->pool || pool_queued(d) == DISK_QUEUE)
+		return false;
+	/* cache=none: the workers share no bounce buffer, so only what goes straight to the file */
+	return !d->direct || dio_ok(d, iov, n, off, len, d->host_size / d->dio_align * d->dio_align);
+}
+
+int disk_queue(struct disk *d, bool wr, const struct iovec *iov, unsigned n, uint64_t off, unsigned tag)
+{
+	uint64_t len;
+	if (!iov_len(iov, n, &len) || (wr && !writable(d)) || !inside(d, off, len))
+		return -1;
+	if (!disk_can_queue(d, wr, iov, n, off)) {
+		errno = EINVAL;
+		return -1;
+	}
+	return d->nbd ? nbd_queue(d, wr, iov, n, off, tag) : pool_queue(d, wr, iov, n, off, tag);
+}
+
+int disk_reap(struct disk *d, unsigned *tag)
+{
+	return d->nbd ? nbd_reap(d, tag) : pool_reap(d, tag);
+}
+
+bool disk_reap_ready(struct disk *d)
+{
+	return d->nbd ? nbd_reap_ready(d) : pool_ready(d);
+}
+
+unsigned disk_queued(const struct disk *d)
+{
+	return d->nbd ? nbd_queued(d) : pool_queued(d);
 }
 
 int disk_flush(struct disk *d)

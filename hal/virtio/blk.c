@@ -1,8 +1,12 @@
 /* virtio-blk (virtio 1.x §5.2) over a disk (hal/disk/disk.h). One I/O
  * thread per disk waits on the queue's ioeventfd; requests are served
- * outside the device lock. On a disk that queues (NBD) the reads of a
- * batch go to the server together, up to DISK_QUEUE, and complete in the
- * order the server answers; any other request first waits for them. */
+ * outside the device lock. Reads and writes go to the disk's queue
+ * (disk_queue: a file's worker threads, an NBD server), up to DISK_QUEUE
+ * in flight, and complete in the order they are done; while they are in
+ * flight the thread takes more from the ring, so the disk always has work
+ * while the guest keeps giving it. Any other request (a flush, a discard,
+ * what the disk cannot queue) first waits for all of them: a flush covers
+ * every write completed before it. */
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -108,11 +112,11 @@ static uint8_t zero_req(struct virtio_blk *b, const struct vq_chain *c, uint32_t
 	return VIRTIO_BLK_S_OK; /* discard is a hint: unsupported is fine */
 }
 
-#define QUEUED UINT32_MAX /* request(): the read is in flight on the disk */
-#define BUSY (UINT32_MAX - 1) /* request(): the disk has reads in flight; call again with slot -1 after them */
+#define QUEUED UINT32_MAX /* request(): the read or write is in flight on the disk */
+#define BUSY (UINT32_MAX - 1) /* request(): the disk has requests in flight; call again after them */
 
 /* Serve one request; returns the used length (bytes written to the guest),
- * or QUEUED: a read of chain[slot] is in flight (slot >= 0 may queue). */
+ * or QUEUED: chain[slot] is in flight on the disk (slot >= 0 may queue). */
 static uint32_t request(struct virtio_blk *b, const struct vq_chain *c, int slot)
 {
 	/* The status byte is the last byte of the last writable buffer. */
@@ -132,35 +136,34 @@ static uint32_t request(struct virtio_blk *b, const struct vq_chain *c, int slot
 	uint64_t sector = get_le64(hdr + 8), din = c->wlen - 1, dout = c->rlen - 16;
 	uint8_t st = VIRTIO_BLK_S_OK;
 	uint32_t used = 1;
-	if (slot >= 0 && disk_queued(b->disk) && type != VIRTIO_BLK_T_IN && type != VIRTIO_BLK_T_GET_ID)
-		return BUSY; /* nothing done yet: it goes after the reads */
+	bool wr = type == VIRTIO_BLK_T_OUT;
+	if (slot >= 0 && disk_queued(b->disk) && type != VIRTIO_BLK_T_IN && !wr && type != VIRTIO_BLK_T_GET_ID)
+		return BUSY; /* nothing done yet: it goes after the reads and writes */
 	switch (type) {
 	case VIRTIO_BLK_T_IN:
-		k = iov_sub(c->iov + c->nr, c->nw, 0, din, v);
-		if (din % DISK_SECTOR || !in_range(b, sector, din / DISK_SECTOR)) {
+	case VIRTIO_BLK_T_OUT: {
+		uint64_t len = wr ? dout : din;
+		k = wr ? iov_sub(c->iov, c->nr, 16, dout, v) : iov_sub(c->iov + c->nr, c->nw, 0, din, v);
+		if (len % DISK_SECTOR || !in_range(b, sector, len / DISK_SECTOR) || (wr && b->disk->ro)) {
 			st = VIRTIO_BLK_S_IOERR;
-		} else if (slot >= 0 && disk_can_queue(b->disk, v, (unsigned)k)) {
-			if (disk_queue_read(b->disk, v, (unsigned)k, sector * DISK_SECTOR, (unsigned)slot) == 0) {
+		} else if (slot >= 0 && disk_can_queue(b->disk, wr, v, (unsigned)k, sector * DISK_SECTOR)) {
+			if (disk_queue(b->disk, wr, v, (unsigned)k, sector * DISK_SECTOR, (unsigned)slot) == 0) {
 				b->status[slot] = status;
-				b->used[slot] = 1 + (uint32_t)din;
+				b->used[slot] = wr ? 1 : 1 + (uint32_t)din;
 				b->sector[slot] = sector;
+				b->wr[slot] = wr;
 				return QUEUED;
 			}
-			st = host_error(b, "read", sector);
+			st = host_error(b, wr ? "write" : "read", sector);
 		} else if (slot >= 0 && disk_queued(b->disk)) {
-			return BUSY; /* a read too big to queue */
-		} else if (disk_readv(b->disk, v, (unsigned)k, sector * DISK_SECTOR) < 0)
-			st = host_error(b, "read", sector);
-		else
+			return BUSY; /* one the disk cannot queue now (too big, the other direction on NBD) */
+		} else if ((wr ? disk_writev : disk_readv)(b->disk, v, (unsigned)k, sector * DISK_SECTOR) < 0) {
+			st = host_error(b, wr ? "write" : "read", sector);
+		} else if (!wr) {
 			used += (uint32_t)din;
+		}
 		break;
-	case VIRTIO_BLK_T_OUT:
-		k = iov_sub(c->iov, c->nr, 16, dout, v);
-		if (dout % DISK_SECTOR || !in_range(b, sector, dout / DISK_SECTOR) || b->disk->ro)
-			st = VIRTIO_BLK_S_IOERR;
-		else if (disk_writev(b->disk, v, (unsigned)k, sector * DISK_SECTOR) < 0)
-			st = host_error(b, "write", sector);
-		break;
+	}
 	case VIRTIO_BLK_T_FLUSH:
 		if (disk_flush(b->disk) < 0)
 			st = host_error(b, "flush", NO_SECTOR);
@@ -203,8 +206,8 @@ static void complete(struct virtio_blk *b, struct virtq *q, unsigned gen, int sl
 	}
 }
 
-/* One queued read done (the disk says which): its status, then complete.
- * Called with the lock, which it drops while it waits. */
+/* One queued request done (the disk says which): its status, then
+ * complete. Called with the lock, which it drops while it waits. */
 static void reap(struct virtio_blk *b, struct virtq *q, unsigned gen, uint16_t *old)
 {
 	struct virtio_dev *v = &b->vdev;
@@ -215,12 +218,12 @@ static void reap(struct virtio_blk *b, struct virtq *q, unsigned gen, uint16_t *
 		pthread_mutex_lock(&v->lock);
 		if (--v->inflight == 0) /* a read ended, whichever it was: a reset must not wait for it */
 			pthread_cond_broadcast(&v->idle);
-		virtio_set_broken(v, "disk returned an unknown read");
+		virtio_set_broken(v, "disk returned an unknown request");
 		return;
 	}
 	uint32_t len = 1;
 	if (r < 0)
-		*b->status[slot] = host_error(b, "read", b->sector[slot]);
+		*b->status[slot] = host_error(b, b->wr[slot] ? "write" : "read", b->sector[slot]);
 	else
 		*b->status[slot] = VIRTIO_BLK_S_OK, len = b->used[slot];
 	b->queued[slot] = false;
@@ -235,7 +238,7 @@ void virtio_blk_process(struct virtio_blk *b)
 	unsigned gen = v->gen;
 	struct virtq *q = virtio_queue(v, 0);
 	uint16_t old = q ? q->used_idx : 0;
-	unsigned nq = 0; /* reads in flight on the disk */
+	unsigned nq = 0; /* requests in flight on the disk */
 	while (q && gen == v->gen && !v->broken) {
 		int slot = 0;
 		while (slot < DISK_QUEUE && b->queued[slot])
@@ -245,28 +248,39 @@ void virtio_blk_process(struct virtio_blk *b)
 			nq--;
 			continue;
 		}
-		if (virtio_pop(v, q, &b->chain[slot], "virtqueue") <= 0)
-			break;
+		if (virtio_pop(v, q, &b->chain[slot], "virtqueue") <= 0) {
+			if (!nq)
+				break;
+			/* the ring is empty for now: the guest hears of what is
+			 * done, and gives more, while the rest is in flight */
+			do
+				reap(b, q, gen, &old);
+			while (--nq && disk_reap_ready(b->disk));
+			if (gen == v->gen && q->used_idx != old && virtq_need_irq(q, v->mem, old))
+				virtio_queue_irq(v, 0);
+			old = q->used_idx;
+			continue;
+		}
 		v->inflight++;
 		pthread_mutex_unlock(&v->lock);
 		uint32_t len = request(b, &b->chain[slot], slot);
+		if (len == BUSY) { /* the disk's queue must be empty first */
+			pthread_mutex_lock(&v->lock);
+			for (; nq; nq--)
+				reap(b, q, gen, &old);
+			pthread_mutex_unlock(&v->lock);
+			len = request(b, &b->chain[slot], slot); /* nothing in flight: no BUSY */
+		}
 		if (len == QUEUED) {
 			b->queued[slot] = true;
 			nq++;
 			pthread_mutex_lock(&v->lock);
 			continue;
 		}
-		if (len == BUSY) { /* not a read the disk queues: the reads go first */
-			pthread_mutex_lock(&v->lock);
-			for (; nq; nq--)
-				reap(b, q, gen, &old);
-			pthread_mutex_unlock(&v->lock);
-			len = request(b, &b->chain[slot], -1);
-		}
 		pthread_mutex_lock(&v->lock);
 		complete(b, q, gen, slot, len, &old);
 	}
-	for (; nq; nq--) /* the batch's reads, also after a reset (the disk must hear their replies) */
+	for (; nq; nq--) /* in flight, also after a reset (the disk must finish them) */
 		reap(b, q, gen, &old);
 	if (q && gen == v->gen && q->used_idx != old && virtq_need_irq(q, v->mem, old))
 		virtio_queue_irq(v, 0);
@@ -395,6 +409,10 @@ int virtio_blk_create(struct disk *d, int slot, char *why, size_t whylen)
 	struct virtio_blk *b = virtio_blk_new_disk(d, ndisks, why, whylen);
 	if (!b)
 		return -1;
+	if (disk_start_queue(d, why, whylen) < 0) {
+		virtio_blk_free(b);
+		return -1;
+	}
 	b->vdev.kick_fd[0] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	b->stop_fd = eventfd(0, EFD_CLOEXEC);
 	if (b->vdev.kick_fd[0] < 0 || b->stop_fd < 0)

@@ -146,8 +146,9 @@ struct virtio_blk {
 	int stop_fd;
 	pthread_t thread;
 	bool started;
-	struct vq_chain chain[DISK_QUEUE]; /* the requests being served: [0], or reads queued on an NBD disk */
-	bool queued[DISK_QUEUE];      /* chain[i] is a read in flight on the disk */
+	struct vq_chain chain[DISK_QUEUE]; /* the requests being served: one, or those in flight on the disk */
+	bool queued[DISK_QUEUE];      /* chain[i] is in flight on the disk */
+	bool wr[DISK_QUEUE];          /* ...and a write */
 	uint8_t *status[DISK_QUEUE];  /* its status byte */
 	uint32_t used[DISK_QUEUE];    /* its used length when it succeeds */
 	uint64_t sector[DISK_QUEUE];  /* its first sector, for the message when it fails */

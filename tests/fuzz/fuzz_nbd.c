@@ -2,10 +2,10 @@
  * sends, from its greeting on, into a socketpair whose server end then
  * stops sending; the client negotiates and, if the export was accepted,
  * reads, writes, flushes, trims and zeroes as a guest would, then puts
- * three reads in flight together (disk_queue_read) and reaps them, whose
- * replies may come in any order. Whatever comes, the client must end each
- * request with success or an error, reap only reads it was given, and
- * must not touch memory outside its buffers. */
+ * three reads in flight together (disk_queue) and reaps them, whose
+ * replies may come in any order, and then two writes. Whatever comes, the
+ * client must end each request with success or an error, reap only
+ * requests it was given, and must not touch memory outside its buffers. */
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -40,16 +40,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		disk_discard(&d, 0, 4096);
 		disk_write_zeroes(&d, 4096, 4096, false);
 		disk_readv(&d, v, 2, 4096);
-		unsigned queued = 0, tag, seen = 0;
-		for (unsigned i = 0; i < 3; i++) {
-			struct iovec q = { buf + 4096 + 1024 * i, 1024 };
-			queued += disk_queue_read(&d, &q, 1, 1024 * i, i) == 0;
-		}
-		for (; queued; queued--) {
-			disk_reap(&d, &tag);
-			if (tag >= 3 || seen & (1u << tag))
-				abort(); /* a read it was not given, or one twice */
-			seen |= 1u << tag;
+		for (int wr = 0; wr < 2; wr++) {
+			unsigned queued = 0, tag, seen = 0, n = wr ? 2 : 3;
+			for (unsigned i = 0; i < n; i++) {
+				struct iovec q = { buf + 4096 + 1024 * i, 1024 };
+				queued += disk_queue(&d, wr, &q, 1, 1024 * i, i) == 0;
+			}
+			for (; queued; queued--) {
+				disk_reap(&d, &tag);
+				if (tag >= n || seen & (1u << tag))
+					abort(); /* a request it was not given, or one twice */
+				seen |= 1u << tag;
+			}
 		}
 		disk_close(&d);
 	}

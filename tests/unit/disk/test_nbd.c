@@ -528,7 +528,7 @@ static void requests_pass_the_io_sandbox(void)
 		unsigned tag;
 		for (unsigned i = 0; i < 4 && !bad; i++) {
 			struct iovec qv = { q[i], sizeof(q[i]) };
-			bad = disk_queue_read(&d, &qv, 1, 65536 + i * 4096, i) < 0;
+			bad = disk_queue(&d, false, &qv, 1, 65536 + i * 4096, i) < 0;
 		}
 		for (unsigned i = 0; i < 4 && !bad; i++)
 			bad = disk_reap(&d, &tag) < 0 || memcmp(q[tag], s->data + 65536 + tag * 4096, 4096);
@@ -887,8 +887,8 @@ static void queued_reads_out_of_order(void)
 	memset(b, 0xee, sizeof(b));
 	for (unsigned i = 0; i < 8; i++) {
 		struct iovec v[2] = { { b[i], 1000 }, { b[i] + 1000, 65536 - 1000 } };
-		CHECK(disk_can_queue(&d, v, 2));
-		CHECK_EQ(disk_queue_read(&d, v, 2, i * 131072 + 512, 100 + i), 0);
+		CHECK(disk_can_queue(&d, false, v, 2, 512));
+		CHECK_EQ(disk_queue(&d, false, v, 2, i * 131072 + 512, 100 + i), 0);
 	}
 	CHECK_EQ(disk_queued(&d), 8);
 	unsigned tags[8];
@@ -902,10 +902,10 @@ static void queued_reads_out_of_order(void)
 	/* what does not queue: past the end, more than 1 MiB; other calls wait for the reads */
 	static uint8_t big[2 * MB];
 	struct iovec v = { big, sizeof(big) }, one = { b[0], 4096 };
-	CHECK(!disk_can_queue(&d, &v, 1));
+	CHECK(!disk_can_queue(&d, false, &v, 1, 0));
 	errno = 0;
-	CHECK(disk_queue_read(&d, &one, 1, 4 * MB - 2048, 1) < 0 && errno == EINVAL);
-	CHECK_EQ(disk_queue_read(&d, &one, 1, 0, 1), 0);
+	CHECK(disk_queue(&d, false, &one, 1, 4 * MB - 2048, 1) < 0 && errno == EINVAL);
+	CHECK_EQ(disk_queue(&d, false, &one, 1, 0, 1), 0);
 	errno = 0;
 	CHECK(disk_writev(&d, &one, 1, 0) < 0 && errno == EBUSY);
 	CHECK(disk_flush(&d) < 0 && errno == EBUSY);
@@ -927,10 +927,10 @@ static void queued_reads_reconnect(void)
 	int bad = 0;
 	for (unsigned i = 0; i < DISK_QUEUE; i++) {
 		struct iovec v = { b[i], sizeof(b[i]) };
-		bad += disk_queue_read(&d, &v, 1, (DISK_QUEUE - i) * 32768, i) != 0;
+		bad += disk_queue(&d, false, &v, 1, (DISK_QUEUE - i) * 32768, i) != 0;
 	}
 	struct iovec v = { b[0], 512 };
-	bad += disk_can_queue(&d, &v, 1); /* full */
+	bad += disk_can_queue(&d, false, &v, 1, 0); /* full */
 	unsigned seen = 0, tag;
 	for (unsigned n = 0; n < DISK_QUEUE; n++) {
 		bad += disk_reap(&d, &tag) != 0 || tag >= DISK_QUEUE;
@@ -958,7 +958,7 @@ static void queued_reads_hostile(void)
 	memset(b, 0xee, sizeof(b));
 	for (unsigned i = 0; i < 4; i++) {
 		struct iovec v = { b[i], sizeof(b[i]) };
-		CHECK_EQ(disk_queue_read(&d, &v, 1, i * 8192, i), 0);
+		CHECK_EQ(disk_queue(&d, false, &v, 1, i * 8192, i), 0);
 	}
 	unsigned tag, seen = 0;
 	for (unsigned n = 0; n < 4; n++) {
@@ -971,7 +971,81 @@ static void queued_reads_hostile(void)
 		CHECK_EQ(((uint8_t *)b)[i], 0xee);
 	struct iovec v = { b[0], 512 };
 	errno = 0;
-	CHECK(disk_queue_read(&d, &v, 1, 0, 0) < 0 && errno == EIO);
+	CHECK(disk_queue(&d, false, &v, 1, 0, 0) < 0 && errno == EIO);
+	disk_close(&d);
+	srv_free(s);
+}
+
+/* Eight writes in flight (the data of each sent before any reply is read):
+ * each reap names its write, the server has every byte; a read does not
+ * queue while writes are in flight (nor a write while reads are); the
+ * flush after them reaches the server. */
+static void queued_writes(void)
+{
+	struct srv *s = srv_new(GOOD, ALL, 4 * MB, 4 * MB);
+	struct disk d;
+	char why[256];
+	CHECK_EQ(pair(&d, s, 5, why, sizeof(why)), 0);
+	static uint8_t b[8][65536];
+	for (unsigned i = 0; i < 8; i++) {
+		memset(b[i], 0x40 + (int)i, sizeof(b[i]));
+		struct iovec v[2] = { { b[i], 512 }, { b[i] + 512, 65536 - 512 } };
+		CHECK(disk_can_queue(&d, true, v, 2, i * 131072));
+		CHECK_EQ(disk_queue(&d, true, v, 2, i * 131072, 200 + i), 0);
+	}
+	struct iovec r = { b[0], 4096 };
+	CHECK(!disk_can_queue(&d, false, &r, 1, 0)); /* not with writes in flight */
+	CHECK_EQ(disk_queued(&d), 8);
+	unsigned seen = 0, tag;
+	for (unsigned n = 0; n < 8; n++) {
+		CHECK_EQ(disk_reap(&d, &tag), 0);
+		CHECK(tag >= 200 && tag < 208);
+		seen |= 1u << (tag - 200);
+	}
+	CHECK_EQ(seen, 255);
+	for (unsigned i = 0; i < 8; i++)
+		CHECK(!memcmp(s->data + i * 131072, b[i], 65536));
+	CHECK_EQ(disk_flush(&d), 0);
+	CHECK_EQ(s->flushes, 1);
+	CHECK_EQ(disk_queue(&d, false, &r, 1, 0, 1), 0);
+	CHECK(!disk_can_queue(&d, true, &r, 1, 0)); /* nor a write with a read in flight */
+	CHECK_EQ(disk_reap(&d, &tag), 0);
+	CHECK(tag == 1 && b[0][0] == 0x40);
+	disk_close(&d);
+	srv_free(s);
+}
+
+/* The connection goes at the first write in flight and comes back 0.3 s
+ * later: every write is sent again, whole, and lands; the flush after
+ * them passes (no write had been answered when the connection went). */
+static void queued_writes_reconnect(void)
+{
+	struct srv *s = srv_new(GOOD, ALL, MB, MB);
+	s->down_ms = 300;
+	CHECK_EQ(srv_listen(s, "qw.sock", DOWN, 2), 0);
+	struct disk d;
+	CHECK_EQ(open_at(&d, s, ",reconnect=10"), 0);
+	static uint8_t b[DISK_QUEUE][32768];
+	said_begin();
+	int bad = 0;
+	for (unsigned i = 0; i < DISK_QUEUE; i++) {
+		memset(b[i], 0x10 + (int)i, sizeof(b[i]));
+		struct iovec v = { b[i], sizeof(b[i]) };
+		bad += disk_queue(&d, true, &v, 1, i * 32768, i) != 0;
+	}
+	unsigned seen = 0, tag;
+	for (unsigned n = 0; n < DISK_QUEUE; n++) {
+		bad += disk_reap(&d, &tag) != 0 || tag >= DISK_QUEUE;
+		seen |= 1u << (tag % 32);
+	}
+	int fl = disk_flush(&d);
+	const char *t = said_end();
+	CHECK_EQ(bad, 0);
+	CHECK_EQ(seen, (1u << DISK_QUEUE) - 1);
+	for (unsigned i = 0; i < DISK_QUEUE; i++)
+		CHECK(!memcmp(s->data + i * 32768, b[i], sizeof(b[i])));
+	CHECK_EQ(count(t, "reconnected after"), 1);
+	CHECK_EQ(fl, 0);
 	disk_close(&d);
 	srv_free(s);
 }
@@ -1216,6 +1290,8 @@ int main(void)
 	RUN(queued_reads_out_of_order);
 	RUN(queued_reads_reconnect);
 	RUN(queued_reads_hostile);
+	RUN(queued_writes);
+	RUN(queued_writes_reconnect);
 	RUN(specs_are_checked);
 	RUN(uris_connect);
 	RUN(real_qemu_nbd);

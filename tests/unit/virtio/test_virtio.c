@@ -783,6 +783,72 @@ static void test_nbd_batch(void)
 	close(fd);
 }
 
+/* A batch of 16 on a file with its queue started (virtio_blk_create does
+ * it): reads and writes in flight together on the workers, a flush in the
+ * middle that completes only after every request before it, each chain
+ * used once with its length and status, the reads with the file's bytes
+ * and the writes in the file. */
+static void test_file_batch(void)
+{
+	enum { N = 16, F = 7, IND2 = 0x2d000 };
+	static uint8_t img[DISK];
+	for (unsigned i = 0; i < DISK; i++)
+		img[i] = (uint8_t)(i * 11 + (i >> 9));
+	int fd = open(path, O_RDWR);
+	CHECK(pwrite(fd, img, DISK, 0) == DISK);
+	char why[256];
+	open_disk("");
+	CHECK_EQ(disk_start_queue(b->disk, why, sizeof(why)), 0);
+	modern_setup(VIRTIO_F_VERSION_1 | VIRTIO_RING_F_INDIRECT);
+	for (unsigned i = 0; i < N; i++) {
+		bool w = i % 3 == 1;
+		uint32_t t = i == F ? VIRTIO_BLK_T_FLUSH : w ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN;
+		uint64_t sector = i * 16 + 5;
+		memset(g(HDR + 16 * i), 0, 16);
+		memcpy(g(HDR + 16 * i), &t, 4);
+		memcpy((uint8_t *)g(HDR + 16 * i) + 8, &sector, 8);
+		memset(g(DATA + 4096 * i), w ? 0x60 + (int)i : 0xee, 4096);
+		*(uint8_t *)g(STAT + i) = 0xee;
+		unsigned k = 0;
+		desc(IND2 + 64 * i, k, HDR + 16 * i, 16, VQ_DESC_F_NEXT, (uint16_t)(k + 1)), k++;
+		if (i != F)
+			desc(IND2 + 64 * i, k, DATA + 4096 * i, 4096, VQ_DESC_F_NEXT | (w ? 0 : VQ_DESC_F_WRITE),
+			     (uint16_t)(k + 1)), k++;
+		desc(IND2 + 64 * i, k, STAT + i, 1, VQ_DESC_F_WRITE, 0), k++;
+		desc(DESC, i, IND2 + 64 * i, 16 * k, VQ_DESC_F_INDIRECT, 0);
+		submit((uint16_t)i);
+	}
+	virtio_blk_process(b);
+	CHECK_EQ(used()[1], N);
+	unsigned seen = 0, before_flush = 0;
+	for (unsigned k = 0; k < N; k++) {
+		uint32_t *e = (uint32_t *)(used() + 2) + 2 * k;
+		CHECK(e[0] < N);
+		if (e[0] == F)
+			before_flush = seen;
+		seen |= 1u << e[0];
+		CHECK_EQ(e[1], e[0] == F || e[0] % 3 == 1 ? 1 : 4097);
+	}
+	CHECK_EQ(seen, (1u << N) - 1);
+	CHECK_EQ(before_flush & ((1u << F) - 1), (1u << F) - 1); /* all before it were done first */
+	uint8_t back[4096];
+	for (unsigned i = 0; i < N; i++) {
+		CHECK_EQ(*(uint8_t *)g(STAT + i), VIRTIO_BLK_S_OK);
+		if (i == F)
+			continue;
+		if (i % 3 == 1) {
+			CHECK(pread(fd, back, 4096, (i * 16 + 5) * 512) == 4096);
+			CHECK(back[0] == 0x60 + i && back[4095] == 0x60 + i);
+		} else {
+			CHECK(!memcmp(g(DATA + 4096 * i), img + (i * 16 + 5) * 512, 4096));
+		}
+	}
+	CHECK(!b->vdev.broken);
+	CHECK(ftruncate(fd, 0) == 0 && ftruncate(fd, DISK) == 0);
+	close(fd);
+	open_disk("");
+}
+
 static void test_spec_errors(void)
 {
 	char why[256];
@@ -827,6 +893,7 @@ int main(void)
 	RUN(test_thread);
 	RUN(test_reset_keeps_snapshot);
 	RUN(test_nbd_batch);
+	RUN(test_file_batch);
 	virtio_blk_free(b);
 	unlink(path);
 	mem_exit(&m);
