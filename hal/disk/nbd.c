@@ -178,14 +178,21 @@ static int broken(struct disk *d, const char *what)
 	return -1;
 }
 
-/* All n bytes to or from fd, each wait at most d->timeout s and broken off
- * when wake (an fd, or -1) is readable; wait: for an answer (a poll first),
+/* All of iov[0..n) (n <= SEGS) to or from fd, in as few sendmsg/recvmsg
+ * as the socket takes, each wait at most d->timeout s and broken off when
+ * wake (an fd, or -1) is readable; wait: for an answer (a poll first),
  * else try first and wait if need be. 0, or -1 with what went wrong in
  * what[64]. */
-static int xio(struct disk *d, int fd, int wake, void *buf, size_t n, bool out, bool wait, char *what)
+static int xiov(struct disk *d, int fd, int wake, const struct iovec *iov, unsigned n, bool out, bool wait, char *what)
 {
-	uint8_t *p = buf;
-	while (n) {
+	struct iovec v[SEGS];
+	unsigned i = 0;
+	memcpy(v, iov, n * sizeof(*iov));
+	for (;;) {
+		while (i < n && !v[i].iov_len)
+			i++;
+		if (i == n)
+			return 0;
 		if (wait) {
 			struct pollfd pfd[2] = { { .fd = fd, .events = out ? POLLOUT : POLLIN },
 						 { .fd = wake, .events = POLLIN } };
@@ -205,7 +212,8 @@ static int xio(struct disk *d, int fd, int wake, void *buf, size_t n, bool out, 
 				return -1;
 			}
 		}
-		ssize_t k = out ? send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT) : recv(fd, p, n, MSG_DONTWAIT);
+		struct msghdr m = { .msg_iov = v + i, .msg_iovlen = n - i };
+		ssize_t k = out ? sendmsg(fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT) : recvmsg(fd, &m, MSG_DONTWAIT);
 		wait = k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 		if (wait || (k < 0 && errno == EINTR))
 			continue; /* a poll per piece costs a fifth of a 1 MiB read's speed */
@@ -217,10 +225,21 @@ static int xio(struct disk *d, int fd, int wake, void *buf, size_t n, bool out, 
 			snprintf(what, 64, "the server closed the connection");
 			return -1;
 		}
-		p += k;
-		n -= (size_t)k;
+		for (size_t left = (size_t)k; left;) { /* past what went */
+			size_t l = left < v[i].iov_len ? left : v[i].iov_len;
+			v[i].iov_base = (uint8_t *)v[i].iov_base + l;
+			v[i].iov_len -= l;
+			left -= l;
+			if (!v[i].iov_len)
+				i++;
+		}
 	}
-	return 0;
+}
+
+static int xio(struct disk *d, int fd, int wake, void *buf, size_t n, bool out, bool wait, char *what)
+{
+	struct iovec v = { buf, n };
+	return xiov(d, fd, wake, &v, 1, out, wait, what);
 }
 
 /* The handshake's: the connector's stops at nbd_close (wake_fd). */
@@ -545,9 +564,8 @@ static int exchange(struct disk *d, uint16_t type, uint16_t flags, uint64_t off,
 	put_be(h + 24, len, 4);
 	if (xio(d, c->fd, -1, h, 28, true, false, what) < 0)
 		return 1;
-	for (unsigned i = 0; type == NBD_CMD_WRITE && i < k; i++)
-		if (xio(d, c->fd, -1, seg[i].iov_base, seg[i].iov_len, true, false, what) < 0)
-			return 1;
+	if (type == NBD_CMD_WRITE && xiov(d, c->fd, -1, seg, k, true, false, what) < 0)
+		return 1;
 	if (xio(d, c->fd, -1, h, 16, false, true, what) < 0) /* the server's turn */
 		return 1;
 	if (get_be(h, 4) != NBD_SIMPLE_REPLY_MAGIC) {
@@ -565,9 +583,8 @@ static int exchange(struct disk *d, uint16_t type, uint16_t flags, uint64_t off,
 		errno = error == 28 ? ENOSPC : error == 1 ? EPERM : error == 95 ? EOPNOTSUPP : EIO;
 		return -1;
 	}
-	for (unsigned i = 0; type == NBD_CMD_READ && i < k; i++)
-		if (xio(d, c->fd, -1, seg[i].iov_base, seg[i].iov_len, false, false, what) < 0)
-			return 1;
+	if (type == NBD_CMD_READ && xiov(d, c->fd, -1, seg, k, false, false, what) < 0)
+		return 1;
 	return 0;
 }
 
@@ -616,10 +633,7 @@ static int send_queued(struct disk *d, const struct queued *q, char *what)
 	put_be(h + 24, q->len, 4);
 	if (xio(d, d->nbd->fd, -1, h, 28, true, false, what) < 0)
 		return 1;
-	for (unsigned i = 0; q->wr && i < q->k; i++)
-		if (xio(d, d->nbd->fd, -1, q->seg[i].iov_base, q->seg[i].iov_len, true, false, what) < 0)
-			return 1;
-	return 0;
+	return q->wr && xiov(d, d->nbd->fd, -1, q->seg, q->k, true, false, what) < 0 ? 1 : 0;
 }
 
 /* The connection is lost (what; NULL: it is with the connector already): a
@@ -749,10 +763,7 @@ int nbd_reap(struct disk *d, unsigned *tag)
 			q->err = error == 28 ? ENOSPC : error == 1 ? EPERM : error == 95 ? EOPNOTSUPP : EIO;
 			continue;
 		}
-		unsigned i = 0;
-		while (!q->wr && i < q->k && !xio(d, c->fd, -1, q->seg[i].iov_base, q->seg[i].iov_len, false, false, what))
-			i++;
-		if (!q->wr && i < q->k) { /* cut: the read goes again, whole */
+		if (!q->wr && xiov(d, c->fd, -1, q->seg, q->k, false, false, what) < 0) { /* cut: the read goes again, whole */
 			requeue(d, what, &deadline);
 			continue;
 		}

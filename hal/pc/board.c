@@ -242,7 +242,7 @@ static int step_disks(struct pc *pc)
 		char why[256];
 		if (pc->cfg->disk_if[i] != DISK_IF_VIRTIO)
 			continue;
-		if (virtio_blk_create(&pc->disks[i], pc_virtio_slot(pc->cfg, i), why, sizeof(why)) < 0) {
+		if (virtio_blk_create(&pc->disks[i], pc_virtio_slot(pc->cfg, i), pc->cfg->cpus, why, sizeof(why)) < 0) {
 			err("%s", why);
 			virtio_blk_destroy_all();
 			return -1;

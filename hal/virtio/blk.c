@@ -23,6 +23,7 @@
 #define F_BLK_SIZE  (1ULL << 6)
 #define F_FLUSH     (1ULL << 9)
 #define F_DISCARD   (1ULL << 13)
+#define F_MQ        (1ULL << 12)
 #define F_WZEROES   (1ULL << 14)
 #define QSIZE       128 /* SeaBIOS's legacy driver takes no more */
 #define MAX_ZERO    (1U << 21) /* sectors per discard / write-zeroes */
@@ -189,26 +190,42 @@ static uint32_t request(struct virtio_blk *b, const struct vq_chain *c, int slot
 	return used;
 }
 
-/* chain[slot] done (used bytes): on the used ring, an interrupt now and
- * then in a long batch. Under the lock. */
-static void complete(struct virtio_blk *b, struct virtq *q, unsigned gen, int slot, uint32_t len, uint16_t *old)
+/* chain[slot] done (used bytes): on its queue's used ring, an interrupt
+ * now and then in a long batch. Under the lock. */
+static void complete(struct virtio_blk *b, unsigned gen, int slot, uint32_t len, uint16_t *old)
 {
 	struct virtio_dev *v = &b->vdev;
+	int qi = b->qi[slot];
+	struct virtq *q = &v->vq[qi];
 	if (--v->inflight == 0)
 		pthread_cond_broadcast(&v->idle);
 	if (gen != v->gen)
 		return; /* reset meanwhile: the request is forgotten */
 	virtq_push(q, v->mem, b->chain[slot].head, len);
-	if ((uint16_t)(q->used_idx - *old) >= 16) { /* a long batch: complete some now */
-		if (virtq_need_irq(q, v->mem, *old))
-			virtio_queue_irq(v, 0);
-		*old = q->used_idx;
+	if ((uint16_t)(q->used_idx - old[qi]) >= 16) { /* a long batch: complete some now */
+		if (virtq_need_irq(q, v->mem, old[qi]))
+			virtio_queue_irq(v, qi);
+		old[qi] = q->used_idx;
+	}
+}
+
+/* Every queue with completions since old[]: its interrupt if the driver
+ * wants one. Under the lock. */
+static void notify(struct virtio_blk *b, unsigned gen, uint16_t *old)
+{
+	struct virtio_dev *v = &b->vdev;
+	for (int i = 0; i < v->nqueues && gen == v->gen; i++) {
+		struct virtq *q = virtio_queue(v, i);
+		if (q && q->used_idx != old[i] && virtq_need_irq(q, v->mem, old[i]))
+			virtio_queue_irq(v, i);
+		if (q)
+			old[i] = q->used_idx;
 	}
 }
 
 /* One queued request done (the disk says which): its status, then
  * complete. Called with the lock, which it drops while it waits. */
-static void reap(struct virtio_blk *b, struct virtq *q, unsigned gen, uint16_t *old)
+static void reap(struct virtio_blk *b, unsigned gen, uint16_t *old)
 {
 	struct virtio_dev *v = &b->vdev;
 	unsigned slot = DISK_QUEUE;
@@ -216,7 +233,7 @@ static void reap(struct virtio_blk *b, struct virtq *q, unsigned gen, uint16_t *
 	int r = disk_reap(b->disk, &slot);
 	if (slot >= DISK_QUEUE || !b->queued[slot]) { /* cannot be: the disk returns the tags it was given */
 		pthread_mutex_lock(&v->lock);
-		if (--v->inflight == 0) /* a read ended, whichever it was: a reset must not wait for it */
+		if (--v->inflight == 0) /* a request ended, whichever it was: a reset must not wait for it */
 			pthread_cond_broadcast(&v->idle);
 		virtio_set_broken(v, "disk returned an unknown request");
 		return;
@@ -228,7 +245,7 @@ static void reap(struct virtio_blk *b, struct virtq *q, unsigned gen, uint16_t *
 		*b->status[slot] = VIRTIO_BLK_S_OK, len = b->used[slot];
 	b->queued[slot] = false;
 	pthread_mutex_lock(&v->lock);
-	complete(b, q, gen, slot, len, old);
+	complete(b, gen, slot, len, old);
 }
 
 void virtio_blk_process(struct virtio_blk *b)
@@ -236,38 +253,49 @@ void virtio_blk_process(struct virtio_blk *b)
 	struct virtio_dev *v = &b->vdev;
 	pthread_mutex_lock(&v->lock);
 	unsigned gen = v->gen;
-	struct virtq *q = virtio_queue(v, 0);
-	uint16_t old = q ? q->used_idx : 0;
-	unsigned nq = 0; /* requests in flight on the disk */
-	while (q && gen == v->gen && !v->broken) {
+	uint16_t old[VIRTIO_MAX_QUEUES] = { 0 };
+	for (int i = 0; i < v->nqueues; i++)
+		old[i] = v->vq[i].used_idx;
+	unsigned nq = 0;   /* requests in flight on the disk */
+	int qi = 0;        /* the queue to take from next: each in turn */
+	int empty = 0;     /* queues found empty in a row */
+	while (gen == v->gen && !v->broken) {
 		int slot = 0;
 		while (slot < DISK_QUEUE && b->queued[slot])
 			slot++;
 		if (slot == DISK_QUEUE) { /* all in flight: one must finish first */
-			reap(b, q, gen, &old);
+			reap(b, gen, old);
 			nq--;
 			continue;
 		}
-		if (virtio_pop(v, q, &b->chain[slot], "virtqueue") <= 0) {
+		struct virtq *q = virtio_queue(v, qi);
+		int r = q ? virtio_pop(v, q, &b->chain[slot], "virtqueue") : 0;
+		if (r < 0)
+			break;
+		b->qi[slot] = qi;
+		qi = (qi + 1) % v->nqueues;
+		if (r == 0) {
+			if (++empty < v->nqueues)
+				continue;
+			empty = 0;
 			if (!nq)
 				break;
-			/* the ring is empty for now: the guest hears of what is
-			 * done, and gives more, while the rest is in flight */
+			/* every ring is empty for now: the guest hears of what
+			 * is done, and gives more, while the rest is in flight */
 			do
-				reap(b, q, gen, &old);
+				reap(b, gen, old);
 			while (--nq && disk_reap_ready(b->disk));
-			if (gen == v->gen && q->used_idx != old && virtq_need_irq(q, v->mem, old))
-				virtio_queue_irq(v, 0);
-			old = q->used_idx;
+			notify(b, gen, old);
 			continue;
 		}
+		empty = 0;
 		v->inflight++;
 		pthread_mutex_unlock(&v->lock);
 		uint32_t len = request(b, &b->chain[slot], slot);
 		if (len == BUSY) { /* the disk's queue must be empty first */
 			pthread_mutex_lock(&v->lock);
 			for (; nq; nq--)
-				reap(b, q, gen, &old);
+				reap(b, gen, old);
 			pthread_mutex_unlock(&v->lock);
 			len = request(b, &b->chain[slot], slot); /* nothing in flight: no BUSY */
 		}
@@ -278,30 +306,38 @@ void virtio_blk_process(struct virtio_blk *b)
 			continue;
 		}
 		pthread_mutex_lock(&v->lock);
-		complete(b, q, gen, slot, len, &old);
+		complete(b, gen, slot, len, old);
 	}
 	for (; nq; nq--) /* in flight, also after a reset (the disk must finish them) */
-		reap(b, q, gen, &old);
-	if (q && gen == v->gen && q->used_idx != old && virtq_need_irq(q, v->mem, old))
-		virtio_queue_irq(v, 0);
+		reap(b, gen, old);
+	notify(b, gen, old);
 	pthread_mutex_unlock(&v->lock);
 }
 
+/* One thread serves every queue: a kick on any is a pass over all. */
 static void *io_thread(void *arg)
 {
 	struct virtio_blk *b = arg;
-	struct pollfd p[2] = { { b->vdev.kick_fd[0], POLLIN, 0 }, { b->stop_fd, POLLIN, 0 } };
+	int n = b->vdev.nqueues;
+	struct pollfd p[VIRTIO_MAX_QUEUES + 1];
+	for (int i = 0; i < n; i++)
+		p[i] = (struct pollfd){ b->vdev.kick_fd[i], POLLIN, 0 };
+	p[n] = (struct pollfd){ b->stop_fd, POLLIN, 0 };
 	if (hal_confine(HAL_THREAD_IO) < 0) {
 		vm_request_stop(HAL_EXIT_ERROR);
 		return NULL;
 	}
 	for (;;) {
-		if (poll(p, 2, -1) < 0 && errno != EINTR)
+		if (poll(p, (nfds_t)n + 1, -1) < 0 && errno != EINTR)
 			break;
-		if (p[1].revents)
+		if (p[n].revents)
 			break;
-		uint64_t n;
-		if (p[0].revents && read(p[0].fd, &n, sizeof(n)) == sizeof(n))
+		bool kicked = false;
+		uint64_t k;
+		for (int i = 0; i < n; i++)
+			if (p[i].revents && read(p[i].fd, &k, sizeof(k)) == sizeof(k))
+				kicked = true;
+		if (kicked)
 			virtio_blk_process(b);
 	}
 	return NULL;
@@ -324,28 +360,34 @@ static struct virtio_blk *blk_alloc(char *why, size_t whylen)
 		return NULL;
 	}
 	b->own.fd = b->stop_fd = -1;
-	b->vdev.kick_fd[0] = -1;
+	for (int i = 0; i < VIRTIO_MAX_QUEUES; i++)
+		b->vdev.kick_fd[i] = -1;
 	return b;
 }
 
-static struct virtio_blk *blk_init(struct virtio_blk *b, int index)
+static struct virtio_blk *blk_init(struct virtio_blk *b, int index, int queues)
 {
+	if (queues < 1)
+		queues = 1;
+	if (queues > BLK_MAX_QUEUES)
+		queues = BLK_MAX_QUEUES;
 	if (b->disk->serial[0])
 		memcpy(b->serial, b->disk->serial, sizeof(b->serial));
 	else
 		snprintf(b->serial, sizeof(b->serial), "hal-disk%d", index);
 
 	struct virtio_dev *v = &b->vdev;
-	virtio_pci_init(v, "virtio-blk", 0x1001, 2, 0x010000, 1, QSIZE);
+	virtio_pci_init(v, "virtio-blk", 0x1001, 2, 0x010000, queues, QSIZE);
 	v->mem = the_vm ? &the_vm->mem : NULL;
 	v->notify = virtio_kick;
 	v->host_features = VIRTIO_F_VERSION_1 | VIRTIO_RING_F_INDIRECT | VIRTIO_RING_F_EVENT_IDX | F_SEG_MAX |
-			   F_BLK_SIZE | F_FLUSH | (b->disk->ro ? F_RO : F_DISCARD | F_WZEROES);
+			   F_BLK_SIZE | F_FLUSH | (b->disk->ro ? F_RO : F_DISCARD | F_WZEROES) | (queues > 1 ? F_MQ : 0);
 	/* struct virtio_blk_config (virtio 1.x §5.2.4), little endian */
 	uint8_t *c = v->config;
 	put_le64(c + 0, sectors(b));     /* capacity */
 	put_le32(c + 12, QSIZE - 2);     /* seg_max: the header and status take two */
 	put_le32(c + 20, DISK_SECTOR);   /* blk_size */
+	put_le16(c + 34, (uint16_t)queues); /* num_queues (with F_MQ) */
 	put_le32(c + 36, MAX_ZERO);      /* max_discard_sectors */
 	put_le32(c + 40, 1);             /* max_discard_seg */
 	put_le32(c + 44, 8);             /* discard_sector_alignment: 4 KiB */
@@ -356,7 +398,7 @@ static struct virtio_blk *blk_init(struct virtio_blk *b, int index)
 	return b;
 }
 
-struct virtio_blk *virtio_blk_new(const char *spec, int index, char *why, size_t whylen)
+struct virtio_blk *virtio_blk_new(const char *spec, int index, int queues, char *why, size_t whylen)
 {
 	struct virtio_blk *b = blk_alloc(why, whylen);
 	if (!b)
@@ -366,16 +408,16 @@ struct virtio_blk *virtio_blk_new(const char *spec, int index, char *why, size_t
 		virtio_blk_free(b);
 		return NULL;
 	}
-	return blk_init(b, index);
+	return blk_init(b, index, queues);
 }
 
-struct virtio_blk *virtio_blk_new_disk(struct disk *d, int index, char *why, size_t whylen)
+struct virtio_blk *virtio_blk_new_disk(struct disk *d, int index, int queues, char *why, size_t whylen)
 {
 	struct virtio_blk *b = blk_alloc(why, whylen);
 	if (!b)
 		return NULL;
 	b->disk = d;
-	return blk_init(b, index);
+	return blk_init(b, index, queues);
 }
 
 void virtio_blk_free(struct virtio_blk *b)
@@ -391,12 +433,13 @@ void virtio_blk_free(struct virtio_blk *b)
 	disk_close(&b->own); /* not open when the disk is borrowed */
 	if (b->stop_fd >= 0)
 		close(b->stop_fd);
-	if (b->vdev.kick_fd[0] >= 0)
-		close(b->vdev.kick_fd[0]);
+	for (int i = 0; i < VIRTIO_MAX_QUEUES; i++)
+		if (b->vdev.kick_fd[i] >= 0)
+			close(b->vdev.kick_fd[i]);
 	free(b);
 }
 
-int virtio_blk_create(struct disk *d, int slot, char *why, size_t whylen)
+int virtio_blk_create(struct disk *d, int slot, int queues, char *why, size_t whylen)
 {
 	if (!the_vm) {
 		snprintf(why, whylen, "--disk %s: no VM yet", d->path);
@@ -406,16 +449,18 @@ int virtio_blk_create(struct disk *d, int slot, char *why, size_t whylen)
 		snprintf(why, whylen, "--disk %s: at most %d disks", d->path, MAX_DISKS);
 		return -1;
 	}
-	struct virtio_blk *b = virtio_blk_new_disk(d, ndisks, why, whylen);
+	struct virtio_blk *b = virtio_blk_new_disk(d, ndisks, queues, why, whylen);
 	if (!b)
 		return -1;
 	if (disk_start_queue(d, why, whylen) < 0) {
 		virtio_blk_free(b);
 		return -1;
 	}
-	b->vdev.kick_fd[0] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	for (int i = 0; i < b->vdev.nqueues; i++)
+		if ((b->vdev.kick_fd[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
+			return fail(why, whylen, b, "--disk %s: eventfd: %s", b->disk->path);
 	b->stop_fd = eventfd(0, EFD_CLOEXEC);
-	if (b->vdev.kick_fd[0] < 0 || b->stop_fd < 0)
+	if (b->stop_fd < 0)
 		return fail(why, whylen, b, "--disk %s: eventfd: %s", b->disk->path);
 	errno = pthread_create(&b->thread, NULL, io_thread, b);
 	if (errno)

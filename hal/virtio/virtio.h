@@ -58,8 +58,8 @@ bool virtq_arm(struct virtq *q, const struct guest_mem *m);
 #define VIRTIO_S_FEATURES_OK 8
 #define VIRTIO_S_NEEDS_RESET 0x40
 #define VIRTIO_NO_VECTOR 0xffff
-#define VIRTIO_MAX_QUEUES 3      /* virtio-net: receive, transmit, control */
-#define VIRTIO_MSIX_VECS 4       /* config + a vector per queue */
+#define VIRTIO_MAX_QUEUES 4      /* virtio-net: receive, transmit, control; virtio-blk: BLK_MAX_QUEUES */
+#define VIRTIO_MSIX_VECS 5       /* config + a vector per queue */
 #define VIRTIO_LEGACY_SIZE 0x80  /* BAR0: 24-byte header + device config */
 #define VIRTIO_CONFIG_MAX 64
 
@@ -115,8 +115,8 @@ void virtio_kick(struct virtio_dev *v, int q);
 void virtio_stop_thread(int stop_fd, pthread_t thread);
 
 /* One I/O thread's pass over queue qi, for devices that answer each chain
- * by itself, one at a time (rng; blk keeps its own loop, which has NBD reads
- * in flight together): chains are popped into *c until the ring is empty
+ * by itself, one at a time (rng; blk keeps its own loop, which has reads and
+ * writes in flight together): chains are popped into *c until the ring is empty
  * (event index armed), each is handed to serve() without v->lock held
  * (counted in v->inflight, so a reset waits for it), and its used length
  * pushed; serve() returning VIRTIO_SERVE_LATER puts the chain back and ends
@@ -138,6 +138,8 @@ enum { VIRTIO_BLK_T_IN = 0, VIRTIO_BLK_T_OUT = 1, VIRTIO_BLK_T_FLUSH = 4, VIRTIO
        VIRTIO_BLK_T_DISCARD = 11, VIRTIO_BLK_T_WRITE_ZEROES = 13 };
 enum { VIRTIO_BLK_S_OK = 0, VIRTIO_BLK_S_IOERR = 1, VIRTIO_BLK_S_UNSUPP = 2 };
 
+#define BLK_MAX_QUEUES VIRTIO_MAX_QUEUES
+
 struct virtio_blk {
 	struct virtio_dev vdev;
 	struct disk *disk;            /* the image or device: path, ro, size; own, or borrowed */
@@ -149,24 +151,28 @@ struct virtio_blk {
 	struct vq_chain chain[DISK_QUEUE]; /* the requests being served: one, or those in flight on the disk */
 	bool queued[DISK_QUEUE];      /* chain[i] is in flight on the disk */
 	bool wr[DISK_QUEUE];          /* ...and a write */
+	int qi[DISK_QUEUE];           /* chain[i]'s virtqueue */
 	uint8_t *status[DISK_QUEUE];  /* its status byte */
 	uint32_t used[DISK_QUEUE];    /* its used length when it succeeds */
 	uint64_t sector[DISK_QUEUE];  /* its first sector, for the message when it fails */
 	unsigned long host_errors;    /* reads, writes, flushes the host failed */
 };
 
-/* A virtio-blk at PCI 00:<slot>.0 over an open disk, with its I/O thread.
+/* A virtio-blk at PCI 00:<slot>.0 over an open disk, with its I/O thread
+ * serving `queues` request queues (VIRTIO_BLK_F_MQ when more than one, at
+ * most BLK_MAX_QUEUES: the board gives one per vCPU, so each guest CPU
+ * submits without taking another's lock).
  * The disk is borrowed: the caller opened it and closes it after
  * virtio_blk_destroy_all (the board keeps its disks across guest resets).
  * Call after vm_create; 0 or -1 with the reason in why. */
-int virtio_blk_create(struct disk *d, int slot, char *why, size_t whylen);
+int virtio_blk_create(struct disk *d, int slot, int queues, char *why, size_t whylen);
 void virtio_blk_destroy_all(void);
 /* Without KVM (tests): no PCI registration, no thread; set vdev.mem, then
  * drive the BAR handlers and virtio_blk_process. virtio_blk_new opens the
  * spec and owns that disk (virtio_blk_free closes it); virtio_blk_new_disk
  * borrows an open one, as virtio_blk_create does. */
-struct virtio_blk *virtio_blk_new(const char *spec, int index, char *why, size_t whylen);
-struct virtio_blk *virtio_blk_new_disk(struct disk *d, int index, char *why, size_t whylen);
+struct virtio_blk *virtio_blk_new(const char *spec, int index, int queues, char *why, size_t whylen);
+struct virtio_blk *virtio_blk_new_disk(struct disk *d, int index, int queues, char *why, size_t whylen);
 void virtio_blk_free(struct virtio_blk *b);
 void virtio_blk_process(struct virtio_blk *b);
 

@@ -125,6 +125,7 @@ check() { # name, fixed string wanted in this run's log, what it proves
 check e2e-firmware-syslinux "L2DISK: booted by SYSLINUX" "SeaBIOS booted the disk and SYSLINUX its kernel"
 check e2e-firmware-read "L2DISK: read 'HOST-DATA-FOR-GUEST'" "the guest read the second virtio disk"
 check e2e-firmware-write "E2E: data sector 1: GUEST-WROTE-THIS" "the guest's write is in the host file"
+check e2e-firmware-mq "L2DISK: vda queues 2" "the guest's two CPUs each got a virtio-blk request queue (VIRTIO_BLK_F_MQ)"
 check e2e-firmware-hwrng "L2DISK: hwrng 32 bytes " "the guest read hal's virtio-rng through /dev/hwrng"
 # --smbios host: the guest's type 1 strings are L1's own (QEMU's here)
 for f in sys_vendor product_name; do

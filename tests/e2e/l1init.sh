@@ -22,7 +22,7 @@ if [ -x /bin/hal ]; then
 	done
 	cp /data.img /tmp/data0.img
 	t0=$(up_ms)
-	timeout 300 /bin/hal --disk /guest.img --disk /data.img,serial=hal-data --mem 256M --serial stdio
+	timeout 300 /bin/hal --disk /guest.img --disk /data.img,serial=hal-data --mem 256M --cpus 2 --serial stdio
 	rc=$?
 	echo
 	echo "E2E: data sector 1: $(dd if=/data.img bs=512 skip=1 count=1 2>/dev/null | head -c 16)"

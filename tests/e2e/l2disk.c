@@ -16,6 +16,7 @@
  * the pattern below and each pass's FNV-1a sum printed: the bed kills the
  * NBD server meanwhile. On the build host, `l2disk --pattern FILE MIB N`
  * writes such a disk. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -158,6 +159,16 @@ int main(int argc, char **argv)
 	cmdline[strcspn(cmdline, "\n")] = 0;
 	say("L2DISK: booted by SYSLINUX, cmdline=%s\n", cmdline);
 	load_modules("L2DISK");
+
+	/* the boot disk's request queues as Linux's blk-mq made them: one per
+	 * CPU when hal offers VIRTIO_BLK_F_MQ */
+	DIR *mq = opendir("/sys/block/vda/mq");
+	int queues = 0;
+	for (struct dirent *e; mq && (e = readdir(mq));)
+		queues += e->d_name[0] != '.';
+	if (mq)
+		closedir(mq);
+	say("L2DISK: vda queues %d\n", queues);
 
 	/* the data disk: the second virtio disk (vdb) or an AHCI disk (sda);
 	 * SCSI scanning behind AHCI is asynchronous, so wait for either (the

@@ -44,7 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	bus_unregister_all();
 	pci_reset_bus();
 	pci_set_irq_sink(sink);
-	struct virtio_blk *b = virtio_blk_new(disk, 0, why, sizeof(why));
+	struct virtio_blk *b = virtio_blk_new(disk, 0, 1, why, sizeof(why));
 	struct guest_mem m;
 	fz_ram(&m, 0x10000);
 	b->vdev.mem = &m;

@@ -4,7 +4,7 @@
  * Operations (fuzz_virtio.h) and: 6 serve the queue (the I/O thread's
  * virtio_blk_process), 7 the standard set-up with features from the value
  * and the queue size from the address. The first byte: bit 0 opens the
- * disk read-only. */
+ * disk read-only, bit 1 gives the device two request queues (F_MQ). */
 #include <stdio.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -23,8 +23,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	struct fz f = { data, size };
 	char spec[96], why[256];
-	snprintf(spec, sizeof(spec), "%s%s", disk_path, fz_u(&f, 1) & 1 ? ",ro" : ",serial=fuzz");
-	struct virtio_blk *b = virtio_blk_new(spec, 0, why, sizeof(why));
+	unsigned opts = (unsigned)fz_u(&f, 1);
+	snprintf(spec, sizeof(spec), "%s%s", disk_path, opts & 1 ? ",ro" : ",serial=fuzz");
+	struct virtio_blk *b = virtio_blk_new(spec, 0, opts & 2 ? 2 : 1, why, sizeof(why)); /* 2: VIRTIO_BLK_F_MQ */
 	if (!b)
 		abort();
 	struct guest_mem m;

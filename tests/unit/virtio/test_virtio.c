@@ -64,7 +64,7 @@ static void open_disk(const char *opts)
 	char spec[128], why[256];
 	virtio_blk_free(b);
 	snprintf(spec, sizeof(spec), "%s%s", path, opts);
-	b = virtio_blk_new(spec, 0, why, sizeof(why));
+	b = virtio_blk_new(spec, 0, 1, why, sizeof(why));
 	if (!b) {
 		printf("virtio_blk_new: %s\n", why);
 		exit(1);
@@ -175,6 +175,7 @@ static void test_modern_regs(void)
 	CHECK(f & (1u << 29));
 	CHECK(f & (1u << 13));
 	CHECK(!(f & (1u << 5)));
+	CHECK(!(f & (1u << 12)));             /* one queue: no F_MQ */
 	CHECK_EQ(rd(MOD, 0x12, 2), 1);        /* num_queues */
 	CHECK_EQ(rd(MOD, 0x18, 2), 128);      /* queue_size max */
 	/* FEATURES_OK refused without VERSION_1 */
@@ -620,8 +621,8 @@ static void test_thread(void)
 	char why[256];
 	static struct disk td;
 	CHECK_EQ(disk_open(&td, path, why, sizeof(why)), 0);
-	CHECK_EQ(virtio_blk_create(&td, 5, why, sizeof(why)), 0);
-	CHECK(virtio_blk_create(&td, 5, why, sizeof(why)) < 0 && strstr(why, "slot 5"));
+	CHECK_EQ(virtio_blk_create(&td, 5, 1, why, sizeof(why)), 0);
+	CHECK(virtio_blk_create(&td, 5, 1, why, sizeof(why)) < 0 && strstr(why, "slot 5"));
 	CHECK(td.fd >= 0); /* the failed create leaves the borrowed disk open */
 	struct pci_dev *d = pci_find(5, 0);
 	CHECK(d);
@@ -670,7 +671,7 @@ static void test_reset_keeps_snapshot(void)
 	CHECK_EQ(disk_open(&sd, spec, why, sizeof(why)), 0);
 	struct virtio_blk *mine = b;
 	for (int boot = 0; boot < 2; boot++) {
-		b = virtio_blk_new_disk(&sd, 0, why, sizeof(why));
+		b = virtio_blk_new_disk(&sd, 0, 1, why, sizeof(why));
 		CHECK(b != NULL);
 		b->vdev.mem = &m;
 		b->vdev.signal_msi = fake_msi;
@@ -731,7 +732,7 @@ static void test_nbd_batch(void)
 		printf("  %s\n", why);
 	CHECK_EQ(r, 0);
 	struct virtio_blk *mine = b;
-	b = virtio_blk_new_disk(&nd, 0, why, sizeof(why));
+	b = virtio_blk_new_disk(&nd, 0, 1, why, sizeof(why));
 	CHECK(b != NULL);
 	b->vdev.mem = &m;
 	b->vdev.signal_msi = fake_msi;
@@ -849,21 +850,99 @@ static void test_file_batch(void)
 	open_disk("");
 }
 
+/* Two request queues (VIRTIO_BLK_F_MQ, as the board gives a guest with two
+ * CPUs): offered and counted in the config; each queue's requests complete
+ * on its own used ring with its own MSI-X vector, also when both have
+ * work in the same pass. */
+static void test_multiqueue(void)
+{
+	enum { D1 = 0x13000, A1 = 0x14000, U1 = 0x15000 };
+	char spec[128], why[256];
+	virtio_blk_free(b);
+	snprintf(spec, sizeof(spec), "%s", path);
+	b = virtio_blk_new(spec, 0, 2, why, sizeof(why));
+	CHECK(b != NULL);
+	b->vdev.mem = &m;
+	b->vdev.signal_msi = fake_msi;
+	b->vdev.ioeventfd = fake_ioeventfd;
+	wr(MOD, 0x00, 0, 4);
+	CHECK(rd(MOD, 0x04, 4) & (1u << 12)); /* F_MQ */
+	CHECK_EQ(rd(MOD, 0x12, 2), 2);          /* num_queues */
+	CHECK_EQ(rd(MOD, 0x2000 + 34, 2), 2);   /* virtio_blk_config.num_queues */
+	uint8_t on[2] = { 1, 0x80 };
+	pci_cfg_write(&b->vdev.pci, b->vdev.msix_cap + 2, on, 2);
+	modern_setup(VIRTIO_F_VERSION_1 | (1ULL << 12));
+	memset(g(D1), 0, 0x3000);
+	wr(MOD, 0x16, 1, 2); /* queue 1 */
+	wr(MOD, 0x18, QS, 2);
+	wr(MOD, 0x20, D1, 8);
+	wr(MOD, 0x28, A1, 8);
+	wr(MOD, 0x30, U1, 8);
+	wr(MOD, 0x1a, 2, 2); /* -> vector 2 */
+	wr(MOD, 0x1c, 1, 2);
+	wr(MOD, 0x16, 0, 2);
+	wr(MOD, 0x1a, 1, 2); /* queue 0 -> vector 1 */
+	for (unsigned vec = 1; vec <= 2; vec++) {
+		wr(virtio_msix_io, 16 * vec, 0xfee00000, 4);
+		wr(virtio_msix_io, 16 * vec + 8, 0x40 + vec, 4);
+		wr(virtio_msix_io, 16 * vec + 12, 0, 4);
+	}
+	/* four reads on each queue, queue q's of sector 8*q+i into its own buffer */
+	uint16_t *av[2] = { g(AVAIL), g(A1) }, *us[2] = { g(USED), g(U1) };
+	for (unsigned q = 0; q < 2; q++) {
+		for (unsigned i = 0; i < 4; i++) {
+			unsigned r = q * 4 + i;
+			uint64_t sector = 8 * q + i, dt = q ? D1 : DESC;
+			memset(g(HDR + 16 * r), 0, 16);
+			memcpy((uint8_t *)g(HDR + 16 * r) + 8, &sector, 8);
+			*(uint8_t *)g(STAT + r) = 0xee;
+			desc(dt, 3 * i, HDR + 16 * r, 16, VQ_DESC_F_NEXT, (uint16_t)(3 * i + 1));
+			desc(dt, 3 * i + 1, DATA + 512 * r, 512, VQ_DESC_F_NEXT | VQ_DESC_F_WRITE, (uint16_t)(3 * i + 2));
+			desc(dt, 3 * i + 2, STAT + r, 1, VQ_DESC_F_WRITE, 0);
+			av[q][2 + i] = (uint16_t)(3 * i);
+		}
+		av[q][1] = 4;
+	}
+	msis = 0;
+	virtio_blk_process(b);
+	CHECK_EQ(us[0][1], 4);
+	CHECK_EQ(us[1][1], 4);
+	CHECK_EQ(msis, 2); /* one per queue */
+	int fd = open(path, O_RDONLY);
+	uint8_t want[512];
+	for (unsigned r = 0; r < 8; r++) {
+		CHECK_EQ(*(uint8_t *)g(STAT + r), VIRTIO_BLK_S_OK);
+		CHECK(pread(fd, want, 512, (8 * (r / 4) + r % 4) * 512) == 512);
+		CHECK(!memcmp(g(DATA + 512 * r), want, 512));
+	}
+	close(fd);
+	/* one request on queue 1 only: its ring and vector 2, queue 0 untouched */
+	av[1][2 + 4] = 0;
+	av[1][1] = 5;
+	msis = 0;
+	virtio_blk_process(b);
+	CHECK_EQ(us[1][1], 5);
+	CHECK_EQ(us[0][1], 4);
+	CHECK_EQ(msis, 1);
+	CHECK_EQ(msi_data, 0x42);
+	open_disk("");
+}
+
 static void test_spec_errors(void)
 {
 	char why[256];
-	CHECK(!virtio_blk_new("/nonexistent/disk.img", 0, why, sizeof(why)));
+	CHECK(!virtio_blk_new("/nonexistent/disk.img", 0, 1, why, sizeof(why)));
 	CHECK(strstr(why, "/nonexistent/disk.img") && strstr(why, "No such file"));
 	char spec[128];
 	snprintf(spec, sizeof(spec), "%s,rw", path);
-	CHECK(!virtio_blk_new(spec, 0, why, sizeof(why)));
+	CHECK(!virtio_blk_new(spec, 0, 1, why, sizeof(why)));
 	CHECK(strstr(why, "unknown option 'rw'"));
 	snprintf(spec, sizeof(spec), "%s,serial=123456789012345678901", path);
-	CHECK(!virtio_blk_new(spec, 0, why, sizeof(why)));
-	CHECK(!virtio_blk_new("", 0, why, sizeof(why)));
-	CHECK(!virtio_blk_new("/dev/null", 0, why, sizeof(why)));
+	CHECK(!virtio_blk_new(spec, 0, 1, why, sizeof(why)));
+	CHECK(!virtio_blk_new("", 0, 1, why, sizeof(why)));
+	CHECK(!virtio_blk_new("/dev/null", 0, 1, why, sizeof(why)));
 	snprintf(spec, sizeof(spec), "%s,ro,serial=12345678901234567890", path);
-	struct virtio_blk *x = virtio_blk_new(spec, 3, why, sizeof(why));
+	struct virtio_blk *x = virtio_blk_new(spec, 3, 1, why, sizeof(why));
 	CHECK(x && x->disk->ro && !strcmp(x->serial, "12345678901234567890"));
 	virtio_blk_free(x);
 }
@@ -894,6 +973,7 @@ int main(void)
 	RUN(test_reset_keeps_snapshot);
 	RUN(test_nbd_batch);
 	RUN(test_file_batch);
+	RUN(test_multiqueue);
 	virtio_blk_free(b);
 	unlink(path);
 	mem_exit(&m);
