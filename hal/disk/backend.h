@@ -38,6 +38,18 @@ int nbd_reap(struct disk *d, unsigned *tag);
 bool nbd_reap_ready(struct disk *d);
 unsigned nbd_queued(const struct disk *d);
 
+/* uring.c: a file's queue on an io_uring restricted to READV/WRITEV on
+ * d->fd. uring_start: 0, or -1 with errno (no io_uring, or none with
+ * restrictions: the caller takes pool.c). disk_uring_off: never (tests). */
+extern bool disk_uring_off;
+int uring_start(struct disk *d);
+void uring_stop(struct disk *d);
+int uring_queue(struct disk *d, bool wr, const struct iovec *iov, unsigned n, uint64_t off, unsigned tag);
+int uring_reap(struct disk *d, unsigned *tag);
+bool uring_ready(struct disk *d);
+unsigned uring_queued(const struct disk *d);
+int uring_ring_fd(const struct disk *d); /* tests: the ring, or -1 */
+
 /* pool.c: a file's queue, its workers on d->fd (aligned requests only
  * with O_DIRECT: raw.c decides). pool_start: 0, or -1 with why. */
 int pool_start(struct disk *d, char *why, size_t whylen);

@@ -27,6 +27,7 @@
 struct disk_snap; /* snapshot.c */
 struct disk_nbd;  /* nbd.c */
 struct disk_pool; /* pool.c */
+struct disk_uring; /* uring.c */
 
 /* --snapshot: every disk opened afterwards is opened as with ,snapshot. */
 extern bool disk_snapshot_all;
@@ -51,7 +52,8 @@ struct disk {
 	uint8_t *bounce;        /* cache=none: DISK_BOUNCE bytes aligned to DISK_DIO_MAX */
 	struct disk_snap *snap; /* the copy-on-write layer, or NULL */
 	struct disk_nbd *nbd;   /* the NBD connection, or NULL: the image is fd */
-	struct disk_pool *pool; /* the file's queue (disk_start_queue), or NULL */
+	struct disk_uring *uring; /* the file's queue (disk_start_queue) on io_uring, or NULL */
+	struct disk_pool *pool; /* ...on worker threads (no io_uring), or NULL */
 };
 
 /* PATH of a spec "PATH[,options]" into buf[n]: 0, or -1 (buf "") when it
@@ -89,8 +91,9 @@ int disk_flush(struct disk *d);
  * NBD export without a snapshot layer queues them on the connection (the
  * server answers in any order; reads and writes not in flight together,
  * so a big write cannot stall behind a big read's reply); a file or block
- * device queues them after disk_start_queue, on DISK_THREADS workers (with
- * cache=none only those the file takes without the bounce buffer). A
+ * device queues them after disk_start_queue, on an io_uring (uring.c) or,
+ * where the kernel has none, on DISK_THREADS workers (pool.c); with
+ * cache=none only those the file takes without the bounce buffer. A
  * snapshot layer never queues. disk_start_queue (on the unconfined main
  * thread, before the front end's I/O thread runs; again is a no-op): 0, or
  * -1 with why. disk_can_queue: whether a request like this would queue now

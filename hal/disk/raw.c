@@ -217,6 +217,7 @@ int disk_open(struct disk *d, const char *spec, char *why, size_t whylen)
 
 void disk_close(struct disk *d)
 {
+	uring_stop(d);
 	pool_stop(d);
 	snap_close(d);
 	nbd_close(d);
@@ -431,8 +432,14 @@ int disk_writev(struct disk *d, const struct iovec *iov, unsigned n, uint64_t of
 
 int disk_start_queue(struct disk *d, char *why, size_t whylen)
 {
-	if (d->pool || d->nbd || d->snap || d->fd < 0)
+	if (d->uring || d->pool || d->nbd || d->snap || d->fd < 0)
 		return 0; /* queues already, on NBD's own, or never */
+	if (uring_start(d) == 0) {
+		dbg("--disk %s: requests in flight on an io_uring", d->path);
+		return 0;
+	}
+	dbg("--disk %s: no io_uring with restrictions (%s): requests in flight on %d worker threads", d->path,
+	    strerror(errno), DISK_THREADS);
 	return pool_start(d, why, whylen);
 }
 
@@ -443,7 +450,7 @@ bool disk_can_queue(const struct disk *d, bool wr, const struct iovec *iov, unsi
 		return false;
 	if (d->nbd)
 		return nbd_can_queue(d, wr, iov, n);
-	if (!d->pool || pool_queued(d) == DISK_QUEUE)
+	if (!(d->uring || d->pool) || disk_queued(d) == DISK_QUEUE)
 		return false;
 	/* cache=none: the workers share no bounce buffer, so only what goes straight to the file */
 	return !d->direct || dio_ok(d, iov, n, off, len, d->host_size / d->dio_align * d->dio_align);
@@ -458,22 +465,24 @@ int disk_queue(struct disk *d, bool wr, const struct iovec *iov, unsigned n, uin
 		errno = EINVAL;
 		return -1;
 	}
-	return d->nbd ? nbd_queue(d, wr, iov, n, off, tag) : pool_queue(d, wr, iov, n, off, tag);
+	return d->nbd	  ? nbd_queue(d, wr, iov, n, off, tag)
+	       : d->uring ? uring_queue(d, wr, iov, n, off, tag)
+			  : pool_queue(d, wr, iov, n, off, tag);
 }
 
 int disk_reap(struct disk *d, unsigned *tag)
 {
-	return d->nbd ? nbd_reap(d, tag) : pool_reap(d, tag);
+	return d->nbd ? nbd_reap(d, tag) : d->uring ? uring_reap(d, tag) : pool_reap(d, tag);
 }
 
 bool disk_reap_ready(struct disk *d)
 {
-	return d->nbd ? nbd_reap_ready(d) : pool_ready(d);
+	return d->nbd ? nbd_reap_ready(d) : d->uring ? uring_ready(d) : pool_ready(d);
 }
 
 unsigned disk_queued(const struct disk *d)
 {
-	return d->nbd ? nbd_queued(d) : pool_queued(d);
+	return d->nbd ? nbd_queued(d) : d->uring ? uring_queued(d) : pool_queued(d);
 }
 
 int disk_flush(struct disk *d)

@@ -50,7 +50,8 @@ static const long common[] = {
 };
 /* I/O threads also wait and use sockets (NBD disks: disk/nbd.c) */
 static const long io_only[] = { SYS_poll, SYS_ppoll, SYS_sendto, SYS_recvfrom, SYS_sendmsg, SYS_recvmsg,
-				 SYS_getrandom /* virtio-rng */ };
+				 SYS_getrandom /* virtio-rng */,
+				 SYS_io_uring_enter /* disk/uring.c: a ring restricted to READV/WRITEV on the disk */ };
 
 static const unsigned long common_ioctls[] = {
 	KVM_IRQ_LINE, KVM_SIGNAL_MSI, KVM_IOEVENTFD, KVM_SET_USER_MEMORY_REGION,
@@ -156,6 +157,7 @@ static const struct { long nr; const char *name; } names[] = {
 	{ SYS_poll, "poll" }, { SYS_ppoll, "ppoll" }, { SYS_epoll_wait, "epoll_wait" }, { SYS_sendto, "sendto" },
 	{ SYS_recvfrom, "recvfrom" }, { SYS_getrandom, "getrandom" }, { SYS_uname, "uname" }, { SYS_stat, "stat" },
 	{ SYS_fstat, "fstat" }, { SYS_newfstatat, "newfstatat" }, { SYS_statx, "statx" }, { SYS_eventfd2, "eventfd2" },
+	{ SYS_io_uring_setup, "io_uring_setup" }, { SYS_io_uring_register, "io_uring_register" },
 };
 
 const char *sandbox_syscall_name(long nr)

@@ -168,7 +168,9 @@ int main(int argc, char **argv)
 		queues += e->d_name[0] != '.';
 	if (mq)
 		closedir(mq);
-	say("L2DISK: vda queues %d\n", queues);
+	char nq[16];
+	snprintf(nq, sizeof(nq), "%d", queues);
+	say("L2DISK: vda queues %s\n", nq);
 
 	/* the data disk: the second virtio disk (vdb) or an AHCI disk (sda);
 	 * SCSI scanning behind AHCI is asynchronous, so wait for either (the

@@ -1,8 +1,10 @@
-/* Requests in flight together on a file (hal/disk/pool.c behind disk.h's
- * disk_queue): reads and writes done by the disk's worker threads, each
- * reaped once with its own result; what does not queue; the workers under
- * the I/O threads' seccomp filter. */
+/* Requests in flight together on a file (disk.h's disk_queue): on the
+ * io_uring (hal/disk/uring.c) and, with it turned off as on a kernel
+ * without one, on the worker threads (hal/disk/pool.c): reads and writes,
+ * each reaped once with its own result; what does not queue; both under
+ * the I/O threads' seccomp filter; the ring refuses to be changed. */
 #include <errno.h>
+#include <linux/io_uring.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -13,7 +15,7 @@
 
 #include "check.h"
 #include "core/hal.h"
-#include "disk/disk.h"
+#include "disk/backend.h"
 #include "sandbox/seccomp.h"
 
 #define SIZE (4u << 20)
@@ -173,10 +175,10 @@ static void ready_means_done(void)
 	disk_close(&d);
 }
 
-/* In a forked child with hal's filters on (the workers confine themselves
- * when disk_start_queue makes them, the calling thread as virtio-blk's I/O
- * thread): reads, writes and the flush go through; a call the filter lacks
- * would be SIGSYS. */
+/* In a forked child with hal's filters on (the workers, if any, confine
+ * themselves when disk_start_queue makes them, the calling thread as
+ * virtio-blk's I/O thread): reads, writes and the flush go through; a call
+ * the filter lacks would be SIGSYS. */
 static void workers_pass_the_io_sandbox(void)
 {
 	make_image();
@@ -207,16 +209,53 @@ static void workers_pass_the_io_sandbox(void)
 	CHECK_EQ(WEXITSTATUS(st), 0);
 }
 
+/* The ring hal made takes no new files or restrictions once enabled (a
+ * subverted I/O thread could not point it elsewhere even with
+ * io_uring_register, which its filter refuses anyway). */
+static void ring_is_locked(void)
+{
+	make_image();
+	struct disk d;
+	char why[256];
+	CHECK_EQ(open_spec(&d, ""), 0);
+	CHECK_EQ(disk_start_queue(&d, why, sizeof(why)), 0);
+	int fd = uring_ring_fd(&d);
+	if (disk_uring_off) {
+		CHECK_EQ(fd, -1);
+		disk_close(&d);
+		return;
+	}
+	CHECK(fd >= 0);
+	int other = open("/etc/hostname", O_RDONLY | O_CLOEXEC);
+	errno = 0;
+	CHECK(syscall(SYS_io_uring_register, fd, IORING_REGISTER_FILES, &other, 1) < 0 && errno != 0);
+	struct io_uring_restriction r = { .opcode = IORING_RESTRICTION_SQE_OP, .sqe_op = IORING_OP_OPENAT };
+	CHECK(syscall(SYS_io_uring_register, fd, IORING_REGISTER_RESTRICTIONS, &r, 1) < 0);
+	close(other);
+	disk_close(&d);
+}
+
 int main(void)
 {
 	snprintf(dir, sizeof(dir), "/tmp/hal-queue-XXXXXX");
 	if (!mkdtemp(dir))
 		return 1;
 	snprintf(img, sizeof(img), "%s/disk.img", dir);
-	RUN(reads_and_writes_in_flight);
-	RUN(errors_come_back_with_their_request);
-	RUN(ready_means_done);
-	RUN(workers_pass_the_io_sandbox);
+	for (int pass = 0; pass < 2; pass++) {
+		disk_uring_off = pass; /* 0: io_uring where this kernel has it; 1: the worker threads */
+		struct disk d;
+		char why[256];
+		make_image();
+		if (open_spec(&d, "") || disk_start_queue(&d, why, sizeof(why)))
+			return 1;
+		printf("%s:\n", uring_ring_fd(&d) >= 0 ? "io_uring" : "worker threads");
+		disk_close(&d);
+		RUN(reads_and_writes_in_flight);
+		RUN(errors_come_back_with_their_request);
+		RUN(ready_means_done);
+		RUN(workers_pass_the_io_sandbox);
+		RUN(ring_is_locked);
+	}
 	unlink(img);
 	rmdir(dir);
 	return 0;
