@@ -134,6 +134,7 @@ if grep -q -E "L2DISK: clocksources (.* )?hpet( |$)" "$sec"; then echo "PASS e2e
 else echo "FAIL e2e-firmware-hpet-listed: hpet not in the guest's available_clocksource ($(grep -m 1 -o 'L2DISK: clocksources.*' "$sec"))"; fi
 check e2e-firmware-hpet-mmio "L2DISK: dmesg hpet0: at MMIO 0xfed00000" "Linux's HPET driver took the block at 0xFED00000"
 check e2e-firmware-hpet-current "L2DISK: current clocksource hpet" "the guest switched its clocksource to the HPET"
+check e2e-firmware-hpet-clockevent "L2DISK: clockevent hpet registered" "Linux took timer 0 as a clock event device (legacy replacement, IRQ 0)"
 ms=$(sed -n 's/.*L2DISK: hpet clock \([0-9]*\) ms over 2 RTC s.*/\1/p' "$sec" | head -n 1)
 if [ -n "$ms" ] && [ "$ms" -ge 1500 ] && [ "$ms" -le 2500 ]; then echo "PASS e2e-firmware-hpet-clock ($ms ms over 2 RTC seconds)"
 else echo "FAIL e2e-firmware-hpet-clock: ${ms:-no} ms of HPET time over 2 RTC seconds, want 1500-2500 ($(grep -m 1 -o 'L2DISK: hpet.*' "$sec"))"; fi

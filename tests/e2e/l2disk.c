@@ -89,8 +89,34 @@ static void check_hpet(void)
 			say("L2DISK: dmesg %s\n", m);
 		}
 	}
+	/* its timer 0 as a clock event device (legacy replacement: IRQ 0),
+	 * and how many IRQ 0 interrupts the guest took */
+	int fd = log ? open("/proc/timer_list", O_RDONLY) : -1;
+	n = 0;
+	for (ssize_t k; fd >= 0 && n < (1 << 17) - 1 && (k = read(fd, log + n, (size_t)((1 << 17) - 1 - n))) > 0;)
+		n += (int)k;
+	if (fd >= 0)
+		close(fd);
+	if (log && n > 0) {
+		log[n] = 0;
+		say("L2DISK: clockevent hpet %s\n", strstr(log, "Clock Event Device: hpet") ? "registered" : "absent");
+	}
+	char irq0[128] = "";
+	fd = open("/proc/interrupts", O_RDONLY);
+	n = fd >= 0 && log ? (int)read(fd, log, 4096) : -1;
+	if (fd >= 0)
+		close(fd);
+	if (n > 0) {
+		log[n] = 0;
+		char *l = strstr(log, "\n  0:");
+		if (l) {
+			l[strcspn(l + 1, "\n") + 1] = 0;
+			snprintf(irq0, sizeof irq0, "%s", l + 1);
+		}
+	}
+	say("L2DISK: irq0 %s\n", irq0);
 	free(log);
-	int fd = open("/sys/devices/system/clocksource/clocksource0/current_clocksource", O_WRONLY);
+	fd = open("/sys/devices/system/clocksource/clocksource0/current_clocksource", O_WRONLY);
 	if (fd < 0 || write(fd, "hpet", 4) != 4)
 		say("L2DISK: hpet: cannot make it the clocksource: %s\n", strerror(errno));
 	if (fd >= 0)
