@@ -6,7 +6,8 @@
  * access and when the one timerfd for the earliest enabled match fires:
  * a comparator matched when it lies in (seen, counter], modulo its width.
  *
- * Interrupts go to IOAPIC pins 20-23 (Tn_INT_ROUTE_CAP) or, with
+ * Interrupts go to IOAPIC pins 20-23 (Tn_INT_ROUTE_CAP), as an MSI with
+ * Tn_FSB_EN_CNF (the FSB route register's address and data), or, with
  * LEG_RT_CNF, timer 0 to IRQ 0 and timer 1 to IRQ 8; the board then stops
  * the PIT and the RTC driving those (the legacy callback). */
 #include <string.h>
@@ -22,7 +23,7 @@ enum {
 	CONF_ENABLE = 1 << 0, CONF_LEGACY = 1 << 1,
 	TN_LEVEL = 1 << 1, TN_INT_ENB = 1 << 2, TN_PERIODIC = 1 << 3, TN_PER_CAP = 1 << 4,
 	TN_SIZE_CAP = 1 << 5, TN_VAL_SET = 1 << 6, TN_32MODE = 1 << 8, TN_ROUTE_SHIFT = 9,
-	TN_ROUTE = 0x1f << TN_ROUTE_SHIFT,
+	TN_ROUTE = 0x1f << TN_ROUTE_SHIFT, TN_FSB_EN = 1 << 14, TN_FSB_CAP = 1 << 15, T_FSB = 0x10,
 };
 
 /* A 64-bit match further ahead than this is re-checked then (keeps the
@@ -41,7 +42,7 @@ uint64_t hpet_caps(void)
 
 static uint64_t timer_caps(int n)
 {
-	return (n == 0 ? TN_PER_CAP | TN_SIZE_CAP : 0) | (uint64_t)HPET_ROUTE_CAP << 32;
+	return (n == 0 ? TN_PER_CAP | TN_SIZE_CAP : 0) | TN_FSB_CAP | (uint64_t)HPET_ROUTE_CAP << 32;
 }
 
 static bool is32(const struct hpet *h, int n)
@@ -60,11 +61,21 @@ static uint64_t counter_at(const struct hpet *h, uint64_t now)
 	return h->counter + (now - h->base_ns) / HPET_TICK_NS;
 }
 
-/* The GSI timer n interrupts on, or -1 when its route is not one it has. */
+/* FSB delivery: an MSI per match, no IOAPIC pin (legacy replacement
+ * still takes timers 0 and 1). */
+static bool fsb(const struct hpet *h, int n)
+{
+	return (h->t[n].config & TN_FSB_EN) && !((h->config & CONF_LEGACY) && n < 2);
+}
+
+/* The GSI timer n interrupts on, or -1 when its route is not one it has
+ * (or it sends FSB messages instead). */
 static int route(const struct hpet *h, int n)
 {
 	if ((h->config & CONF_LEGACY) && n < 2)
 		return n == 0 ? 0 : 8;
+	if (fsb(h, n))
+		return -1;
 	int r = (int)((h->t[n].config & TN_ROUTE) >> TN_ROUTE_SHIFT);
 	return (HPET_ROUTE_CAP >> r) & 1 ? r : -1;
 }
@@ -91,6 +102,8 @@ static void sync_lines(struct hpet *h)
 static void fire(struct hpet *h, int n)
 {
 	uint64_t c = h->t[n].config;
+	if (fsb(h, n) && (c & TN_INT_ENB) && h->signal_msi) /* a message per match */
+		h->signal_msi(h->t[n].fsb >> 32, (uint32_t)h->t[n].fsb);
 	if (c & TN_LEVEL) {
 		h->isr |= 1ULL << n; /* status is set even with Tn_INT_ENB clear (spec 2.3.9.2.3) */
 		return;              /* the line follows in sync_lines */
@@ -140,7 +153,7 @@ static void arm(struct hpet *h, uint64_t now)
 		uint64_t cur = counter_at(h, now);
 		for (int n = 0; n < HPET_TIMERS; n++) {
 			const struct hpet_timer *t = &h->t[n];
-			if (!(t->config & TN_INT_ENB) || route(h, n) < 0)
+			if (!(t->config & TN_INT_ENB) || (route(h, n) < 0 && !fsb(h, n)))
 				continue;
 			uint64_t mask = width(h, n), d = (t->cmp - cur) & mask;
 			if (!d)
@@ -181,8 +194,9 @@ static uint64_t read_reg(struct hpet *h, uint64_t off, uint64_t now)
 	switch ((off - REG_TIMER0) % TIMER_STRIDE) {
 	case T_CONF: return h->t[n].config | timer_caps(n);
 	case T_CMP: return h->t[n].cmp;
+	case T_FSB: return h->t[n].fsb;
 	}
-	return 0; /* FSB route: no FSB delivery */
+	return 0;
 }
 
 static void write_conf(struct hpet *h, uint64_t v, uint64_t now)
@@ -210,7 +224,7 @@ static void write_timer(struct hpet *h, int n, uint64_t reg, uint64_t val, uint6
 	struct hpet_timer *t = &h->t[n];
 	if (reg == T_CONF) {
 		uint64_t caps = timer_caps(n);
-		uint64_t wr = TN_LEVEL | TN_INT_ENB | TN_VAL_SET | TN_ROUTE;
+		uint64_t wr = TN_LEVEL | TN_INT_ENB | TN_VAL_SET | TN_ROUTE | TN_FSB_EN;
 		if (caps & TN_PER_CAP)
 			wr |= TN_PERIODIC;
 		if (caps & TN_SIZE_CAP)
@@ -235,6 +249,8 @@ static void write_timer(struct hpet *h, int n, uint64_t reg, uint64_t val, uint6
 		if (periodic)
 			t->period = v;
 		t->config &= ~(uint64_t)TN_VAL_SET;
+	} else if (reg == T_FSB) {
+		t->fsb = (t->fsb & ~m) | (val & m);
 	}
 }
 
@@ -324,6 +340,7 @@ int hpet_init(struct hpet *h, uint64_t (*now)(void), void (*irq)(void *, int, in
 	h->now = now ? now : now_ns;
 	h->irq = irq;
 	h->legacy = legacy;
+	h->signal_msi = vm_signal_msi;
 	h->ctx = ctx;
 	for (int n = 0; n < HPET_TIMERS; n++)
 		h->t[n].cmp = width(h, n); /* all ones after reset (spec 2.3.9.2.2) */

@@ -1,6 +1,6 @@
 /* HPET (IA-PC HPET 1.0a): 1 KiB of MMIO at 0xFED00000, a 100 MHz 64-bit
- * counter and three comparators on IOAPIC pins 20-23, or IRQ 0 and 8 in
- * legacy replacement mode. */
+ * counter and three comparators on IOAPIC pins 20-23, as FSB (MSI)
+ * messages, or on IRQ 0 and 8 in legacy replacement mode. */
 #ifndef HPET_H
 #define HPET_H
 #include <pthread.h>
@@ -22,6 +22,7 @@ struct hpet_timer {
 	uint64_t config;    /* the writable bits of Tn_CONF (caps are added on read) */
 	uint64_t cmp;       /* comparator; 32-bit timers keep it below 2^32 */
 	uint64_t period;    /* periodic mode: what a match adds to cmp */
+	uint64_t fsb;       /* FSB route: message data (low half), address (high half) */
 };
 
 struct hpet {
@@ -40,6 +41,7 @@ struct hpet {
 	/* LEG_RT_CNF changed: the board takes IRQ 0 from the PIT and IRQ 8
 	 * from the RTC (on) or gives them back (off). */
 	void (*legacy)(void *ctx, bool on);
+	int (*signal_msi)(uint64_t addr, uint32_t data); /* Tn_FSB_EN_CNF (vm_signal_msi) */
 	void *ctx;
 };
 

@@ -21,6 +21,17 @@ static void irq(void *ctx, int gsi, int l)
 }
 static void legacy(void *ctx, bool on) { (void)ctx; legacy_calls++; legacy_on = on; }
 
+static int msis;
+static uint64_t msi_addr;
+static uint32_t msi_data;
+static int msi(uint64_t addr, uint32_t data)
+{
+	msis++;
+	msi_addr = addr;
+	msi_data = data;
+	return 0;
+}
+
 static void setup(struct hpet *h)
 {
 	clock_ns = 1000000000ULL; /* not 0: the counter must not depend on it */
@@ -28,8 +39,10 @@ static void setup(struct hpet *h)
 	memset(edges, 0, sizeof(edges));
 	legacy_calls = 0;
 	legacy_on = -1;
+	msis = 0;
 	if (hpet_init(h, fake_now, irq, legacy, NULL) < 0)
 		abort();
+	h->signal_msi = msi;
 }
 
 static uint64_t rd(struct hpet *h, uint64_t off, uint32_t len)
@@ -77,6 +90,7 @@ static void capabilities(void)
 	CHECK(t0 & (1 << 4) && t0 & (1 << 5));  /* periodic, 64-bit */
 	CHECK(!(t1 & (1 << 4)) && !(t1 & (1 << 5)));
 	CHECK_EQ(t0 >> 32, 0x00f00000);         /* IOAPIC pins 20-23 */
+	CHECK(t0 & (1 << 15) && t1 & (1 << 15)); /* FSB delivery capable */
 	CHECK_EQ(rd(&h, T1 + 8, 8), 0xffffffff); /* comparators reset to all ones */
 	wr(&h, 0, 8, 0);                        /* read-only */
 	CHECK_EQ(rd(&h, 0, 8), cap);
@@ -223,6 +237,36 @@ static void legacy_replacement_routes(void)
 	hpet_exit(&h);
 }
 
+/* FSB delivery: one message per match, to the FSB route register's
+ * address with its data, and no IOAPIC pin; legacy replacement still
+ * takes timer 1 to IRQ 8. */
+static void fsb_messages(void)
+{
+	struct hpet h;
+	setup(&h);
+	wr(&h, T1 + 0x10, 8, 0xfee01000ULL << 32 | 0x4031);
+	CHECK_EQ(rd(&h, T1 + 0x14, 4), 0xfee01000);
+	wr(&h, T1, 4, ENB | (1 << 14) | (20 << 9));
+	wr(&h, T1 + 8, 4, 100);
+	wr(&h, CONF, 4, 1);
+	uint64_t start = clock_ns;
+	CHECK_EQ(h.deadline_ns, start + 1000);
+	run_to(&h, start + 1000);
+	CHECK_EQ(msis, 1);
+	CHECK_EQ(msi_addr, 0xfee01000);
+	CHECK_EQ(msi_data, 0x4031);
+	CHECK_EQ(edges[20], 0);                 /* the route register is ignored */
+	wr(&h, T1, 4, LEVEL | ENB | (1 << 14) | (20 << 9));
+	wr(&h, T1 + 8, 4, 300);
+	run_to(&h, start + 3000);
+	CHECK_EQ(msis, 2);
+	CHECK_EQ(rd(&h, ISR, 4), 2);            /* level: the status bit, still no pin */
+	CHECK_EQ(level[20], 0);
+	wr(&h, CONF, 4, 3);                     /* legacy replacement wins */
+	CHECK_EQ(level[8], 1);
+	hpet_exit(&h);
+}
+
 /* A 10 ns period: the guest gets one interrupt per host timer fire, and
  * the host timer fires at most every HPET_MIN_HOST_NS. */
 static void tiny_period_is_clamped(void)
@@ -281,6 +325,7 @@ int main(void)
 	RUN(level_status_write_one_clears);
 	RUN(thirty_two_bit_wraps);
 	RUN(legacy_replacement_routes);
+	RUN(fsb_messages);
 	RUN(tiny_period_is_clamped);
 	RUN(every_offset_and_width);
 	return 0;
