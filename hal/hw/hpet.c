@@ -105,7 +105,7 @@ static void fire(struct hpet *h, int n)
 	if (fsb(h, n) && (c & TN_INT_ENB) && h->signal_msi) /* a message per match */
 		h->signal_msi(h->t[n].fsb >> 32, (uint32_t)h->t[n].fsb);
 	if (c & TN_LEVEL) {
-		h->isr |= 1ULL << n; /* status is set even with Tn_INT_ENB clear (spec 2.3.9.2.3) */
+		h->isr |= 1ULL << n; /* status is set even with Tn_INT_ENB clear (the spec: the timer still runs, it just does not interrupt) */
 		return;              /* the line follows in sync_lines */
 	}
 	int g = route(h, n);
@@ -264,7 +264,7 @@ static void write_reg(struct hpet *h, uint64_t off, uint64_t val, uint64_t m, ui
 		h->isr &= ~(val & m & ((1ULL << HPET_TIMERS) - 1)); /* write 1 to clear */
 		return;
 	case REG_COUNTER: {
-		/* meant for a halted counter (spec 2.3.7); taken either way */
+		/* the spec wants the counter halted first; taken either way */
 		uint64_t v = (counter_at(h, now) & ~m) | (val & m);
 		h->counter = h->seen = v;
 		h->base_ns = now;
@@ -343,7 +343,7 @@ int hpet_init(struct hpet *h, uint64_t (*now)(void), void (*irq)(void *, int, in
 	h->signal_msi = vm_signal_msi;
 	h->ctx = ctx;
 	for (int n = 0; n < HPET_TIMERS; n++)
-		h->t[n].cmp = width(h, n); /* all ones after reset (spec 2.3.9.2.2) */
+		h->t[n].cmp = width(h, n); /* all ones after reset, as the spec says */
 	h->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	return h->timer_fd < 0 ? -1 : 0;
 }
