@@ -105,7 +105,9 @@ static void fire(struct hpet *h, int n)
 	if (fsb(h, n) && (c & TN_INT_ENB) && h->signal_msi) /* a message per match */
 		h->signal_msi(h->t[n].fsb >> 32, (uint32_t)h->t[n].fsb);
 	if (c & TN_LEVEL) {
-		h->isr |= 1ULL << n; /* status is set even with Tn_INT_ENB clear (the spec: the timer still runs, it just does not interrupt) */
+		/* set even with Tn_INT_ENB clear: the timer runs, it only
+		 * does not interrupt */
+		h->isr |= 1ULL << n;
 		return;              /* the line follows in sync_lines */
 	}
 	int g = route(h, n);
