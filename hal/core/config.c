@@ -73,6 +73,7 @@ void config_usage(FILE *f)
 		"                       where port 0x402 debug output goes (default none)\n"
 		"  --entry32            use the kernel's 32-bit entry even if it has a 64-bit one\n"
 		"  --no-reboot          exit (status 4) when the guest resets instead of restarting it\n"
+		"  --no-hpet            no HPET (0xFED00000) and no ACPI HPET table\n"
 		"  --no-sandbox         no seccomp allow-lists on the vCPU and I/O threads\n"
 		"                       (docs/security.md)\n"
 		"  -v, --verbose        log what hal does\n"
@@ -182,14 +183,14 @@ static int config_check(struct config *c, char *why, size_t whylen)
 
 int config_parse(int argc, char **argv, struct config *c, char *why, size_t whylen)
 {
-	enum { O_KERNEL = 256, O_INITRD, O_APPEND, O_FIRMWARE, O_MEM, O_CPUS, O_SERIAL, O_DEBUGCON, O_ENTRY32, O_NOREBOOT, O_DISK, O_DISPLAY, O_CONTROL, O_EFIVARS, O_BOOTMENU, O_SECUREBOOT, O_EFIVARSDIR, O_NET, O_NOSANDBOX, O_RNG, O_SMBIOS, O_SNAPSHOT, O_CDROM };
+	enum { O_KERNEL = 256, O_INITRD, O_APPEND, O_FIRMWARE, O_MEM, O_CPUS, O_SERIAL, O_DEBUGCON, O_ENTRY32, O_NOREBOOT, O_DISK, O_DISPLAY, O_CONTROL, O_EFIVARS, O_BOOTMENU, O_SECUREBOOT, O_EFIVARSDIR, O_NET, O_NOSANDBOX, O_RNG, O_SMBIOS, O_SNAPSHOT, O_CDROM, O_NOHPET };
 	static const struct option opts[] = {
 		{ "kernel", required_argument, 0, O_KERNEL }, { "initrd", required_argument, 0, O_INITRD },
 		{ "append", required_argument, 0, O_APPEND }, { "firmware", required_argument, 0, O_FIRMWARE },
 		{ "mem", required_argument, 0, O_MEM }, { "cpus", required_argument, 0, O_CPUS },
 		{ "serial", required_argument, 0, O_SERIAL }, { "debugcon", required_argument, 0, O_DEBUGCON },
 		{ "entry32", no_argument, 0, O_ENTRY32 }, { "no-reboot", no_argument, 0, O_NOREBOOT },
-		{ "snapshot", no_argument, 0, O_SNAPSHOT },
+		{ "snapshot", no_argument, 0, O_SNAPSHOT }, { "no-hpet", no_argument, 0, O_NOHPET },
 		{ "disk", required_argument, 0, O_DISK }, { "display", required_argument, 0, O_DISPLAY },
 		{ "control", required_argument, 0, O_CONTROL }, { "efivars", required_argument, 0, O_EFIVARS },
 		{ "efivars-dir", required_argument, 0, O_EFIVARSDIR }, { "net", required_argument, 0, O_NET },
@@ -254,6 +255,7 @@ int config_parse(int argc, char **argv, struct config *c, char *why, size_t whyl
 			break;
 		case O_ENTRY32: c->entry32 = true; break;
 		case O_NOREBOOT: c->no_reboot = true; break;
+		case O_NOHPET: c->no_hpet = true; break;
 		case O_SNAPSHOT: c->snapshot = true; break;
 		case O_DISPLAY:
 			if (strcmp(optarg, "auto") && strcmp(optarg, "kms") && strcmp(optarg, "fb") && strcmp(optarg, "none"))

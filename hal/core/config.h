@@ -45,6 +45,7 @@ struct config {
 	uint64_t rng_rate;        /* --rng: bytes/s, 0 none, UINT64_MAX unlimited (default 2M) */
 	bool verbose;
 	bool no_sandbox;          /* --no-sandbox: no seccomp filters */
+	bool no_hpet;             /* --no-hpet: no HPET, no ACPI HPET table */
 };
 
 enum { CONFIG_OK = 0, CONFIG_EXIT = 1, CONFIG_USAGE = -1 };

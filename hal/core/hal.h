@@ -113,6 +113,9 @@ void vm_destroy(struct vm *vm);
 int vm_ram_init(struct vm *vm, uint64_t ram_size);
 void vm_ram_exit(struct vm *vm);
 void vm_irq_line(int irq, int level);
+/* The HPET took IRQ 0 (LegacyReplacement on): the in-kernel PIT stops
+ * raising it; off gives it back. Thread safe. */
+int vm_pit_hpet_legacy(bool on);
 /* Ask every vCPU to stop; the first reason given wins. Thread safe. */
 void vm_request_stop(int exit_code);
 /* A guest write of `len` bytes at addr (port or MMIO) signals eventfd `fd`

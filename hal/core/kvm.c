@@ -233,6 +233,23 @@ void vm_ram_exit(struct vm *vm)
 	mem_exit(&vm->mem);
 }
 
+/* HPET legacy replacement: KVM's PIT stops (or resumes) driving IRQ 0;
+ * its channels keep their state, as QEMU's in-kernel PIT does it. */
+int vm_pit_hpet_legacy(bool on)
+{
+	struct kvm_pit_state2 ps;
+	if (ioctl(the_vm->vm_fd, KVM_GET_PIT2, &ps) < 0) {
+		warnx("KVM_GET_PIT2: %s", strerror(errno));
+		return -1;
+	}
+	ps.flags = on ? ps.flags | KVM_PIT_FLAGS_HPET_LEGACY : ps.flags & ~(uint32_t)KVM_PIT_FLAGS_HPET_LEGACY;
+	if (ioctl(the_vm->vm_fd, KVM_SET_PIT2, &ps) < 0) {
+		warnx("KVM_SET_PIT2 (HPET legacy %s): %s", on ? "on" : "off", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 void vm_irq_line(int irq, int level)
 {
 	struct kvm_irq_level l = { .irq = (uint32_t)irq, .level = (uint32_t)level };

@@ -2,6 +2,8 @@
  * order, each with the undo that releases what its init took; tear-down
  * runs the undos of the steps that ran, in reverse (docs/architecture.md,
  * "Bring-up"). A step whose init fails leaves nothing behind. */
+#include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -20,7 +22,36 @@
 static void isa_irq(int irq, int level) { vm_irq_line(irq, level); }
 static void com1_irq(void *ctx, int level) { (void)ctx; vm_irq_line(PC_COM1_IRQ, level); }
 static void sci_irq(int level) { vm_irq_line(PC_SCI_IRQ, level); }
-static void rtc_irq(int level) { vm_irq_line(PC_RTC_IRQ, level); }
+
+/* HPET legacy replacement (docs/guest-support.md): IRQ 0 is the HPET's
+ * instead of KVM's PIT, and IRQ 8 the HPET's instead of the RTC's. The RTC
+ * keeps running (its register C still says what happened); only its line
+ * is held off, and given back at the level it has then. */
+static pthread_mutex_t irq8_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool irq8_hpet;
+static int rtc_level;
+
+static void rtc_irq(int level)
+{
+	pthread_mutex_lock(&irq8_lock);
+	rtc_level = level;
+	if (!irq8_hpet)
+		vm_irq_line(PC_RTC_IRQ, level);
+	pthread_mutex_unlock(&irq8_lock);
+}
+
+static void hpet_irq(void *ctx, int gsi, int level) { (void)ctx; vm_irq_line(gsi, level); }
+
+static void hpet_legacy(void *ctx, bool on)
+{
+	(void)ctx;
+	vm_pit_hpet_legacy(on);
+	pthread_mutex_lock(&irq8_lock);
+	irq8_hpet = on;
+	if (rtc_level)
+		vm_irq_line(PC_RTC_IRQ, !on);
+	pthread_mutex_unlock(&irq8_lock);
+}
 static void guest_reset(void) { vm_request_stop(HAL_EXIT_RESET); }
 
 static void guest_sleep(int slp_typ)
@@ -114,6 +145,8 @@ static int step_ports(struct pc *pc)
 	pm_init(&pc->pm, sci_irq, guest_sleep);
 	pc->resetctl = (struct reset_ctl){ .port92 = 0x02, .reset = guest_reset };
 	struct rtc_cfg rc = { pc->vm.mem.low_end, pc->vm.mem.high_size, pc->cfg->cpus, { 2, 3, 0 } };
+	irq8_hpet = false; /* a new VM: the RTC has IRQ 8, its line is low */
+	rtc_level = 0;
 	if (rtc_init(&pc->rtc, &rc, rtc_irq) < 0)
 		return -1;
 	if (loop_add(pc->rtc.timer_fd, rtc_tick, &pc->rtc) < 0) {
@@ -136,6 +169,36 @@ static void undo_ports(struct pc *pc)
 	ranges_del(r, NRANGES(r));
 	loop_del(pc->rtc.timer_fd);
 	rtc_exit(&pc->rtc);
+}
+
+/* The HPET's 1 KiB at 0xFED00000 and its timer on the loop, unless --no-hpet. */
+static int step_hpet(struct pc *pc)
+{
+	if (pc->cfg->no_hpet)
+		return 0;
+	if (hpet_init(&pc->hpet, NULL, hpet_irq, hpet_legacy, pc) < 0) {
+		err("HPET: timerfd_create: %s", strerror(errno));
+		return -1;
+	}
+	if (loop_add(pc->hpet.timer_fd, hpet_tick, &pc->hpet) < 0) {
+		hpet_exit(&pc->hpet);
+		return -1;
+	}
+	if (bus_register(BUS_MMIO, HPET_BASE, HPET_SIZE, hpet_io, &pc->hpet) < 0) {
+		loop_del(pc->hpet.timer_fd);
+		hpet_exit(&pc->hpet);
+		return -1;
+	}
+	return 0;
+}
+
+static void undo_hpet(struct pc *pc)
+{
+	if (pc->cfg->no_hpet)
+		return;
+	bus_unregister(BUS_MMIO, HPET_BASE, &pc->hpet);
+	loop_del(pc->hpet.timer_fd);
+	hpet_exit(&pc->hpet);
 }
 
 /* PCI configuration mechanism #1 and the chipset's functions on bus 0. The
@@ -440,6 +503,7 @@ static const struct step {
 	{ "ram", step_ram, undo_ram },
 	{ "vcpus", step_vcpus, undo_vcpus },
 	{ "ports", step_ports, undo_ports },
+	{ "hpet", step_hpet, undo_hpet },
 	{ "pci", step_pci, undo_pci },
 	{ "fwcfg", step_fwcfg, undo_fwcfg },
 	{ "disks", step_disks, undo_disks },

@@ -115,7 +115,7 @@ bool pc_uefi(const struct pc *pc)
 static int acpi_tables(struct pc *pc, struct acpi_tables *t)
 {
 	uint16_t pm_base = pc->chipset.pm_base ? pc->chipset.pm_base : PC_PM_BASE;
-	struct acpi_cfg ac = { .ncpus = pc->cfg->cpus, .pm_base = pm_base, .sci_irq = PC_SCI_IRQ };
+	struct acpi_cfg ac = { .ncpus = pc->cfg->cpus, .pm_base = pm_base, .sci_irq = PC_SCI_IRQ, .hpet = !pc->cfg->no_hpet };
 	return acpi_build(&ac, t);
 }
 

@@ -12,6 +12,7 @@
 #include "hw/debug.h"
 #include "hw/ahci.h"
 #include "hw/fwcfg.h"
+#include "hw/hpet.h"
 #include "hw/i8042.h"
 #include "hw/pm.h"
 #include "hw/reset.h"
@@ -46,6 +47,7 @@ struct pc {
 	struct reset_ctl resetctl;
 	struct chipset chipset;
 	struct rtc rtc;
+	struct hpet hpet;         /* unless --no-hpet */
 	struct fwcfg fwcfg;
 	struct bochs bochs;
 	struct vgatext vga;

@@ -60,7 +60,9 @@ static const unsigned long common_ioctls[] = {
 	VHOST_SET_VRING_ADDR, VHOST_SET_VRING_KICK, VHOST_SET_VRING_CALL, VHOST_NET_SET_BACKEND,
 	TCGETS, TCSETS, TCSETSW, TCSETSF, KDSETMODE, /* the denial handler's restore */
 };
-static const unsigned long vcpu_ioctls[] = { KVM_RUN, KVM_GET_REGS, KVM_GET_SREGS, KVM_SET_REGS, KVM_SET_SREGS };
+/* KVM_GET/SET_PIT2: the guest's write of the HPET's LEG_RT_CNF (board.c) */
+static const unsigned long vcpu_ioctls[] = { KVM_RUN, KVM_GET_REGS, KVM_GET_SREGS, KVM_SET_REGS, KVM_SET_SREGS,
+					     KVM_GET_PIT2, KVM_SET_PIT2 };
 
 #define MAX_INSNS 256
 struct prog {

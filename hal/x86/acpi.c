@@ -8,6 +8,7 @@
 #include "dsdt.hex"
 #include "core/endian.h"
 #include "core/hal.h"
+#include "hw/hpet.h"
 
 #define TABLES_CAP (64 * 1024)
 
@@ -143,6 +144,41 @@ static uint32_t build_fadt(struct acpi_tables *t, const struct acpi_cfg *c, uint
 	return off;
 }
 
+/* HPET description table (IA-PC HPET 1.0a, 3.2.4): the header, Event
+ * Timer Block ID 36 (the capabilities' low 32 bits), Base Address 40 (a
+ * GAS in system memory), HPET Number 52, Main Counter Minimum Clock Tick
+ * in periodic mode 53 (what the host timer's clamp allows without lost
+ * interrupts), Page Protection 55; 56 bytes. */
+static uint32_t build_hpet(struct acpi_tables *t)
+{
+	const uint32_t len = 56;
+	uint32_t off = alloc(t, len, 8);
+	uint8_t *p = t->blob[ACPI_TABLES] + off;
+	header(t, off, "HPET", len, 1);
+	put_le32(p + 36, (uint32_t)hpet_caps());
+	p[40] = 0;  /* system memory */
+	p[41] = 64; /* register width */
+	put_le64(p + 44, HPET_BASE);
+	p[52] = 0;
+	put_le16(p + 53, HPET_MIN_TICK);
+	p[55] = 0;  /* no page protection guarantee */
+	return off;
+}
+
+/* The DSDT's HPET device answers _STA from a byte this patches: 0x0F
+ * (present, enabled, shown, working) with an HPET, 0 without. iasl
+ * encodes Name (_STA, 0x0F) as "_STA" BytePrefix(0x0A) 0x0F. */
+static void dsdt_hpet_sta(uint8_t *dsdt, size_t len, bool present)
+{
+	const uint8_t *dev = memmem(dsdt, len, "HPET", 4);
+	if (!dev)
+		return;
+	size_t from = (size_t)(dev - dsdt);
+	uint8_t *sta = memmem(dsdt + from, len - from, "_STA\x0a", 5);
+	if (sta && sta + 5 < dsdt + len)
+		sta[5] = present ? 0x0f : 0x00;
+}
+
 int acpi_build(const struct acpi_cfg *c, struct acpi_tables *t)
 {
 	memset(t, 0, sizeof(*t));
@@ -167,6 +203,7 @@ int acpi_build(const struct acpi_cfg *c, struct acpi_tables *t)
 	 * field must be 0 in the blob, as QEMU's linker asserts. A stale one
 	 * makes OVMF take the DSDT for opaque data and not install it. */
 	t->blob[ACPI_TABLES][dsdt + 9] = 0;
+	dsdt_hpet_sta(t->blob[ACPI_TABLES] + dsdt, sizeof(dsdt_aml_code), c->hpet);
 	t->csum[t->ncsum].file = ACPI_TABLES;
 	t->csum[t->ncsum].result = dsdt + 9;
 	t->csum[t->ncsum].start = dsdt;
@@ -175,12 +212,15 @@ int acpi_build(const struct acpi_cfg *c, struct acpi_tables *t)
 
 	uint32_t fadt = build_fadt(t, c, facs, dsdt);
 	uint32_t madt = build_madt(t, c);
+	uint32_t hpet = c->hpet ? build_hpet(t) : 0;
 
-	uint32_t rsdt_len = 36 + 2 * 4;
+	uint32_t rsdt_len = 36 + (c->hpet ? 3 : 2) * 4;
 	uint32_t rsdt = alloc(t, rsdt_len, 8);
 	header(t, rsdt, "RSDT", rsdt_len, 1);
 	pointer(t, ACPI_TABLES, rsdt + 36, 4, ACPI_TABLES, fadt);
 	pointer(t, ACPI_TABLES, rsdt + 40, 4, ACPI_TABLES, madt);
+	if (c->hpet)
+		pointer(t, ACPI_TABLES, rsdt + 44, 4, ACPI_TABLES, hpet);
 
 	/* RSDP (ACPI 6.5, 5.2.5.3): Checksum 8, OEMID 9, Revision 15, RsdtAddress 16 */
 	uint8_t *r = t->blob[ACPI_RSDP];

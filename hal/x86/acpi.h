@@ -4,6 +4,7 @@
  * them into guest RAM itself; firmware gets them through fw_cfg. */
 #ifndef ACPI_H
 #define ACPI_H
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -13,6 +14,7 @@ struct acpi_cfg {
 	int ncpus;
 	uint16_t pm_base;   /* PM1a_EVT; CNT at +4, TMR at +8 */
 	uint16_t sci_irq;
+	bool hpet;          /* the HPET table, and the DSDT's HPET device present */
 };
 
 #define ACPI_MAX_FIXUPS 16

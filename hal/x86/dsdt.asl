@@ -8,6 +8,19 @@ DefinitionBlock ("dsdt.aml", "DSDT", 1, "HAL   ", "HALDSDT ", 1)
 {
     Scope (\_SB)
     {
+        /* The HPET (hal/hw/hpet.c). acpi.c sets _STA to 0 with --no-hpet;
+         * the ACPI HPET table is what Linux and Windows use to find it. */
+        Device (HPET)
+        {
+            Name (_HID, EisaId ("PNP0103"))
+            Name (_UID, Zero)
+            Name (_STA, 0x0F)
+            Name (_CRS, ResourceTemplate ()
+            {
+                Memory32Fixed (ReadOnly, 0xFED00000, 0x00000400)
+            })
+        }
+
         Device (PCI0)
         {
             Name (_HID, EisaId ("PNP0A03"))

@@ -127,6 +127,18 @@ check e2e-firmware-read "L2DISK: read 'HOST-DATA-FOR-GUEST'" "the guest read the
 check e2e-firmware-write "E2E: data sector 1: GUEST-WROTE-THIS" "the guest's write is in the host file"
 check e2e-firmware-mq "L2DISK: vda queues 2" "the guest's two CPUs each got a virtio-blk request queue (VIRTIO_BLK_F_MQ)"
 check e2e-firmware-hwrng "L2DISK: hwrng 32 bytes " "the guest read hal's virtio-rng through /dev/hwrng"
+# hal's HPET (hw/hpet.c): Linux finds it through the ACPI HPET table, makes
+# it its clocksource, and its clock keeps the RTC's pace: CLOCK_MONOTONIC
+# over two RTC seconds, edge to edge (a halted counter gives 0 or hangs,
+# one off by 25 % falls outside)
+if grep -q -E "L2DISK: clocksources (.* )?hpet( |$)" "$sec"; then echo "PASS e2e-firmware-hpet-listed"
+else echo "FAIL e2e-firmware-hpet-listed: hpet not in the guest's available_clocksource ($(grep -m 1 -o 'L2DISK: clocksources.*' "$sec"))"; fi
+check e2e-firmware-hpet-mmio "L2DISK: dmesg hpet0: at MMIO 0xfed00000" "Linux's HPET driver took the block at 0xFED00000"
+check e2e-firmware-hpet-current "L2DISK: current clocksource hpet" "the guest switched its clocksource to the HPET"
+check e2e-firmware-hpet-clockevent "L2DISK: clockevent hpet registered" "Linux took timer 0 as a clock event device (legacy replacement, IRQ 0)"
+ms=$(sed -n 's/.*L2DISK: hpet clock \([0-9]*\) ms over 2 RTC s.*/\1/p' "$sec" | head -n 1)
+if [ -n "$ms" ] && [ "$ms" -ge 1500 ] && [ "$ms" -le 2500 ]; then echo "PASS e2e-firmware-hpet-clock ($ms ms over 2 RTC seconds)"
+else echo "FAIL e2e-firmware-hpet-clock: ${ms:-no} ms of HPET time over 2 RTC seconds, want 1500-2500 ($(grep -m 1 -o 'L2DISK: hpet.*' "$sec"))"; fi
 # --smbios host: the guest's type 1 strings are L1's own (QEMU's here)
 for f in sys_vendor product_name; do
 	l1=$(sed -n "s/.*E2E: l1 dmi $f=\(.*\)\r*$/\1/p" "$sec" | tr -d '\r' | head -n 1)

@@ -5,7 +5,7 @@
  * writes an answer after it, flushes, mounts an AHCI CD-ROM's ISO (sr0)
  * if there is one and reads /hello.txt from it, reads hal's
  * virtio-rng (/dev/hwrng) and the SMBIOS strings the firmware passed on
- * (/sys/class/dmi/id), writes marker 0x11 and powers off through ACPI. Every line it prints starts with "L2DISK: ".
+ * (/sys/class/dmi/id), checks hal's HPET (check_hpet), writes marker 0x11 and powers off through ACPI. Every line it prints starts with "L2DISK: ".
  * With no data disk at all it counts its boots on its own disk instead:
  * the file /bootcount.txt on its FAT partition (vda1) holds N, N+1 is
  * written back, flushed and the file system unmounted, "L2DISK: boot count
@@ -24,6 +24,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/io.h>
+#include <sys/ioctl.h>
+#include <sys/klog.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
@@ -31,6 +33,7 @@
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/rtc.h>
 
 #include "l2mods.h"
 
@@ -41,6 +44,110 @@ static void say(const char *fmt, const char *arg)
 	if (write(1, line, (size_t)n) < 0) {
 		/* nothing to do: the console is all we have */
 	}
+}
+
+static int file_line(const char *path, char *buf, size_t n)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t k = fd >= 0 ? read(fd, buf, n - 1) : -1;
+	buf[k > 0 ? k : 0] = 0;
+	buf[strcspn(buf, "\n")] = 0;
+	if (fd >= 0)
+		close(fd);
+	return k > 0 ? 0 : -1;
+}
+
+static long long mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+/* RTC seconds of the day through /dev/rtc0, -1 on error. */
+static int rtc_sec(int fd)
+{
+	struct rtc_time t;
+	return ioctl(fd, RTC_RD_TIME, &t) < 0 ? -1 : t.tm_hour * 3600 + t.tm_min * 60 + t.tm_sec;
+}
+
+/* The HPET (hal/hw/hpet.c): Linux found it through the ACPI HPET table
+ * (its clocksource listed, the driver's "hpet0: at MMIO" line); with hpet
+ * as the current clocksource, CLOCK_MONOTONIC across two RTC seconds
+ * (edge to edge, polled every 5 ms) must be about 2000 ms: a halted or
+ * wrongly scaled counter cannot give that. */
+static void check_hpet(void)
+{
+	char avail[256], cur[64] = "", *log = malloc(1 << 17);
+	file_line("/sys/devices/system/clocksource/clocksource0/available_clocksource", avail, sizeof avail);
+	say("L2DISK: clocksources %s\n", avail);
+	int n = log ? klogctl(3, log, (1 << 17) - 1) : -1;
+	if (n > 0) {
+		log[n] = 0;
+		char *m = strstr(log, "hpet0: at MMIO ");
+		if (m) {
+			m[strcspn(m, "\n")] = 0;
+			say("L2DISK: dmesg %s\n", m);
+		}
+	}
+	/* its timer 0 as a clock event device (legacy replacement: IRQ 0),
+	 * and how many IRQ 0 interrupts the guest took */
+	int fd = log ? open("/proc/timer_list", O_RDONLY) : -1;
+	n = 0;
+	for (ssize_t k; fd >= 0 && n < (1 << 17) - 1 && (k = read(fd, log + n, (size_t)((1 << 17) - 1 - n))) > 0;)
+		n += (int)k;
+	if (fd >= 0)
+		close(fd);
+	if (log && n > 0) {
+		log[n] = 0;
+		say("L2DISK: clockevent hpet %s\n", strstr(log, "Clock Event Device: hpet") ? "registered" : "absent");
+	}
+	char irq0[128] = "";
+	fd = open("/proc/interrupts", O_RDONLY);
+	n = fd >= 0 && log ? (int)read(fd, log, 4096) : -1;
+	if (fd >= 0)
+		close(fd);
+	if (n > 0) {
+		log[n] = 0;
+		char *l = strstr(log, "\n  0:");
+		if (l) {
+			l[strcspn(l + 1, "\n") + 1] = 0;
+			snprintf(irq0, sizeof irq0, "%s", l + 1);
+		}
+	}
+	say("L2DISK: irq0 %s\n", irq0);
+	free(log);
+	fd = open("/sys/devices/system/clocksource/clocksource0/current_clocksource", O_WRONLY);
+	if (fd < 0 || write(fd, "hpet", 4) != 4)
+		say("L2DISK: hpet: cannot make it the clocksource: %s\n", strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	file_line("/sys/devices/system/clocksource/clocksource0/current_clocksource", cur, sizeof cur);
+	say("L2DISK: current clocksource %s\n", cur);
+	int rtc = open("/dev/rtc0", O_RDONLY);
+	int s0 = rtc >= 0 ? rtc_sec(rtc) : -1, s = s0;
+	long long t0 = 0, t1 = 0;
+	for (int i = 0; i < 1200 && s0 >= 0; i++) { /* at most about 6 s */
+		nanosleep(&(struct timespec){ 0, 5000000 }, NULL);
+		s = rtc_sec(rtc);
+		if (s < 0)
+			break;
+		if (!t0 && s != s0) {
+			t0 = mono_ms(); /* an RTC second begins */
+			s0 = s;
+		} else if (t0 && (s - s0 + 86400) % 86400 >= 2) {
+			t1 = mono_ms();
+			break;
+		}
+	}
+	if (rtc >= 0)
+		close(rtc);
+	char line[160];
+	if (!t1)
+		snprintf(line, sizeof line, "L2DISK: hpet: no two RTC seconds measured (/dev/rtc0: %s)\n", strerror(errno));
+	else
+		snprintf(line, sizeof line, "L2DISK: hpet clock %lld ms over 2 RTC s (clocksource %s)\n", t1 - t0, cur);
+	say("%s", line);
 }
 
 /* One more boot in /bootcount.txt on the boot disk's FAT partition (vda1,
@@ -246,6 +353,7 @@ int main(int argc, char **argv)
 	}
 	if (fd >= 0)
 		close(fd);
+	check_hpet();
 	/* SMBIOS type 1 as the guest kernel read it */
 	static const char *const dmi[] = { "sys_vendor", "product_name", "product_serial" };
 	for (size_t i = 0; i < sizeof dmi / sizeof dmi[0]; i++) {

@@ -145,6 +145,18 @@ put("pflash", "program", op(0, 0x10, 2, 1, 0x50) + op(0, 0x10, 2, 1, 0x10) + op(
 put("pflash", "erase", op(0, 0x1000, 2, 1, 0x20) + op(0, 0x1000, 2, 1, 0xd0) + op(0, 0, 2, 1, 0x70) + op(0, 0, 2, 1) +
     op(0, 0, 2, 1, 0x98) + op(0, 0x20, 2, 2) + op(0, 0, 2, 1, 0x90) + op(0, 0, 2, 1) + op(7, 0, 2))
 
+# ---- HPET (fuzz_hpet.c): 2-byte offsets; kind 6 moves the clock, 7 ticks ----
+hpet = lambda off, size=4, val=None: op(0, off, 2, size, val)
+tick = lambda ns: op(6, ns, 2, 1, 0)
+put("hpet", "linux-legacy",
+    hpet(0x0f0, 8, 0) + hpet(0x100, 4, 0x14c) + hpet(0x108, 4, 100000) + hpet(0x108, 4, 400000) +
+    hpet(0x010, 4, 3) + hpet(0x0f0) + tick(4000) + op(7, 0, 2) + hpet(0x108) + tick(4000) + op(7, 0, 2) +
+    hpet(0x010, 4, 1) + hpet(0x000, 8))
+put("hpet", "level-32bit",
+    hpet(0x120, 4, 0x2c06) + hpet(0x128, 8, 0x100000020) + hpet(0x0f0, 8, 0xfffffff0) + hpet(0x010, 4, 1) +
+    tick(400) + op(7, 0, 2) + hpet(0x020) + hpet(0x020, 4, 2) + hpet(0x140, 2, 0x2b04) + hpet(0x148, 8, 0x30) +
+    tick(1000) + op(7, 0, 2) + hpet(0x0f4) + hpet(0x0f3, 8))
+
 # ---- fw_cfg ----
 def fwdma(at, control, length, addr):
     return mem(at, struct.pack(">IIQ", control, length, addr))

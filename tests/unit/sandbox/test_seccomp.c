@@ -18,7 +18,7 @@
 #include "check.h"
 #include "sandbox/seccomp.h"
 
-enum { DO_WRITE, DO_SOCKET, DO_OPEN, DO_EXEC_MAP, DO_RW_MAP, DO_KVM_RUN, DO_BAD_IOCTL, DO_EXECVE, DO_GET_REGS_INT, DO_GETRANDOM };
+enum { DO_WRITE, DO_SOCKET, DO_OPEN, DO_EXEC_MAP, DO_RW_MAP, DO_KVM_RUN, DO_BAD_IOCTL, DO_EXECVE, DO_GET_REGS_INT, DO_GETRANDOM, DO_SET_PIT2 };
 
 /* Runs `what` under kind's filter; returns the wait status, the child's
  * stderr in msg. */
@@ -43,6 +43,7 @@ static int run(enum hal_thread kind, int what, char *msg, size_t n)
 		/* musl's ioctl(int, int, ...): the request arrives sign-extended */
 		case DO_GET_REGS_INT: r = syscall(SYS_ioctl, -1, (long)(int)KVM_GET_REGS, 0); break;
 		case DO_BAD_IOCTL: r = syscall(SYS_ioctl, 0, TIOCSTI, "x"); break;
+		case DO_SET_PIT2: r = syscall(SYS_ioctl, -1, (long)(int)KVM_SET_PIT2, 0); break; /* HPET legacy */
 		case DO_GETRANDOM: { char b[16]; r = syscall(SYS_getrandom, b, sizeof(b), 0); break; } /* virtio-rng */
 		case DO_EXECVE: r = syscall(SYS_execve, "/bin/sh", (char *[]){ "sh", NULL }, (char *[]){ NULL }); break;
 		}
@@ -71,6 +72,8 @@ static void test_allowed_calls_pass(void)
 	CHECK(clean(run(HAL_THREAD_VCPU, DO_RW_MAP, msg, sizeof(msg))));
 	CHECK(clean(run(HAL_THREAD_VCPU, DO_KVM_RUN, msg, sizeof(msg))));
 	CHECK(clean(run(HAL_THREAD_VCPU, DO_GET_REGS_INT, msg, sizeof(msg))));
+	/* a guest turning on the HPET's legacy replacement stops the PIT from its vCPU */
+	CHECK(clean(run(HAL_THREAD_VCPU, DO_SET_PIT2, msg, sizeof(msg))));
 }
 
 static void test_forbidden_calls_stop_hal_naming_them(void)

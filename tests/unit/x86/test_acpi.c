@@ -5,6 +5,7 @@
 #include "x86/acpi.h"
 #include "check.h"
 #include "core/hal.h"
+#include "hw/hpet.h"
 
 static uint32_t rd32(const uint8_t *p) { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
 
@@ -71,6 +72,60 @@ static void tables_link_and_checksum(void)
 	CHECK(acpi_build(&(struct acpi_cfg){ .ncpus = 0 }, &t) < 0);
 }
 
+/* The byte of Name (_STA, ...) in the DSDT's HPET device. */
+static int hpet_sta(const uint8_t *dsdt)
+{
+	const uint8_t *dev = memmem(dsdt, rd32(dsdt + 4), "HPET", 4);
+	if (!dev)
+		return -1;
+	const uint8_t *sta = memmem(dev, rd32(dsdt + 4) - (size_t)(dev - dsdt), "_STA\x0a", 5);
+	return sta ? sta[5] : -1;
+}
+
+/* With an HPET: the RSDT's third table, as Linux's hpet_table_parse reads
+ * it; without: no table and the DSDT's PNP0103 device absent. */
+static void hpet_table(void)
+{
+	struct acpi_cfg c = { .ncpus = 1, .pm_base = 0x600, .sci_irq = 9, .hpet = true };
+	struct acpi_tables t;
+	CHECK(acpi_build(&c, &t) == 0);
+	const uint64_t base[ACPI_NFILES] = { 0xe0000, 0xe0040 };
+	acpi_link(&t, base);
+	const uint8_t *rsdt = deref(&t, base[1], rd32(t.blob[ACPI_RSDP] + 16));
+	CHECK_EQ(rd32(rsdt + 4), 48);
+	CHECK_EQ(acpi_checksum(rsdt, 48), 0);
+	const uint8_t *h = deref(&t, base[1], rd32(rsdt + 44));
+	CHECK(!memcmp(h, "HPET", 4));
+	CHECK_EQ(rd32(h + 4), 56);
+	CHECK_EQ(acpi_checksum(h, 56), 0);
+	CHECK_EQ(rd32(h + 36), (uint32_t)hpet_caps());
+	CHECK_EQ(rd32(h + 36) >> 16, 0x8086);       /* vendor */
+	CHECK_EQ((rd32(h + 36) >> 8) & 0x1f, 2);    /* 3 comparators */
+	CHECK(rd32(h + 36) & (1 << 15));            /* legacy replacement capable */
+	CHECK_EQ(h[40], 0);                         /* system memory */
+	CHECK_EQ(rd32(h + 44), 0xfed00000);
+	CHECK_EQ(rd32(h + 48), 0);
+	CHECK_EQ(h[53] | h[54] << 8, 10000);        /* 100 us at 100 MHz */
+	const uint8_t *fadt = deref(&t, base[1], rd32(rsdt + 36));
+	const uint8_t *dsdt = deref(&t, base[1], rd32(fadt + 40));
+	CHECK_EQ(hpet_sta(dsdt), 0x0f);
+	CHECK(memmem(dsdt, rd32(dsdt + 4), "\x41\xd0\x01\x03", 4)); /* EisaId PNP0103 */
+	CHECK_EQ(acpi_checksum(dsdt, rd32(dsdt + 4)), 0);
+	acpi_free(&t);
+
+	c.hpet = false;
+	CHECK(acpi_build(&c, &t) == 0);
+	acpi_link(&t, base);
+	rsdt = deref(&t, base[1], rd32(t.blob[ACPI_RSDP] + 16));
+	CHECK_EQ(rd32(rsdt + 4), 44);
+	CHECK(!memmem(t.blob[ACPI_TABLES], t.len[ACPI_TABLES], "HPET\x38\0\0\0", 8));
+	fadt = deref(&t, base[1], rd32(rsdt + 36));
+	dsdt = deref(&t, base[1], rd32(fadt + 40));
+	CHECK_EQ(hpet_sta(dsdt), 0);
+	CHECK_EQ(acpi_checksum(dsdt, rd32(dsdt + 4)), 0);
+	acpi_free(&t);
+}
+
 /* Run etc/table-loader the way OVMF's AcpiPlatformDxe does: blobs placed at
  * base[], ADD_POINTER adds the pointee's base, ADD_CHECKSUM *stores* the
  * checksum of the range as it is (QEMU's linker contract: the field is 0 in
@@ -119,7 +174,7 @@ static int has_pointer(const uint8_t *s, size_t len, uint32_t off, uint8_t size)
 
 static void table_loader_as_ovmf_runs_it(void)
 {
-	struct acpi_cfg c = { .ncpus = 2, .pm_base = 0xb000, .sci_irq = 9 };
+	struct acpi_cfg c = { .ncpus = 2, .pm_base = 0xb000, .sci_irq = 9, .hpet = true };
 	struct acpi_tables t;
 	CHECK(acpi_build(&c, &t) == 0);
 	size_t len;
@@ -232,6 +287,7 @@ static void bus_dispatch_and_floating_reads(void)
 int main(void)
 {
 	RUN(tables_link_and_checksum);
+	RUN(hpet_table);
 	RUN(table_loader_as_ovmf_runs_it);
 	RUN(cpuid_describes_each_vcpu);
 	RUN(bus_dispatch_and_floating_reads);

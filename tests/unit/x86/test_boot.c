@@ -213,6 +213,10 @@ static void command_line_options(void)
 	char *fw[] = { "hal", NULL };
 	CHECK_EQ(config_parse(1, fw, &c, why, sizeof(why)), CONFIG_OK);
 	CHECK(!strcmp(c.firmware, "auto")); /* no kernel: the disk's label decides (main.c) */
+	CHECK(!c.no_hpet);                  /* an HPET by default, as QEMU's pc */
+	char *nohpet[] = { "hal", "--no-hpet", NULL };
+	CHECK_EQ(config_parse(2, nohpet, &c, why, sizeof(why)), CONFIG_OK);
+	CHECK(c.no_hpet);
 	char *fw2[] = { "hal", "--firmware", "bios", "--efivars", "x", NULL };
 	CHECK_EQ(config_parse(5, fw2, &c, why, sizeof(why)), CONFIG_USAGE);
 	CHECK(strstr(why, "--efivars"));
