@@ -123,6 +123,12 @@ void vm_request_stop(int exit_code);
 int vm_ioeventfd(uint64_t addr, uint32_t len, bool pio, int fd, bool assign);
 /* Deliver one MSI (PCI MSI-X message) to the guest. */
 int vm_signal_msi(uint64_t addr, uint32_t data);
+/* Eventfd fd, when signalled, delivers the MSI (addr, data) in the kernel
+ * (KVM_IRQFD on an MSI route), without a wake-up of any hal thread.
+ * assign with *gsi < 0: a new route and irqfd, its GSI into *gsi; with a
+ * route already (*gsi >= 0): the route changed to (addr, data); !assign:
+ * both gone, *gsi -1. 0, or -1 with errno. Thread safe. */
+int vm_irqfd_msi(int fd, int *gsi, uint64_t addr, uint32_t data, bool assign);
 /* RAM-backed guest memory outside the main RAM (framebuffers): returns a
  * slot number; _move re-places it (present=false unmaps it); dirty pages
  * since the last call come back as one bit per 4 KiB page. */

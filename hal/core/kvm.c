@@ -1,6 +1,7 @@
 /* The KVM virtual machine: irqchip, PIT, memory slots, interrupt lines. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -274,4 +275,80 @@ int vm_signal_msi(uint64_t addr, uint32_t data)
 {
 	struct kvm_msi msi = { .address_lo = (uint32_t)addr, .address_hi = (uint32_t)(addr >> 32), .data = data };
 	return ioctl(the_vm->vm_fd, KVM_SIGNAL_MSI, &msi) < 0 ? -1 : 0;
+}
+
+/* MSI routes for irqfds. KVM_SET_GSI_ROUTING replaces the whole table, so
+ * it is sent with KVM's own default entries first (GSI 0-15 on the PIC and
+ * the IOAPIC pin of the same number, 16-23 on the IOAPIC only, as
+ * KVM_CREATE_IRQCHIP set them up; hal's IRQ lines stay where they were),
+ * then one MSI entry per route in use at GSI 24 + its index. Not sent at
+ * all until the first route: a machine without irqfds keeps KVM's table. */
+#define IRQCHIP_GSIS 24
+#define MSI_ROUTES 16
+static pthread_mutex_t routes_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct { bool used; uint64_t addr; uint32_t data; } msi_routes[MSI_ROUTES];
+
+static int routes_commit(void)
+{
+	static struct {
+		struct kvm_irq_routing r;
+		struct kvm_irq_routing_entry e[IRQCHIP_GSIS + 16 + MSI_ROUTES];
+	} t;
+	unsigned n = 0;
+	memset(&t, 0, sizeof(t));
+	for (unsigned gsi = 0; gsi < IRQCHIP_GSIS; gsi++) {
+		t.e[n++] = (struct kvm_irq_routing_entry){ .gsi = gsi, .type = KVM_IRQ_ROUTING_IRQCHIP,
+							   .u.irqchip = { KVM_IRQCHIP_IOAPIC, gsi } };
+		if (gsi < 16)
+			t.e[n++] = (struct kvm_irq_routing_entry){
+				.gsi = gsi, .type = KVM_IRQ_ROUTING_IRQCHIP,
+				.u.irqchip = { gsi < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE, gsi % 8 } };
+	}
+	for (unsigned i = 0; i < MSI_ROUTES; i++)
+		if (msi_routes[i].used)
+			t.e[n++] = (struct kvm_irq_routing_entry){
+				.gsi = IRQCHIP_GSIS + i, .type = KVM_IRQ_ROUTING_MSI,
+				.u.msi = { .address_lo = (uint32_t)msi_routes[i].addr,
+					   .address_hi = (uint32_t)(msi_routes[i].addr >> 32), .data = msi_routes[i].data } };
+	t.r.nr = n;
+	return ioctl(the_vm->vm_fd, KVM_SET_GSI_ROUTING, &t);
+}
+
+int vm_irqfd_msi(int fd, int *gsi, uint64_t addr, uint32_t data, bool assign)
+{
+	int r = 0;
+	pthread_mutex_lock(&routes_lock);
+	if (!assign) {
+		if (*gsi >= IRQCHIP_GSIS) {
+			struct kvm_irqfd f = { .fd = (uint32_t)fd, .gsi = (uint32_t)*gsi, .flags = KVM_IRQFD_FLAG_DEASSIGN };
+			r = ioctl(the_vm->vm_fd, KVM_IRQFD, &f);
+			msi_routes[*gsi - IRQCHIP_GSIS].used = false;
+		}
+		*gsi = -1;
+		pthread_mutex_unlock(&routes_lock);
+		return r < 0 ? -1 : 0;
+	}
+	bool fresh = *gsi < IRQCHIP_GSIS;
+	unsigned i = fresh ? 0 : (unsigned)(*gsi - IRQCHIP_GSIS);
+	while (fresh && i < MSI_ROUTES && msi_routes[i].used)
+		i++;
+	if (i == MSI_ROUTES) {
+		pthread_mutex_unlock(&routes_lock);
+		errno = ENOSPC;
+		return -1;
+	}
+	msi_routes[i].used = true;
+	msi_routes[i].addr = addr;
+	msi_routes[i].data = data;
+	r = routes_commit();
+	if (r == 0 && fresh) {
+		struct kvm_irqfd f = { .fd = (uint32_t)fd, .gsi = IRQCHIP_GSIS + i };
+		r = ioctl(the_vm->vm_fd, KVM_IRQFD, &f);
+	}
+	if (r < 0 && fresh)
+		msi_routes[i].used = false;
+	else
+		*gsi = IRQCHIP_GSIS + (int)i;
+	pthread_mutex_unlock(&routes_lock);
+	return r < 0 ? -1 : 0;
 }

@@ -55,6 +55,7 @@ static const long io_only[] = { SYS_poll, SYS_ppoll, SYS_sendto, SYS_recvfrom, S
 
 static const unsigned long common_ioctls[] = {
 	KVM_IRQ_LINE, KVM_SIGNAL_MSI, KVM_IOEVENTFD, KVM_SET_USER_MEMORY_REGION,
+	KVM_IRQFD, KVM_SET_GSI_ROUTING, /* vhost-net's interrupts straight to the guest (virtio/net.c) */
 	TUNSETOFFLOAD,
 	VHOST_SET_FEATURES, VHOST_SET_MEM_TABLE, VHOST_SET_VRING_NUM, VHOST_SET_VRING_BASE, VHOST_GET_VRING_BASE,
 	VHOST_SET_VRING_ADDR, VHOST_SET_VRING_KICK, VHOST_SET_VRING_CALL, VHOST_NET_SET_BACKEND,

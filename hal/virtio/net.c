@@ -396,6 +396,39 @@ static bool vhost_rings(struct virtio_net *n)
 	return true;
 }
 
+/* msix_changed hook (and after vhost starts or stops): while vhost-net
+ * serves the rings and a queue's interrupt is an unmasked MSI-X message,
+ * the kernel's "used" eventfd raises it through KVM (irqfd), no hal thread
+ * woken; else the I/O thread polls the eventfd and relays it (a masked
+ * vector then becomes pending, as virtio_queue_irq does it). A route that
+ * KVM refuses leaves the relay: slower, never lost. Under the lock. */
+static void irqfd_sync(struct virtio_dev *v)
+{
+	struct virtio_net *n = (struct virtio_net *)v;
+	bool changed = false;
+	for (int q = 0; q < 2 && n->irqfd; q++) {
+		uint64_t addr = 0;
+		uint32_t data = 0;
+		bool want = n->vhost_on && virtio_msi_now(v, q, &addr, &data);
+		if (want && n->irqfd_on[q] && addr == n->irq_addr[q] && data == n->irq_data[q])
+			continue;
+		if (!want && !n->irqfd_on[q])
+			continue;
+		if (want && n->irqfd(n->rings[q].call, &n->irq_gsi[q], addr, data, true) == 0) {
+			n->irq_addr[q] = addr, n->irq_data[q] = data;
+		} else {
+			if (want)
+				dbg("virtio-net: KVM took no irqfd for queue %d (%s): hal relays it", q, strerror(errno));
+			n->irqfd(n->rings[q].call, &n->irq_gsi[q], 0, 0, false);
+			want = false;
+		}
+		changed |= want != n->irqfd_on[q];
+		n->irqfd_on[q] = want;
+	}
+	if (changed)
+		wake(n);
+}
+
 /* status_changed hook: start the kernel's path when the driver is ready,
  * stop it on reset, giving the rings back where the kernel left them. */
 static void vhost_sync(struct virtio_dev *v)
@@ -414,6 +447,7 @@ static void vhost_sync(struct virtio_dev *v)
 			q->used_idx = used ? *used : q->last_avail;
 		}
 		n->vhost_on = false;
+		irqfd_sync(v);
 		wake(n);
 		return;
 	}
@@ -427,6 +461,7 @@ static void vhost_sync(struct virtio_dev *v)
 	}
 	n->vhost_on = true;
 	dbg("virtio-net: rings handed to vhost-net");
+	irqfd_sync(v);
 	wake(n);
 }
 
@@ -443,13 +478,14 @@ static void *io_thread(void *arg)
 	}
 	for (;;) {
 		pthread_mutex_lock(&v->lock);
-		bool kernel = n->vhost_on;
+		bool kernel = n->vhost_on, direct[2] = { n->irqfd_on[RXQ], n->irqfd_on[TXQ] };
 		pthread_mutex_unlock(&v->lock);
 		/* With vhost-net the kernel reads the receive and transmit kicks and
-		 * the backend; hal waits for its "used" signals instead. */
+		 * the backend; hal waits for its "used" signals instead, unless
+		 * KVM takes them to the guest itself (irqfd). */
 		struct pollfd p[6] = {
-			{ kernel ? n->rings[RXQ].call : v->kick_fd[RXQ], POLLIN, 0 },
-			{ kernel ? n->rings[TXQ].call : v->kick_fd[TXQ], POLLIN, 0 },
+			{ kernel ? (direct[RXQ] ? -1 : n->rings[RXQ].call) : v->kick_fd[RXQ], POLLIN, 0 },
+			{ kernel ? (direct[TXQ] ? -1 : n->rings[TXQ].call) : v->kick_fd[TXQ], POLLIN, 0 },
 			{ v->kick_fd[CTRLQ], POLLIN, 0 },
 			{ n->stop_fd, POLLIN, 0 },
 			{ kernel ? -1 : n->be.fd, (short)((want_rx ? POLLIN : 0) | (n->tx_blocked ? POLLOUT : 0)), 0 },
@@ -498,12 +534,14 @@ struct virtio_net *virtio_net_new(const struct net_backend *be, const uint8_t ma
 		return NULL;
 	n->be = *be;
 	n->stop_fd = n->wake_fd = n->rings[0].call = n->rings[1].call = -1;
+	n->irq_gsi[0] = n->irq_gsi[1] = -1;
 	n->vh.fd = -1;
 	memcpy(n->mac, mac, 6);
 	struct virtio_dev *v = &n->vdev;
 	virtio_pci_init(v, "virtio-net", 0x1000, 1, 0x020000, 3, QSIZE);
 	v->mem = the_vm ? &the_vm->mem : NULL;
 	v->notify = virtio_kick;
+	v->msix_changed = irqfd_sync; /* nothing to do without vhost-net's rings */
 	v->host_features = VIRTIO_F_VERSION_1 | VIRTIO_RING_F_INDIRECT | VIRTIO_RING_F_EVENT_IDX | F_MAC | F_STATUS |
 			   F_MRG_RXBUF | F_CTRL_VQ | F_CTRL_RX;
 	if (be->vnet_hdr) /* the host kernel finishes checksums and segments */
@@ -580,6 +618,7 @@ int virtio_net_create(const struct net_spec *spec, int index, int slot, const ch
 		n->rings[0].call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		n->rings[1].call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		n->vdev.status_changed = vhost_sync;
+		n->irqfd = vm_irqfd_msi;
 	}
 	/* the ROM says 1af4:1041; pci_load_rom gives it our transitional 1000 */
 	if (rom && !(n->rom = pci_load_rom(&n->vdev.pci, rom)))

@@ -54,6 +54,24 @@ static void msix_fire(struct virtio_dev *v, unsigned vec)
 	v->signal_msi(v->msix[vec][0] | (uint64_t)v->msix[vec][1] << 32, v->msix[vec][2]);
 }
 
+bool virtio_msi_now(struct virtio_dev *v, int q, uint64_t *addr, uint32_t *data)
+{
+	uint16_t vec = v->vq[q].vector;
+	if (!(msix_ctl(v) & MSIX_ENABLE) || (msix_ctl(v) & MSIX_MASKALL) || vec >= VIRTIO_MSIX_VECS ||
+	    (v->msix[vec][3] & 1))
+		return false;
+	*addr = v->msix[vec][0] | (uint64_t)v->msix[vec][1] << 32;
+	*data = v->msix[vec][2];
+	return true;
+}
+
+/* Under the lock, after anything virtio_msi_now reads may have changed. */
+static void msix_changed(struct virtio_dev *v)
+{
+	if (v->msix_changed)
+		v->msix_changed(v);
+}
+
 static void msix_flush(struct virtio_dev *v)
 {
 	if (!(msix_ctl(v) & MSIX_ENABLE))
@@ -235,6 +253,7 @@ void virtio_legacy_io(void *dev, uint64_t off, uint8_t *data, uint32_t len, bool
 	case VIRTIO_MSI_QUEUE_VECTOR:
 		if (msix && q)
 			q->vector = vector(val);
+		msix_changed(v);
 		break;
 	}
 	pthread_mutex_unlock(&v->lock);
@@ -299,6 +318,7 @@ static void common_write(struct virtio_dev *v, uint64_t off, uint64_t val, uint3
 		return;
 	if (off == VIRTIO_PCI_COMMON_Q_MSIX) {
 		q->vector = vector(val);
+		msix_changed(v);
 	} else if (q->ready) {
 		return; /* the rest is frozen once the queue is enabled */
 	} else if (off == VIRTIO_PCI_COMMON_Q_SIZE) {
@@ -380,6 +400,7 @@ void virtio_msix_io(void *dev, uint64_t off, uint8_t *data, uint32_t len, bool i
 				*w = get_le32(data + i);
 				if ((o % 16) == 12)
 					msix_flush(v); /* maybe unmasked a pending vector */
+				msix_changed(v);
 			}
 		} else if (o == MSIX_PBA && !is_write) {
 			put_le32(data + i, v->pba);
@@ -431,6 +452,7 @@ static void cfg_written(struct pci_dev *d, unsigned off, unsigned len)
 	if (overlaps(off, len, v->msix_cap + PCI_MSIX_FLAGS, 2)) {
 		pthread_mutex_lock(&v->lock);
 		msix_flush(v);
+		msix_changed(v);
 		pthread_mutex_unlock(&v->lock);
 	}
 	if (overlaps(off, len, v->pcicfg_cap + PCICFG_DATA, 4))

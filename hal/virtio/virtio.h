@@ -90,6 +90,9 @@ struct virtio_dev {
 	/* Optional: the driver changed the status or reset the device (status 0,
 	 * queues not yet cleared). Called with the lock held. */
 	void (*status_changed)(struct virtio_dev *v);
+	/* Optional: the MSI-X table, its enable/mask bits or a queue's vector
+	 * changed (what virtio_msi_now says may differ). With the lock held. */
+	void (*msix_changed)(struct virtio_dev *v);
 	/* Replaceable for unit tests. */
 	int (*signal_msi)(uint64_t addr, uint32_t data);
 	int (*ioeventfd)(uint64_t addr, uint32_t len, bool pio, int fd, bool assign);
@@ -97,8 +100,11 @@ struct virtio_dev {
 
 void virtio_pci_init(struct virtio_dev *v, const char *name, uint16_t legacy_id, uint16_t type, uint32_t class_code,
 		     int nqueues, uint16_t qmax);
-/* These three are called with v->lock held. */
+/* These are called with v->lock held. */
 void virtio_queue_irq(struct virtio_dev *v, int q);
+/* Queue q's interrupt would go out now as the MSI (*addr, *data): MSI-X on,
+ * the function and the queue's vector unmasked. */
+bool virtio_msi_now(struct virtio_dev *v, int q, uint64_t *addr, uint32_t *data);
 void virtio_set_broken(struct virtio_dev *v, const char *why);
 /* The queue if the driver is live and the queue usable, else NULL. */
 struct virtq *virtio_queue(struct virtio_dev *v, int q);
@@ -229,7 +235,15 @@ struct virtio_net {
 	struct vhost_net vh;
 	struct vhost_ring rings[2];
 	bool vhost_on, vhost_failed;
-	int wake_fd;                  /* the I/O thread looks at vhost_on again */
+	int wake_fd;                  /* the I/O thread looks at vhost_on and irqfd_on again */
+	/* With vhost-net, the kernel's "used" signals (rings[q].call) go
+	 * straight to the guest as its MSI while virtio_msi_now says so;
+	 * else (masked, INTx) the I/O thread relays them. */
+	bool irqfd_on[2];
+	int irq_gsi[2];
+	int (*irqfd)(int fd, int *gsi, uint64_t addr, uint32_t data, bool assign); /* vm_irqfd_msi; tests */
+	uint64_t irq_addr[2];
+	uint32_t irq_data[2];
 	uint64_t rx_frames, tx_frames, rx_dropped, tx_dropped;
 	struct vq_chain chain, first; /* being served; the first chain of a merged receive */
 };
