@@ -415,6 +415,8 @@ static void irqfd_sync(struct virtio_dev *v)
 		if (!want && !n->irqfd_on[q])
 			continue;
 		if (want && n->irqfd(n->rings[q].call, &n->irq_gsi[q], addr, data, true) == 0) {
+			if (!n->irqfd_on[q])
+				dbg("virtio-net: queue %d interrupts through KVM (irqfd, GSI %d)", q, n->irq_gsi[q]);
 			n->irq_addr[q] = addr, n->irq_data[q] = data;
 		} else {
 			if (want)
