@@ -45,8 +45,8 @@ bench-net: $(BUILD)/hal $(BUILD)/.test-deps $(BED_QEMU)
 
 # virtio-blk speed, hal vs QEMU, in the nested test bed: fio in the same L2
 # guest on the same raw image under both VMMs (docs/benchmarks.md, "Disk").
-# About 6 minutes; DISK_NBD=1 adds hal's NBD client against QEMU's (about
-# 11). The images are prerequisites, not built by disk.sh through $(MAKE),
+# About 9 minutes (3 rounds); DISK_NBD=1 adds hal's NBD client against QEMU's (about
+# 16). The images are prerequisites, not built by disk.sh through $(MAKE),
 # so that `make -n bench-disk` does not boot the bed.
 BENCH_DISK_DEPS := fio
 $(BUILD)/.bench-disk-deps: tests/bench/bench.mk | $(BUILD)/.test-deps

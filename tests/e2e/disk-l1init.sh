@@ -4,7 +4,7 @@
 # random bytes in a tmpfs (written once, so every read returns real data),
 # and boots the same L2 (tests/e2e/disk-l2init.sh: fio against its
 # virtio-blk disk) on it under hal and under Debian's QEMU, alternately, in
-# two rounds:
+# e2e.diskrounds=N rounds (disk.sh: DISK_ROUNDS, default 3):
 #   hal-raw    hal --disk /bench/bench.img,serial=bench (hal's default cache
 #              mode: the page cache, one I/O thread per disk)
 #   qemu-raw   -drive file=/bench/bench.img,format=raw,cache=writeback,aio=threads
@@ -96,7 +96,8 @@ nbd_start() {
 	[ -S $nbd ] || echo "E2E: qemu-nbd did not start: $(cat /tmp/qemu-nbd.err)"
 }
 nbd_stop() { kill "$nbd_pid" 2>/dev/null; wait "$nbd_pid" 2>/dev/null; }
-for round in 1 2; do
+rounds=$(sed -n 's/.*e2e.diskrounds=\([0-9]*\).*/\1/p' /proc/cmdline)
+for round in $(seq 1 "${rounds:-2}"); do
 	echo "E2E: round $round"
 	VMM=hal run hal-raw raw
 	VMM=qemu run qemu-raw raw

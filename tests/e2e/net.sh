@@ -121,7 +121,7 @@ fi
 
 if [ "$bench" = 1 ]; then
 	# per VMM and data path: bytes and seconds summed over every transfer
-	# of both rounds (receive: the guest's uptime before and after wget;
+	# of all three rounds (receive: the guest's uptime before and after wget;
 	# transmit: L1's), printed as MB/s and hal/QEMU ratios; busybox ping's
 	# average (and minimum) round trip, averaged over the rounds
 	tr -d '\r' <"$log" | awk '
@@ -163,12 +163,12 @@ if [ "$bench" = 1 ]; then
 		for (r in rxk) total += rxk[r]
 		for (r in txk) total += txk[r]
 		if (bad) printf "bench-net: %d transfers were not 16 MiB\n", bad
-		exit (total == 48 && !bad) ? 0 : 1
+		exit (total == 192 && !bad) ? 0 : 1
 	}'
 	r=$?
 	grep -E 'E2E: hal-(vhost|novhost) hal: .*(vhost-net|user-space path)' "$log" | sed 's/.*E2E: /  /' | sort -u
 	echo "bench-net: L1 log $log; the same runs: NET_BENCH=1 sh tests/e2e/net.sh"
-	[ $r = 0 ] || echo "bench-net: not every run gave its 12 transfers (4 runs x 2 rounds x (3 + 3) = 48 in all)"
+	[ $r = 0 ] || echo "bench-net: not every run gave its 16 transfers (4 runs x 3 rounds x (8 + 8) = 192 in all)"
 	exit $r
 fi
 
