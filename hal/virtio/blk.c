@@ -1,7 +1,8 @@
 /* virtio-blk (virtio 1.x §5.2) over a disk (hal/disk/disk.h). One I/O
- * thread per disk waits on the queue's ioeventfd; requests are served
- * outside the device lock. Reads and writes go to the disk's queue
- * (disk_queue: a file's worker threads, an NBD server), up to DISK_QUEUE
+ * thread per disk waits on its queues' ioeventfds (one request queue per
+ * vCPU, VIRTIO_BLK_F_MQ); requests are served outside the device lock,
+ * each queue in turn. Reads and writes go to the disk's queue (disk_queue:
+ * a file's io_uring or worker threads, an NBD server), up to DISK_QUEUE
  * in flight, and complete in the order they are done; while they are in
  * flight the thread takes more from the ring, so the disk always has work
  * while the guest keeps giving it. Any other request (a flush, a discard,
