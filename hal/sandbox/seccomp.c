@@ -47,6 +47,9 @@ static const long common[] = {
 	SYS_brk, SYS_munmap, SYS_mremap, SYS_madvise,
 	SYS_rt_sigreturn, SYS_rt_sigprocmask, SYS_tkill, SYS_tgkill, SYS_getpid, SYS_gettid,
 	SYS_timerfd_settime, SYS_exit, SYS_exit_group,
+	/* the kernel's own resumption of an interrupted poll, sleep or timed
+	 * futex wait (after a stop and continue, or io_uring's task work) */
+	SYS_restart_syscall,
 };
 /* I/O threads also wait and use sockets (NBD disks: disk/nbd.c) */
 static const long io_only[] = { SYS_poll, SYS_ppoll, SYS_sendto, SYS_recvfrom, SYS_sendmsg, SYS_recvmsg,
@@ -161,6 +164,7 @@ static const struct { long nr; const char *name; } names[] = {
 	{ SYS_recvfrom, "recvfrom" }, { SYS_getrandom, "getrandom" }, { SYS_uname, "uname" }, { SYS_stat, "stat" },
 	{ SYS_fstat, "fstat" }, { SYS_newfstatat, "newfstatat" }, { SYS_statx, "statx" }, { SYS_eventfd2, "eventfd2" },
 	{ SYS_io_uring_setup, "io_uring_setup" }, { SYS_io_uring_register, "io_uring_register" },
+	{ SYS_restart_syscall, "restart_syscall" },
 };
 
 const char *sandbox_syscall_name(long nr)

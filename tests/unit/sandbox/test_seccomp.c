@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -93,6 +95,36 @@ static void test_forbidden_calls_stop_hal_naming_them(void)
 	CHECK(killed(run(HAL_THREAD_IO, DO_KVM_RUN, msg, sizeof(msg))));
 }
 
+/* A confined thread blocked in poll that is stopped and continued (Ctrl-Z
+ * and fg, a debugger), or woken by io_uring's task work (a disk's ring
+ * completing), resumes through restart_syscall, which the kernel makes for
+ * it: that must not be taken for a forbidden call (it was, and killed hal
+ * in the middle of a disk benchmark). */
+static void test_interrupted_poll_resumes(void)
+{
+	int efd = eventfd(0, EFD_CLOEXEC);
+	CHECK(efd >= 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		if (sandbox_thread(HAL_THREAD_IO) < 0)
+			_exit(99);
+		struct pollfd p = { efd, POLLIN, 0 };
+		long r = syscall(SYS_poll, &p, 1, -1);
+		syscall(SYS_exit_group, r == 1 ? 0 : 3);
+	}
+	usleep(200000); /* the child is in poll by now */
+	kill(pid, SIGSTOP);
+	usleep(100000);
+	kill(pid, SIGCONT);
+	usleep(100000);
+	uint64_t one = 1;
+	CHECK(write(efd, &one, sizeof(one)) == sizeof(one));
+	int st = -1;
+	CHECK(waitpid(pid, &st, 0) == pid);
+	CHECK(clean(st));
+	close(efd);
+}
+
 /* CapEff of a task (/proc/self/task/TID/status), as hex; ~0 when unreadable */
 static unsigned long long cap_eff(pid_t tid)
 {
@@ -139,5 +171,6 @@ int main(void)
 	RUN(test_allowed_calls_pass);
 	RUN(test_forbidden_calls_stop_hal_naming_them);
 	RUN(test_confined_thread_has_no_capabilities);
+	RUN(test_interrupted_poll_resumes);
 	return 0;
 }
