@@ -290,28 +290,30 @@ static struct { bool used; uint64_t addr; uint32_t data; } msi_routes[MSI_ROUTES
 
 static int routes_commit(void)
 {
-	static struct {
-		struct kvm_irq_routing r;
-		struct kvm_irq_routing_entry e[IRQCHIP_GSIS + 16 + MSI_ROUTES];
-	} t;
+	/* struct kvm_irq_routing ends in a flexible array: room for ours after it */
+	static _Alignas(struct kvm_irq_routing_entry) uint8_t buf[sizeof(struct kvm_irq_routing) +
+							     (IRQCHIP_GSIS + 16 + MSI_ROUTES) *
+								     sizeof(struct kvm_irq_routing_entry)];
+	struct kvm_irq_routing *r = (struct kvm_irq_routing *)buf;
+	struct kvm_irq_routing_entry *e = r->entries;
 	unsigned n = 0;
-	memset(&t, 0, sizeof(t));
+	memset(buf, 0, sizeof(buf));
 	for (unsigned gsi = 0; gsi < IRQCHIP_GSIS; gsi++) {
-		t.e[n++] = (struct kvm_irq_routing_entry){ .gsi = gsi, .type = KVM_IRQ_ROUTING_IRQCHIP,
+		e[n++] = (struct kvm_irq_routing_entry){ .gsi = gsi, .type = KVM_IRQ_ROUTING_IRQCHIP,
 							   .u.irqchip = { KVM_IRQCHIP_IOAPIC, gsi } };
 		if (gsi < 16)
-			t.e[n++] = (struct kvm_irq_routing_entry){
+			e[n++] = (struct kvm_irq_routing_entry){
 				.gsi = gsi, .type = KVM_IRQ_ROUTING_IRQCHIP,
 				.u.irqchip = { gsi < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE, gsi % 8 } };
 	}
 	for (unsigned i = 0; i < MSI_ROUTES; i++)
 		if (msi_routes[i].used)
-			t.e[n++] = (struct kvm_irq_routing_entry){
+			e[n++] = (struct kvm_irq_routing_entry){
 				.gsi = IRQCHIP_GSIS + i, .type = KVM_IRQ_ROUTING_MSI,
 				.u.msi = { .address_lo = (uint32_t)msi_routes[i].addr,
 					   .address_hi = (uint32_t)(msi_routes[i].addr >> 32), .data = msi_routes[i].data } };
-	t.r.nr = n;
-	return ioctl(the_vm->vm_fd, KVM_SET_GSI_ROUTING, &t);
+	r->nr = n;
+	return ioctl(the_vm->vm_fd, KVM_SET_GSI_ROUTING, r);
 }
 
 int vm_irqfd_msi(int fd, int *gsi, uint64_t addr, uint32_t data, bool assign)
