@@ -1,5 +1,5 @@
 /* The host side of a guest disk (raw.c): a raw image file or a block device
- * named by a `--disk PATH[,ro][,serial=S][,snapshot][,cache=none]` spec
+ * named by a `--disk PATH[,ro][,serial=S][,snapshot][,cache=none][,aio=threads]` spec
  * (cache=none: O_DIRECT, the host's page cache bypassed), or an NBD export
  * (`nbd://HOST[:PORT]/EXPORT`, `nbd+unix:///EXPORT?socket=PATH`, nbd.c),
  * read and written at byte offsets; with ,snapshot the guest's writes go
@@ -43,6 +43,7 @@ struct disk {
 	unsigned timeout;       /* ,timeout=SECONDS (NBD): a request unanswered this long loses the connection */
 	unsigned reconnect;     /* ,reconnect=SECONDS (NBD): how long a request is held for a new one; 0: fails */
 	bool direct;            /* ,cache=none: fd is open with O_DIRECT (raw.c, "cache=none") */
+	bool aio_threads;       /* ,aio=threads: the queue on worker threads, not an io_uring */
 	unsigned dio_align;     /* cache=none: offsets and lengths of fd's I/O in multiples of this;
 				   set at open, a test may raise it (a power of two up to DISK_DIO_MAX) */
 	unsigned dio_mem;       /* cache=none: buffer addresses in multiples of this */

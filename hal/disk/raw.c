@@ -77,12 +77,20 @@ static int parse_options(struct disk *d, const char *spec, char *why, size_t why
 			d->direct = true;
 		} else if (n == 15 && !strncmp(o + 1, "cache=writeback", 15)) {
 			d->direct = false;
+		} else if (n == 11 && !strncmp(o + 1, "aio=threads", 11)) {
+			d->aio_threads = true;
+		} else if (n == 12 && !strncmp(o + 1, "aio=io_uring", 12)) {
+			d->aio_threads = false;
+		} else if (n >= 4 && !strncmp(o + 1, "aio=", 4)) {
+			snprintf(why, whylen, "--disk %s: unknown aio mode '%.*s' (aio=io_uring or aio=threads)", spec,
+				 (int)n - 4, o + 5);
+			return -1;
 		} else if (n >= 6 && !strncmp(o + 1, "cache=", 6)) {
 			snprintf(why, whylen, "--disk %s: unknown cache mode '%.*s' (cache=none or cache=writeback)", spec,
 				 (int)n - 6, o + 7);
 			return -1;
 		} else {
-			snprintf(why, whylen, "--disk %s: unknown option '%.*s' (PATH[,ro][,serial=S][,snapshot][,cache=none|writeback][,timeout=SECONDS][,reconnect=SECONDS][,if=virtio|ahci], S up to 20 bytes)",
+			snprintf(why, whylen, "--disk %s: unknown option '%.*s' (PATH[,ro][,serial=S][,snapshot][,cache=none|writeback][,aio=io_uring|threads][,timeout=SECONDS][,reconnect=SECONDS][,if=virtio|ahci], S up to 20 bytes)",
 				 spec, (int)n, o + 1);
 			return -1;
 		}
@@ -434,12 +442,15 @@ int disk_start_queue(struct disk *d, char *why, size_t whylen)
 {
 	if (d->uring || d->pool || d->nbd || d->snap || d->fd < 0)
 		return 0; /* queues already, on NBD's own, or never */
-	if (uring_start(d) == 0) {
+	if (d->aio_threads) {
+		dbg("--disk %s: aio=threads: requests in flight on %d worker threads", d->path, DISK_THREADS);
+	} else if (uring_start(d) == 0) {
 		dbg("--disk %s: requests in flight on an io_uring", d->path);
 		return 0;
+	} else {
+		dbg("--disk %s: no io_uring with restrictions (%s): requests in flight on %d worker threads", d->path,
+		    strerror(errno), DISK_THREADS);
 	}
-	dbg("--disk %s: no io_uring with restrictions (%s): requests in flight on %d worker threads", d->path,
-	    strerror(errno), DISK_THREADS);
 	return pool_start(d, why, whylen);
 }
 

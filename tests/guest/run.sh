@@ -407,14 +407,15 @@ else
 	# so the evidence is: SeaBIOS boots the disk; after that hal keeps
 	# reading the disk file: GRUB's boot.img loads core.img (~28 KiB), core
 	# decompresses and loads its modules from the ISO's file system (~100
-	# KiB, through INT 13h: /proc/PID/io rchar); then GRUB sits at its menu:
+	# KiB, through INT 13h: /proc/PID/io rchar, so the disk is aio=threads:
+	# reads an io_uring does count in no rchar); then GRUB sits at its menu:
 	# hal still runs, SeaBIOS ran its POST once (a reset would exit 4 with
 	# --no-reboot, a crash 3), and SIGTERM ends it with 5.
 	if ! [ -f "$GRUB_ISO" ]; then
 		fail bios-grub "$GRUB_ISO is missing (apt-get install grub-rescue-pc)"
 	else
 		cp "$GRUB_ISO" "$T/grub.iso"
-		"$HAL" --disk "$T/grub.iso" --mem 64M --serial stdio --debugcon "file:$T/bios-grub.dbg" --no-reboot \
+		"$HAL" --disk "$T/grub.iso,aio=threads" --mem 64M --serial stdio --debugcon "file:$T/bios-grub.dbg" --no-reboot \
 			</dev/null >"$T/bios-grub.out" 2>"$T/bios-grub.err" &
 		pid=$!
 		if wait_log "$T/bios-grub.dbg" '^Booting from Hard Disk' $((60 * SLOW)) $pid; then
