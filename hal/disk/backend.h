@@ -8,6 +8,10 @@
  * the host does part): 0, or -1 with errno (EIO: the file ended early). */
 int disk_fd_xfer(int fd, const struct iovec *iov, unsigned n, uint64_t off, bool wr);
 
+/* v[*first..n) moved past its next k bytes (k at most what is left), and
+ * past buffers left empty: *first is then n when all of it is done. */
+void disk_iov_advance(struct iovec *v, unsigned n, unsigned *first, size_t k);
+
 /* The image underneath a snapshot: the file or the NBD export, as if the
  * disk had no snapshot. */
 int disk_base_readv(struct disk *d, const struct iovec *iov, unsigned n, uint64_t off);

@@ -188,9 +188,7 @@ static int xiov(struct disk *d, int fd, int wake, const struct iovec *iov, unsig
 	struct iovec v[SEGS];
 	unsigned i = 0;
 	memcpy(v, iov, n * sizeof(*iov));
-	for (;;) {
-		while (i < n && !v[i].iov_len)
-			i++;
+	for (disk_iov_advance(v, n, &i, 0);;) {
 		if (i == n)
 			return 0;
 		if (wait) {
@@ -225,14 +223,7 @@ static int xiov(struct disk *d, int fd, int wake, const struct iovec *iov, unsig
 			snprintf(what, 64, "the server closed the connection");
 			return -1;
 		}
-		for (size_t left = (size_t)k; left;) { /* past what went */
-			size_t l = left < v[i].iov_len ? left : v[i].iov_len;
-			v[i].iov_base = (uint8_t *)v[i].iov_base + l;
-			v[i].iov_len -= l;
-			left -= l;
-			if (!v[i].iov_len)
-				i++;
-		}
+		disk_iov_advance(v, n, &i, (size_t)k); /* past what went */
 	}
 }
 

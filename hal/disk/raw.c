@@ -305,6 +305,20 @@ int disk_fd_xfer(int fd, const struct iovec *iov, unsigned n, uint64_t off, bool
 	}
 }
 
+void disk_iov_advance(struct iovec *v, unsigned n, unsigned *first, size_t k)
+{
+	unsigned i = *first;
+	for (; i < n && (k || !v[i].iov_len); i++) {
+		size_t l = k < v[i].iov_len ? k : v[i].iov_len;
+		v[i].iov_base = (uint8_t *)v[i].iov_base + l;
+		v[i].iov_len -= l;
+		k -= l;
+		if (v[i].iov_len)
+			break;
+	}
+	*first = i;
+}
+
 /* Where a request's bytes are in its iovec: the next buffer and how far into it. */
 struct cursor {
 	const struct iovec *iov;

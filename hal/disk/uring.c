@@ -207,17 +207,7 @@ static void complete(struct disk_uring *u, struct ujob *j, int res)
 		return;
 	}
 	j->off += (uint64_t)res;
-	for (size_t left = (size_t)res; left && j->first < j->n;) {
-		struct iovec *v = &j->iov[j->first];
-		size_t l = left < v->iov_len ? left : v->iov_len;
-		v->iov_base = (uint8_t *)v->iov_base + l;
-		v->iov_len -= l;
-		left -= l;
-		if (!v->iov_len)
-			j->first++;
-	}
-	while (j->first < j->n && !j->iov[j->first].iov_len)
-		j->first++;
+	disk_iov_advance(j->iov, j->n, &j->first, (size_t)res);
 	if (j->first == j->n) {
 		j->done = true, j->err = 0;
 		return;
