@@ -43,8 +43,7 @@ struct guest_mem {
 	uint64_t ram_size;  /* what the user asked for */
 	uint64_t low_end;   /* end of RAM below 4 GiB */
 	uint64_t high_size; /* RAM above 4 GiB */
-	int fd;             /* memfd backing all guest RAM */
-	uint8_t *base;      /* host mapping of the memfd */
+	uint8_t *base;      /* host mapping of all guest RAM, 2 MiB aligned */
 	struct mem_region regions[MAX_REGIONS];
 	int nregions;
 };

@@ -1,4 +1,4 @@
-/* Guest RAM: one memfd, the PC memory map, and the checked way in. */
+/* Guest RAM: one anonymous mapping, the PC memory map, and the checked way in. */
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -6,10 +6,11 @@
 
 #include "core/hal.h"
 
+#define HUGE_ALIGN (2 * MiB)
+
 int mem_init(struct guest_mem *m, uint64_t ram_size)
 {
 	memset(m, 0, sizeof(*m));
-	m->fd = -1;
 	if (ram_size < 16 * MiB) {
 		err("--mem %llu MiB is too small: hal needs at least 16 MiB", (unsigned long long)(ram_size >> 20));
 		return -1;
@@ -18,18 +19,24 @@ int mem_init(struct guest_mem *m, uint64_t ram_size)
 	m->low_end = ram_size < LOWMEM_LIMIT ? ram_size : LOWMEM_LIMIT;
 	m->high_size = ram_size - m->low_end;
 
-	m->fd = memfd_create("hal-guest-ram", MFD_CLOEXEC);
-	if (m->fd < 0 || ftruncate(m->fd, (off_t)ram_size) < 0) {
+	/* Anonymous private memory, 2 MiB aligned, with transparent huge pages
+	 * asked for (THP is "madvise" on Debian): KVM then maps the guest with
+	 * 2 MiB pages, which a memfd (shmem, THP off by default) never got. Not
+	 * inherited by a child (passt is started with fork + exec). */
+	size_t len = (size_t)ram_size + HUGE_ALIGN;
+	uint8_t *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED) {
 		err("cannot allocate %llu MiB of guest RAM: %s", (unsigned long long)(ram_size >> 20), strerror(errno));
-		goto fail;
+		return -1;
 	}
-	m->base = mmap(NULL, ram_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, m->fd, 0);
-	if (m->base == MAP_FAILED) {
-		m->base = NULL;
-		err("cannot map guest RAM: %s", strerror(errno));
-		goto fail;
-	}
-	madvise(m->base, ram_size, MADV_MERGEABLE);
+	uint8_t *a = (uint8_t *)(((uintptr_t)p + HUGE_ALIGN - 1) & ~(uintptr_t)(HUGE_ALIGN - 1));
+	if (a > p)
+		munmap(p, (size_t)(a - p));
+	if (a + ram_size < p + len)
+		munmap(a + ram_size, (size_t)(p + len - (a + ram_size)));
+	m->base = a;
+	madvise(m->base, ram_size, MADV_HUGEPAGE);
+	madvise(m->base, ram_size, MADV_DONTFORK);
 
 	/* The host mapping is contiguous; the guest sees three pieces: conventional
 	 * memory, 0xC0000 up to the PCI hole (the VGA window 0xA0000-0xBFFFF stays
@@ -39,19 +46,13 @@ int mem_init(struct guest_mem *m, uint64_t ram_size)
 	if (m->high_size)
 		m->regions[m->nregions++] = (struct mem_region){ HIGHMEM_BASE, m->high_size, m->base + m->low_end };
 	return 0;
-fail:
-	mem_exit(m);
-	return -1;
 }
 
 void mem_exit(struct guest_mem *m)
 {
 	if (m->base)
 		munmap(m->base, m->ram_size);
-	if (m->fd >= 0)
-		close(m->fd);
 	m->base = NULL;
-	m->fd = -1;
 }
 
 void *gpa_ptr(const struct guest_mem *m, uint64_t gpa, uint64_t len)

@@ -122,6 +122,18 @@ static void fix_virt(struct bochs *b)
 	r[DISPI_VIRT_HEIGHT] = (uint16_t)(vh > 0xffff ? 0xffff : vh);
 }
 
+/* Zeroes the first n bytes of VRAM. Whole pages are given back to the
+ * kernel (MADV_DONTNEED: they read as zeros and cost no memory until the
+ * guest draws there; KVM follows through its MMU notifier) rather than
+ * written, so a mode set does not make hal's RSS the size of the mode. */
+static void clear_vram(struct bochs *b, size_t n)
+{
+	size_t pages = n & ~(size_t)4095;
+	if (!pages || madvise(b->vram, pages, MADV_DONTNEED) < 0)
+		pages = 0;
+	memset(b->vram + pages, 0, n - pages);
+}
+
 static void dispi_write(struct bochs *b, unsigned idx, uint16_t v)
 {
 	uint16_t *r = b->dispi;
@@ -144,7 +156,7 @@ static void dispi_write(struct bochs *b, unsigned idx, uint16_t v)
 			fix_virt(b);
 			if (!(v & EN_NOCLEAR) && b->vram) {
 				size_t n = (size_t)r[DISPI_VIRT_WIDTH] * (size_t)bytes_pp(r[DISPI_BPP]) * r[DISPI_YRES];
-				memset(b->vram, 0, n < BOCHS_VRAM ? n : BOCHS_VRAM);
+				clear_vram(b, n < BOCHS_VRAM ? n : BOCHS_VRAM);
 			}
 		}
 		r[idx] = v;
@@ -281,6 +293,10 @@ int bochs_init(struct bochs *b, struct vgatext *vga, const char *rom_path)
 		err("cannot map the framebuffer: %s", strerror(errno));
 		return -1;
 	}
+	/* 4 KiB pages: where THP is "always", the guest touching two bytes of
+	 * the 16 MiB would cost 4 MiB, and KVM's dirty log for the display
+	 * splits huge mappings anyway. */
+	madvise(b->vram, BOCHS_VRAM, MADV_NOHUGEPAGE);
 	b->dispi[DISPI_ID] = 0xb0c5;
 	b->dispi[DISPI_BPP] = 32;
 	bochs_edid(b->edid, 1024, 768);

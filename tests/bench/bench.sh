@@ -3,9 +3,9 @@
 # (docs/benchmarks.md). Each VMM is run N times, alternating, under
 # tests/bench/vmmbench.c, which measures both the same way:
 #   start-to-marker: fork() of the VMM to the line "payload: done" in its output
-#   peak RSS outside guest RAM: max of RssAnon+RssFile (/proc/PID/status,
-#     sampled every 2 ms); guest RAM is a memfd in both (RssShmem), so it is
-#     not counted. VmHWM (which includes the touched guest RAM) is shown too.
+#   peak RSS outside guest RAM: the Rss of every mapping but the guest RAM's
+#     (/proc/PID/smaps, sampled every 10 ms). VmHWM (which includes the
+#     touched guest RAM) is shown too.
 # Medians are printed. Ratios are QEMU / hal.
 # Environment: BUILD (build), N (5), PAYLOAD, HAL, QEMU, MEM_MB (128)
 BUILD=${BUILD:-build}
@@ -36,7 +36,7 @@ while [ "$i" -le "$N" ]; do
 	for vmm in hal qemu; do
 		if [ "$vmm" = hal ]; then cmd=$hal_cmd; else cmd=$qemu_cmd; fi
 		# shellcheck disable=SC2086
-		r=$("$VB" -l 'payload: done' -t 60 -o "$out/$vmm.$i.log" -- $cmd)
+		r=$("$VB" -l 'payload: done' -t 60 -g $((MEM_MB * 1024)) -s "$out/$vmm.smaps" -o "$out/$vmm.$i.log" -- $cmd)
 		echo "bench: $vmm run $i: $r"
 		case $r in
 		*" rc=0") echo "$r" >>"$out/$vmm.runs" ;;
@@ -62,4 +62,12 @@ printf '%-5s %20s %28s %12s %10s %12s\n' hal "$h_t" "$h_r" "1.00 / 1.00" "$h_x" 
 printf '%-5s %20s %28s %12s %10s %12s\n' qemu "$q_t" "$q_r" \
 	"$(awk -v a="$q_t" -v b="$h_t" -v c="$q_r" -v d="$h_r" 'BEGIN { printf "%.2f / %.2f", a / b, c / d }')" "$q_x" "$q_w"
 echo "(ratio: time / RSS, each relative to hal; medians of $N runs)"
+# where each VMM's memory outside guest RAM was at its peak (last run)
+for vmm in hal qemu; do
+	echo "bench: $vmm's largest mappings outside guest RAM at the peak (Rss KiB):"
+	awk -v g=$((MEM_MB * 1024)) '/^[0-9a-f]+-[0-9a-f]+ / { name = $6 == "" ? "[anon]" : $6 }
+		/^Size:/ { big = $2 >= g; if (name ~ /^\[anon/) name = "[anon, mapping of " $2 " KiB]" } /^Rss:/ && !big { rss[name] += $2 }
+		END { for (n in rss) if (rss[n]) print rss[n], n }' "$out/$vmm.smaps" 2>/dev/null |
+		sort -rn | head -n 5 | sed 's/^/bench:   /'
+done
 exit $fail

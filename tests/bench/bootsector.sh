@@ -51,7 +51,7 @@ while [ "$i" -le "$N" ]; do
 		cmd=$hal_cmd
 		[ "$vmm" = qemu ] && cmd=$qemu_cmd
 		# shellcheck disable=SC2086
-		r=$("$VB" -l 'bootsector: hello' -t 120 -o "$out/$vmm.$i.log" -- $cmd)
+		r=$("$VB" -l 'bootsector: hello' -t 120 -g $((MEM_MB * 1024)) -o "$out/$vmm.$i.log" -- $cmd)
 		if [ "$vmm" = hal ]; then
 			m=$(sed -n 's/.*hal: marker 0x30 at \([0-9.]*\) ms.*/\1/p' "$out/$vmm.$i.log" | head -n 1)
 			r="$r marker30_ms=${m:--1}"

@@ -125,23 +125,46 @@ for cmd in ({"execute": "qmp_capabilities"}, {"execute": "screendump", "argument
 PY
 }
 
-rm -f "$sock" "$E2E"/display-*.ppm "$E2E"/display-*.png "$E2E"/display-*.ocr.txt "$log"
+# One boot of the bed. L1 has been seen to stop (TCG + nested SVM on this
+# 2-core machine: a soft lockup, or no console line at all for minutes, once
+# right after hal's "bring-up: kvm"); then QEMU is stopped and the bed booted
+# once more, the first log kept as $log.lockup. DISPLAY_SILENCE (seconds,
+# default 240) is how long a quiet console counts as stopped; the longest
+# quiet stretch of every boot is printed, so the margin stays visible.
+display_boot() {
+	rm -f "$sock" "$E2E"/display-*.ppm "$E2E"/display-*.png "$E2E"/display-*.ocr.txt "$log"
+	timeout "$timeout_s" "$QEMU" -accel tcg,thread=multi -cpu EPYC -m 2048 -smp 2 \
+		-display none -nodefaults -no-reboot -serial "file:$log" -qmp "unix:$sock,server=on,wait=off" \
+		-device bochs-display,xres=$W,yres=$H,vgamem=64M \
+		-kernel "$E2E/vmlinuz" -initrd "$E2E/display-l1.cpio.gz" \
+		-append "console=ttyS0 panic=-1 quiet consoleblank=0${GRUB_ONLY:+ grubonly}" </dev/null >"$E2E/display-qemu.txt" 2>&1 &
+	qpid=$!
+	shown= closed= l2= stuck= size=0 quiet_since=$(date +%s) quiet_max=0
+	while kill -0 $qpid 2>/dev/null; do
+		sleep 0.5
+		[ -f "$log" ] || continue
+		if [ -z "$shown" ] && grep -q 'E2E: kmstest shown' "$log"; then shown=1; qmp "$E2E/display-kmstest.ppm"; fi
+		if [ -z "$closed" ] && grep -q 'E2E: kmstest closed' "$log"; then closed=1; sleep 2; qmp "$E2E/display-restored.ppm"; fi
+		if [ -z "$l2" ] && grep -q 'L2: picture drawn' "$log"; then l2=1; sleep 6; qmp "$E2E/display-hal.ppm"; fi
+		now=$(date +%s) s=$(wc -c <"$log")
+		if [ "$s" != "$size" ]; then size=$s quiet_since=$now; fi
+		[ $((now - quiet_since)) -gt "$quiet_max" ] && quiet_max=$((now - quiet_since))
+		if grep -q 'watchdog: BUG: soft lockup' "$log"; then stuck="a soft lockup"
+		elif [ "$quiet_max" -gt "${DISPLAY_SILENCE:-240}" ]; then stuck="no console output for ${DISPLAY_SILENCE:-240} s"; fi
+		[ -n "$stuck" ] && { kill $qpid 2>/dev/null; break; }
+	done
+	wait $qpid
+}
+
 t0=$(date +%s)
-timeout "$timeout_s" "$QEMU" -accel tcg,thread=multi -cpu EPYC -m 2048 -smp 2 \
-	-display none -nodefaults -no-reboot -serial "file:$log" -qmp "unix:$sock,server=on,wait=off" \
-	-device bochs-display,xres=$W,yres=$H,vgamem=64M \
-	-kernel "$E2E/vmlinuz" -initrd "$E2E/display-l1.cpio.gz" \
-	-append "console=ttyS0 panic=-1 quiet consoleblank=0${GRUB_ONLY:+ grubonly}" </dev/null >"$E2E/display-qemu.txt" 2>&1 &
-qpid=$!
-shown= closed= l2=
-while kill -0 $qpid 2>/dev/null; do
-	sleep 0.5
-	[ -f "$log" ] || continue
-	if [ -z "$shown" ] && grep -q 'E2E: kmstest shown' "$log"; then shown=1; qmp "$E2E/display-kmstest.ppm"; fi
-	if [ -z "$closed" ] && grep -q 'E2E: kmstest closed' "$log"; then closed=1; sleep 2; qmp "$E2E/display-restored.ppm"; fi
-	if [ -z "$l2" ] && grep -q 'L2: picture drawn' "$log"; then l2=1; sleep 6; qmp "$E2E/display-hal.ppm"; fi
+for try in 1 2; do
+	display_boot
+	echo "  display bed boot $try: longest quiet console ${quiet_max} s"
+	[ -n "$stuck" ] && [ $try = 1 ] || break
+	cp "$log" "$log.lockup"
+	echo "  e2e-display: L1 stopped ($stuck, QEMU TCG + nested SVM; log: $log.lockup): booting the bed once more"
 done
-wait $qpid
+[ -n "$stuck" ] && echo "  e2e-display: L1 stopped again ($stuck)"
 echo "e2e: time display test bed $(($(date +%s) - t0)) s (log: $log)"
 
 # check NAME FILE SPEC...: SPEC is x,y,rrggbb (pixel must be) or x,y,!rrggbb (must not be)

@@ -82,7 +82,6 @@ static inline uint64_t fz_io(io_fn *fn, void *dev, uint64_t addr, uint32_t len, 
 static inline void fz_ram(struct guest_mem *m, uint64_t size)
 {
 	memset(m, 0, sizeof(*m));
-	m->fd = -1;
 	m->ram_size = m->low_end = size;
 	m->base = calloc(1, size);
 	m->regions[0] = (struct mem_region){ 0, size, m->base };

@@ -15,7 +15,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static uint8_t *initrd;
 	static char cmdline[256];
 	if (!m.base) {
-		m.fd = -1;
 		m.ram_size = m.low_end = RAM;
 		m.base = malloc(RAM);
 		m.regions[0] = (struct mem_region){ 0, VGA_HOLE_START, m.base };

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -285,6 +286,43 @@ static void test_bochs_regs(void)
 	bochs_exit(&b);
 }
 
+/* A mode set without NOCLEAR shows a black screen of the new mode and
+ * costs no memory for it (the pages are given back, not written); with
+ * NOCLEAR the picture stays. */
+static void test_bochs_mode_set_clears(void)
+{
+	static struct bochs b;
+	static struct vgatext v;
+	the_vm = NULL;
+	memset(&v, 0, sizeof(v));
+	pthread_mutex_init(&v.lock, NULL);
+	vgatext_reset_regs(&v);
+	CHECK_EQ(bochs_init(&b, &v, NULL), 0);
+	const size_t mode = 1024 * 768 * 4;
+	memset(b.vram, 0x5a, mode + 4096 + 3); /* a guest's last picture, and past the mode */
+	mmio(&b, 0x502, 1024, 2, 1, NULL);
+	mmio(&b, 0x504, 768, 2, 1, NULL);
+	mmio(&b, 0x506, 32, 2, 1, NULL);
+	mmio(&b, 0x508, 0x41, 2, 1, NULL); /* ENABLED | LFB */
+	unsigned char inc[64]; /* before reading: reads map the zero page */
+	CHECK_EQ(mincore(b.vram, sizeof(inc) * 4096, inc), 0);
+	int resident = 0;
+	for (size_t i = 0; i < sizeof(inc); i++)
+		resident += inc[i] & 1;
+	CHECK_EQ(resident, 0);
+	size_t nonzero = 0;
+	for (size_t i = 0; i < mode; i++)
+		nonzero += b.vram[i] != 0;
+	CHECK_EQ(nonzero, 0);
+	CHECK_EQ(b.vram[mode], 0x5a); /* past the mode: not the mode's to clear */
+	/* disable, draw, enable with NOCLEAR (0x80): kept */
+	mmio(&b, 0x508, 0, 2, 1, NULL);
+	b.vram[100] = 7;
+	mmio(&b, 0x508, 0xc1, 2, 1, NULL);
+	CHECK_EQ(b.vram[100], 7);
+	bochs_exit(&b);
+}
+
 static void test_text_render(void)
 {
 	uint8_t cells[2 * 2] = { 'A', 0x1f, ' ', 0x70 };
@@ -540,6 +578,7 @@ int main(void)
 	RUN(test_fit_scale);
 	RUN(test_dirty_rows);
 	RUN(test_bochs_regs);
+	RUN(test_bochs_mode_set_clears);
 	RUN(test_text_render);
 	RUN(test_keymap);
 	RUN(test_i8042_keys);

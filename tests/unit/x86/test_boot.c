@@ -1,4 +1,6 @@
 /* Direct-boot loader, memory map and command line, on the host. */
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "x86/boot.h"
@@ -166,6 +168,41 @@ static void memory_map_and_guest_pointer_checks(void)
 	CHECK(mem_init(&mem, 1 * MiB) < 0);                    /* too small, said so */
 }
 
+/* Guest RAM is backed by 2 MiB pages where the host's THP setting lets a
+ * program ask for them ("always" or "madvise"): KVM then maps the guest with
+ * 2 MiB pages (fewer TLB misses on every guest memory access). */
+static void guest_ram_is_huge_page_backed(void)
+{
+	CHECK(mem_init(&mem, 64 * MiB) == 0);
+	CHECK_EQ((uintptr_t)mem.base % (2 * MiB), 0);
+	for (uint64_t o = 0; o < 8 * MiB; o += 4096)
+		mem.base[o] = 1;
+	char thp[64] = "";
+	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+	if (f) {
+		if (!fgets(thp, sizeof(thp), f))
+			thp[0] = 0;
+		fclose(f);
+	}
+	long huge_kib = -1;
+	f = fopen("/proc/self/smaps", "r");
+	CHECK(f);
+	char line[256];
+	bool ours = false;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long a, b;
+		if (sscanf(line, "%lx-%lx ", &a, &b) == 2)
+			ours = a <= (uintptr_t)mem.base && (uintptr_t)mem.base < b;
+		else if (ours && !strncmp(line, "AnonHugePages:", 14))
+			huge_kib = atol(line + 14);
+	}
+	fclose(f);
+	mem_exit(&mem);
+	CHECK(huge_kib >= 0); /* the mapping was found */
+	if (!strstr(thp, "[never]"))
+		CHECK(huge_kib >= 2048);
+}
+
 static void command_line_options(void)
 {
 	struct config c;
@@ -243,6 +280,7 @@ int main(void)
 	RUN(entry_falls_back_to_32bit);
 	RUN(loader_refuses_what_does_not_fit);
 	RUN(memory_map_and_guest_pointer_checks);
+	RUN(guest_ram_is_huge_page_backed);
 	RUN(command_line_options);
 	return 0;
 }
