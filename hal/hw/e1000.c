@@ -925,7 +925,13 @@ void e1000_stop(struct e1000 *d)
 
 struct e1000 *e1000_new(const struct net_backend *be, const uint8_t mac[6])
 {
+	/* the two 64 KiB frame buffers apart, so the device state is small */
 	struct e1000 *d = calloc(1, sizeof(*d));
+	if (d && (!(d->tx = malloc(E1000_TX_MAX)) || !(d->out = malloc(E1000_TX_MAX)))) {
+		free(d->tx);
+		free(d);
+		d = NULL;
+	}
 	if (!d)
 		return NULL;
 	d->be = *be;
@@ -962,6 +968,8 @@ void e1000_free(struct e1000 *d)
 	net_close(&d->be);
 	pthread_mutex_destroy(&d->lock);
 	free(d->rom);
+	free(d->tx);
+	free(d->out);
 	free(d);
 }
 

@@ -60,7 +60,7 @@ struct e1000 {
 	struct { uint8_t ipcss, ipcso, tucss, tucso; uint16_t ipcse, tucse; uint32_t paylen;
 		 uint8_t tucmd, hdrlen; uint16_t mss; } ctx;
 	/* The frame being gathered from transmit descriptors up to EOP. */
-	uint8_t tx[E1000_TX_MAX];
+	uint8_t *tx;                   /* E1000_TX_MAX bytes (e1000_new) */
 	size_t tx_len;
 	bool tx_bad;                   /* a descriptor of it was outside RAM or it grew too long */
 	bool tx_tse, tx_ixsm, tx_txsm, tx_legacy_ic;
@@ -73,7 +73,7 @@ struct e1000 {
 	bool tx_pending;
 	size_t tso_off;                /* TSO: payload offset of the next segment */
 	unsigned tso_seg;              /* its number */
-	uint8_t out[E1000_TX_MAX];
+	uint8_t *out;                  /* E1000_TX_MAX bytes (e1000_new) */
 	size_t out_len;                /* TSO: the built segment; 0 none */
 	bool tx_blocked;
 	/* A received frame not yet in the guest's ring; 4 bytes for the CRC. */

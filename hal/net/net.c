@@ -1,5 +1,6 @@
 /* net.h's entry points: one backend per guest NIC, dispatched by mode. */
 #include <errno.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <linux/if_tun.h>
@@ -76,5 +77,8 @@ void net_close(struct net_backend *b)
 		passt_close(b);
 	else if (b->mode != NET_NONE)
 		tap_close(b);
+	free(b->rxbuf);
+	b->rxbuf = NULL;
+	b->rxoff = b->rxlen = b->rxskip = 0;
 	b->fd = -1;
 }

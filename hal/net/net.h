@@ -46,6 +46,8 @@ int net_parse(const char *arg, struct net_spec *s, char *why, size_t whylen);
  * hands the same lease after a reboot. */
 void net_default_mac(const char *seed, int index, uint8_t mac[6]);
 
+#define NET_STREAM_BUF (NET_FRAME_MAX + 4)
+
 struct net_backend {
 	enum net_mode mode;
 	int fd;                   /* poll it for POLLIN (frames) / POLLOUT */
@@ -59,9 +61,11 @@ struct net_backend {
 	int ifindex;
 	bool made_node;
 	/* stream framing (passt): 4-byte big-endian length before each frame;
-	 * rxbuf[rxoff, rxoff + rxlen) is received and not yet returned */
+	 * rxbuf[rxoff, rxoff + rxlen) is received and not yet returned; rxbuf
+	 * (NET_STREAM_BUF bytes) is allocated by the first receive and freed by
+	 * net_close, so a tap's backend (and every copy of it) stays small */
 	bool stream;
-	uint8_t rxbuf[NET_FRAME_MAX + 4];
+	uint8_t *rxbuf;
 	size_t rxoff, rxlen;
 	size_t rxskip;            /* bytes left of a frame too long for rxbuf */
 };

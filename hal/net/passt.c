@@ -190,6 +190,8 @@ static void to_iov(const struct iovec *iov, int n, const uint8_t *p, size_t len)
 ssize_t stream_recv(struct net_backend *b, const struct iovec *iov, int n)
 {
 	size_t room = iov_bytes(iov, n);
+	if (!b->rxbuf && !(b->rxbuf = malloc(NET_STREAM_BUF)))
+		return -1; /* ENOMEM */
 	for (;;) {
 		uint8_t *p = b->rxbuf + b->rxoff;
 		if (b->rxskip && b->rxlen) {
@@ -222,7 +224,7 @@ ssize_t stream_recv(struct net_backend *b, const struct iovec *iov, int n)
 		/* a partial frame (or nothing): to the start, then read more */
 		memmove(b->rxbuf, p, b->rxlen);
 		b->rxoff = 0;
-		ssize_t r = read(b->fd, b->rxbuf + b->rxlen, sizeof(b->rxbuf) - b->rxlen);
+		ssize_t r = read(b->fd, b->rxbuf + b->rxlen, NET_STREAM_BUF - b->rxlen);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0 && errno == EAGAIN)
